@@ -1,0 +1,47 @@
+# rmslog — every target bootstraps itself: Python 3.11, git and make are all it needs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(UV) run --locked --no-sync
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: help demo test check lint types pytest bench sample-logs clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+# uv itself comes from the package registry into a local folder; no installer scripts.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --all-groups
+	@touch $@
+
+demo: $(VENV)/.synced  ## generate a sample tenant, ingest, detect, report; print the report path
+	$(RUN) rmslog demo
+
+test: check  ## everything CI runs: format, lint, types, tests, notebooks
+
+check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, pytest
+	$(RUN) ruff format --check pipeline tests bench
+	$(RUN) ruff check pipeline tests bench
+	$(RUN) mypy
+	$(RUN) pytest -q
+
+bench: $(VENV)/.synced  ## benchmarks; each prints ratios against a baseline measured in the same run
+	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done
+
+sample-logs: $(VENV)/.synced  ## regenerate the committed sample under sample-logs/
+	rm -rf sample-logs
+	$(RUN) rmslog generate sample-logs --days 7 --users 25 --seed 2026
+
+clean:  ## remove the environment and demo output
+	rm -rf $(TOOLS) $(VENV) rmslog-demo .pytest_cache .mypy_cache .ruff_cache

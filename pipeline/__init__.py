@@ -1,0 +1,1 @@
+"""rmslog: Azure RMS usage-log analytics."""

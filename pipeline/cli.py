@@ -1,0 +1,265 @@
+"""The `rmslog` command line: parse options, call one stage function, print the result.
+
+Data goes to stdout, people-talk (progress, warnings, errors) to stderr. Exit codes
+are `pipeline.errors.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from pipeline import query as query_mod
+from pipeline.detect import run_detections
+from pipeline.errors import ExitCode, RmslogError, UsageError
+from pipeline.generate import GenerateOptions, generate_logs
+from pipeline.ingest import ingest_paths
+from pipeline.report import build_report
+from pipeline.run import run_demo
+from pipeline.schema import LOG_VERSIONS, Topology
+from pipeline.warehouse import default_db_path, open_warehouse
+
+app = typer.Typer(
+    name="rmslog",
+    help="Analytics for Azure RMS usage logs: who used the tenant key, when, from where.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+_state = {"debug": False}
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Warehouse file [default: $RMSLOG_DB or ./rmslog.duckdb]."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn rmslog errors into one line on stderr and the documented exit code."""
+    try:
+        yield
+    except RmslogError as e:
+        if _state["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(int(e.exit_code)) from None
+
+
+def _db(db: Path | None) -> Path:
+    return db if db is not None else default_db_path()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} must look like name=value, got {item!r}")
+        out[key] = value
+    return out
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the logs into.")],
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First UTC day.")] = (
+        datetime(2026, 11, 2)
+    ),
+    days: Annotated[int, typer.Option(min=1, help="Number of days.")] = 14,
+    users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 7,
+    topology: Annotated[Topology, typer.Option(help="Tenant-key topology.")] = (
+        Topology.BYOK_LEGACY
+    ),
+    log_version: Annotated[str, typer.Option(help="1.0, 1.1 or 1.1-admin.")] = "1.1-admin",
+    gzip: Annotated[bool, typer.Option("--gzip", help="Write .log.gz files.")] = False,
+) -> None:
+    """Simulate a tenant and write its usage logs.
+
+    Example: rmslog generate logs/ --days 7 --users 100 --topology byok-keyvault
+    """
+    with _errors():
+        if log_version not in LOG_VERSIONS:
+            raise UsageError(f"--log-version must be one of {', '.join(LOG_VERSIONS)}")
+        opts = GenerateOptions(
+            start=start.date(),
+            days=days,
+            users=users,
+            seed=seed,
+            topology=topology,
+            log_version=log_version,
+            gzip=gzip,
+        )
+        result = generate_logs(out_dir, opts)
+        err.print(
+            f"wrote {result.records:,} records ({result.key_calls:,} tenant-key calls) "
+            f"in {len(result.files)} files under {out_dir}"
+        )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders (.gz too).")],
+    db: DbOption = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 0.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest RMS usage logs into the warehouse, exactly once.
+
+    Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --json
+    """
+    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
+        summary = ingest_paths(con, paths)
+        for reason in summary.refused:
+            err.print(f"[yellow]refused:[/] {reason}", highlight=False)
+        if as_json:
+            _print_json(summary.as_dict())
+        else:
+            err.print(
+                f"{summary.files} files, {summary.data_lines:,} data lines: "
+                f"{summary.rows_stored:,} stored, {summary.duplicates:,} duplicates, "
+                f"{summary.rejected:,} rejected, {summary.files_refused} files refused "
+                f"({summary.seconds:.2f}s)"
+            )
+        if summary.files_refused:
+            raise typer.Exit(int(ExitCode.INPUT))
+
+
+@app.command()
+def detect(
+    db: DbOption = None,
+    rule: Annotated[list[str] | None, typer.Option(help="Run only this rule (repeat).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="Override a rule parameter: rule.name=value.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Attribute tenant-key calls and run the detection rules into `findings`.
+
+    Example: rmslog detect --rule orphan-key-calls --param orphan-key-calls.min_calls=5
+    """
+    with _errors(), open_warehouse(_db(db)) as con:
+        summary = run_detections(con, rule, _pairs(param, "--param"))
+        if as_json:
+            _print_json(summary.as_dict())
+        else:
+            for rule_id, n in summary.findings_by_rule.items():
+                err.print(f"{rule_id}: {n} finding(s)")
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the report.")],
+    db: DbOption = None,
+) -> None:
+    """Write the HTML report of tenant-key use.
+
+    Example: rmslog report --out reports/
+    """
+    with _errors(), open_warehouse(_db(db)) as con:
+        result = build_report(con, out)
+        typer.echo(str(result.html))
+
+
+@app.command("query")
+def query_cmd(
+    sql: Annotated[str | None, typer.Argument(help="A read-only SQL statement.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run a named query.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Bind a parameter: k=v.")] = None,
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Run read-only SQL (or a named query) against the warehouse.
+
+    Example: rmslog query "SELECT operation, count(*) FROM key_usage GROUP BY 1"
+    """
+    with _errors():
+        if (sql is None) == (name is None):
+            raise UsageError("give either SQL or --name NAME")
+        con = query_mod.open_sandbox(_db(db))
+        params = _pairs(param, "--param")
+        frame = (
+            query_mod.run_named(con, name, params)
+            if name
+            else query_mod.run_sql(con, sql or "", dict(params) or None)
+        )
+        _emit(frame, fmt)
+
+
+def _emit(frame: Any, fmt: str) -> None:
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    elif fmt == "table":
+        Console().print(frame)
+    else:
+        raise UsageError(f"--format must be table, csv or json, not {fmt!r}")
+
+
+@app.command()
+def queries() -> None:
+    """List the named queries with their parameters.
+
+    Example: rmslog queries
+    """
+    with _errors():
+        for q in query_mod.named_queries():
+            params = ", ".join(f"{p.name}={p.default}" for p in q.params)
+            typer.echo(f"{q.name}\t{q.description}\t{params}")
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Working folder [default: ./rmslog-demo].")
+    ] = None,
+) -> None:
+    """Generate a sample tenant, ingest, detect and report; print the report path last.
+
+    Example: rmslog demo --dir /tmp/rmslog-demo
+    """
+    with _errors():
+        result = run_demo(directory or Path("rmslog-demo"))
+        ing = result.ingested
+        typer.echo(
+            f"generated  {result.generated.records:,} log records in "
+            f"{len(result.generated.files)} files under {result.dir / 'logs'}"
+        )
+        typer.echo(
+            f"ingested   {ing.rows_stored:,} rows, {ing.duplicates:,} duplicates, "
+            f"{ing.rejected:,} rejected into {result.db}"
+        )
+        typer.echo(
+            f"attributed {result.report.key_calls:,} tenant-key calls; "
+            f"{result.detected.findings} finding(s)"
+        )
+        typer.echo("report:")
+        typer.echo(str(result.report.html.resolve()))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,50 @@
+"""One error tree for the whole package, and the exit codes the CLI maps them to.
+
+Exit codes are a contract for scripts and cron jobs; they change only on purpose.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of `rmslog`."""
+
+    OK = 0
+    FINDINGS = 1  # findings at or above --fail-on were found
+    USAGE = 2  # bad command line (Typer/Click also uses 2)
+    INPUT = 3  # unreadable or refused input files
+    WAREHOUSE = 4  # the DuckDB warehouse could not be opened, locked, or written
+    QUERY = 5  # a query failed or was refused by the sandbox
+    INTERNAL = 70  # a bug: please report it with --debug output
+
+
+class RmslogError(Exception):
+    """Root of every error rmslog raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class UsageError(RmslogError):
+    """An option or argument is wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LogFormatError(RmslogError):
+    """An input file is not an RMS usage log, or cannot be read."""
+
+    exit_code = ExitCode.INPUT
+
+
+class WarehouseError(RmslogError):
+    """The warehouse could not be opened, is locked by another process, or is damaged."""
+
+    exit_code = ExitCode.WAREHOUSE
+
+
+class QueryError(RmslogError):
+    """A query failed, or the read-only sandbox refused it."""
+
+    exit_code = ExitCode.QUERY

@@ -1,0 +1,14 @@
+"""Ingest stage: RMS W3C log files -> the warehouse, exactly once, every line accounted for."""
+
+from pipeline.ingest.loader import IngestSummary, discover, ingest_paths
+from pipeline.ingest.w3c import Header, Parsed, clean_value, parse_text
+
+__all__ = [
+    "Header",
+    "IngestSummary",
+    "Parsed",
+    "clean_value",
+    "discover",
+    "ingest_paths",
+    "parse_text",
+]

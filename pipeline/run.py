@@ -1,0 +1,35 @@
+"""A whole pipeline run: generate -> ingest -> detect -> report. What `rmslog demo` does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.detect import DetectSummary, run_detections
+from pipeline.generate import GenerateOptions, GenerateResult, generate_logs
+from pipeline.ingest import IngestSummary, ingest_paths
+from pipeline.report import ReportResult, build_report
+from pipeline.warehouse import open_warehouse
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    dir: Path
+    db: Path
+    generated: GenerateResult
+    ingested: IngestSummary
+    detected: DetectSummary
+    report: ReportResult
+
+
+def run_demo(directory: Path, options: GenerateOptions | None = None) -> DemoResult:
+    """Simulate a tenant into `directory/logs`, ingest into `directory/rmslog.duckdb`,
+    detect, and write the report into `directory/report`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    generated = generate_logs(directory / "logs", options)
+    db = directory / "rmslog.duckdb"
+    with open_warehouse(db) as con:
+        ingested = ingest_paths(con, [directory / "logs"])
+        detected = run_detections(con)
+        report = build_report(con, directory / "report", label="demo")
+    return DemoResult(directory, db, generated, ingested, detected, report)

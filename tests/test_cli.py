@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.errors import ExitCode
+
+
+def test_demo_runs_the_whole_pipeline_and_prints_the_report_path_last(
+    cli: Any, tmp_path: Path
+) -> None:
+    result = cli("demo", "--dir", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    report = Path(result.stdout.strip().splitlines()[-1])
+    assert report.is_file() and report.suffix == ".html"
+    html = report.read_text(encoding="utf-8")
+    assert "KMSPDecrypt" in html and "KMSPSignDigest" in html
+    assert "Plotly.newPlot" in html  # a chart, drawn by the embedded plotly.js
+    assert "<script src=" not in html  # nothing loaded from the network
+    assert "tenant-key calls" in result.stdout
+
+
+def test_ingest_then_query_through_the_cli(cli: Any, small_logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    ingested = cli("ingest", small_logs, "--db", db, "--json")
+    assert ingested.exit_code == 0, ingested.output
+    summary = json.loads(ingested.stdout)
+    assert summary["data_lines"] == (
+        summary["rows_stored"] + summary["duplicates"] + summary["rejected"]
+    )
+    out = cli("query", "--db", db, "--format", "csv", "SELECT count(*) AS n FROM requests")
+    assert out.exit_code == 0
+    assert out.stdout.splitlines() == ["n", str(summary["rows_stored"])]
+
+
+def test_detect_and_report_through_the_cli(cli: Any, small_logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    cli("ingest", small_logs, "--db", db)
+    detected = cli("detect", "--db", db, "--json")
+    assert detected.exit_code == 0
+    assert "orphan-key-calls" in json.loads(detected.stdout)["rules_run"]
+    reported = cli("report", "--db", db, "--out", tmp_path / "out")
+    assert reported.exit_code == 0
+    assert Path(reported.stdout.strip()).is_file()
+
+
+def test_query_on_a_missing_warehouse_fails_with_the_warehouse_exit_code(
+    cli: Any, tmp_path: Path
+) -> None:
+    result = cli("query", "--db", tmp_path / "nope.duckdb", "SELECT 1")
+    assert result.exit_code == ExitCode.WAREHOUSE
+    assert "does not exist" in result.stderr
+
+
+def test_query_that_reads_a_file_is_refused(cli: Any, small_logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    cli("ingest", small_logs, "--db", db)
+    result = cli("query", "--db", db, "SELECT * FROM read_csv('/etc/passwd')")
+    assert result.exit_code == ExitCode.QUERY
+    assert "file system operations are disabled" in result.stderr
+
+
+def test_ingest_of_a_missing_path_is_an_input_error(cli: Any, tmp_path: Path) -> None:
+    result = cli("ingest", tmp_path / "missing", "--db", tmp_path / "w.duckdb")
+    assert result.exit_code == ExitCode.INPUT
+    assert "missing: no such file or folder" in result.stderr
+
+
+def test_unknown_rule_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    result = cli("detect", "--db", tmp_path / "w.duckdb", "--rule", "no-such-rule")
+    assert result.exit_code == ExitCode.USAGE
+    assert "unknown rule(s) no-such-rule" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", ["generate", "ingest", "detect", "report", "query", "queries", "demo"]
+)
+def test_every_command_has_help_with_an_example(cli: Any, command: str) -> None:
+    result = cli(command, "--help")
+    assert result.exit_code == 0
+    assert "Example: rmslog" in result.stdout
