@@ -34,9 +34,10 @@ def main() -> None:
         t0 = time.perf_counter()
         con = duckdb.connect(str(base_db))
         con.execute(
-            f"CREATE TABLE raw AS SELECT * FROM read_csv('{logs}/*.log', delim='\t', "
+            "CREATE TABLE raw AS SELECT * FROM read_csv($glob, delim='\t', "
             "header=false, all_varchar=true, quote='', escape='', comment='#', "
-            "null_padding=true, ignore_errors=true)"
+            "null_padding=true, ignore_errors=true)",
+            {"glob": f"{logs}/*.log"},
         )
         base_rows = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
         con.close()
@@ -47,7 +48,9 @@ def main() -> None:
             summary = ingest_paths(wh, [logs])
         ours_s = time.perf_counter() - t0
         print(f"baseline duckdb read_csv (all VARCHAR): {base_rows:,} rows in {base_s:.2f}s")
-        print(f"rmslog ingest (typed, deduplicated):    {summary.rows_stored:,} rows in {ours_s:.2f}s")
+        print(
+            f"rmslog ingest (typed, deduplicated):    {summary.rows_stored:,} rows in {ours_s:.2f}s"
+        )
         print(f"ratio ours/baseline: {ours_s / base_s:.2f}x")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of this process: {peak:,.0f} MiB")
