@@ -18,6 +18,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import UsageError
@@ -74,5 +75,5 @@ def load_settings(path: Path | None = None) -> Settings:
         raise UsageError(
             f"{candidate}: unknown [tenant] keys {sorted(unknown)}; known: {sorted(known)}"
         )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return Settings(**values)
