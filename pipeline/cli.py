@@ -25,6 +25,7 @@ from pipeline.ingest import ingest_paths
 from pipeline.report import build_report
 from pipeline.run import run_demo
 from pipeline.schema import LOG_VERSIONS, Topology
+from pipeline.settings import load_settings
 from pipeline.warehouse import default_db_path, open_warehouse
 
 app = typer.Typer(
@@ -185,50 +186,74 @@ def report(
 
 @app.command("query")
 def query_cmd(
-    sql: Annotated[str | None, typer.Argument(help="A read-only SQL statement.")] = None,
+    sql: Annotated[str | None, typer.Argument(help="One read-only SQL statement.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run a named query.")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="Bind a parameter: k=v.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Bind a $parameter: k=v.")] = None,
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to FILE, not stdout.")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = (
+        query_mod.DEFAULT_WAIT_SECONDS
+    ),
 ) -> None:
-    """Run read-only SQL (or a named query) against the warehouse.
+    """Run one read-only, sandboxed SQL statement (or a named query) on the warehouse.
 
     Example: rmslog query "SELECT operation, count(*) FROM key_usage GROUP BY 1"
+
+    Example: rmslog query --name who-opened-document --param document=Budget.xlsx --format csv
     """
     with _errors():
         if (sql is None) == (name is None):
-            raise UsageError("give either SQL or --name NAME")
-        con = query_mod.open_sandbox(_db(db))
+            raise UsageError("give either SQL or --name NAME (see `rmslog queries`)")
+        if fmt == "parquet" and out is None:
+            raise UsageError("--format parquet needs --out FILE")
         params = _pairs(param, "--param")
-        frame = (
-            query_mod.run_named(con, name, params)
-            if name
-            else query_mod.run_sql(con, sql or "", dict(params) or None)
-        )
-        _emit(frame, fmt)
+        if name:
+            frame = query_mod.query_named(
+                _db(db), name, params, settings=load_settings(), wait_seconds=wait
+            )
+        else:
+            frame = query_mod.query(_db(db), sql or "", params, wait_seconds=wait)
+        _emit(frame, fmt, out)
 
 
-def _emit(frame: Any, fmt: str) -> None:
-    if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
-    elif fmt == "json":
-        sys.stdout.write(frame.write_json() + "\n")
-    elif fmt == "table":
-        Console().print(frame)
+def _emit(frame: Any, fmt: str, out: Path | None) -> None:
+    if out is None:
+        query_mod.write_result(frame, fmt, sys.stdout.buffer)
+        sys.stdout.flush()
     else:
-        raise UsageError(f"--format must be table, csv or json, not {fmt!r}")
+        try:
+            query_mod.write_result(frame, fmt, out)
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror or e}") from e
+        err.print(
+            f"wrote {frame.height:,} rows to {out}", highlight=False, markup=False, soft_wrap=True
+        )
+    if fmt == "table" and frame.height > query_mod.TABLE_MAX_ROWS:
+        err.print(
+            f"showing {query_mod.TABLE_MAX_ROWS:,} of {frame.height:,} rows; "
+            "use --format csv, json or parquet for all of them",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @app.command()
-def queries() -> None:
-    """List the named queries with their parameters.
+def queries(as_json: JsonOption = False) -> None:
+    """List the named queries with their parameters and columns.
 
-    Example: rmslog queries
+    Example: rmslog queries --json
     """
     with _errors():
+        if as_json:
+            _print_json(query_mod.describe_named())
+            return
         for q in query_mod.named_queries():
-            params = ", ".join(f"{p.name}={p.default}" for p in q.params)
-            typer.echo(f"{q.name}\t{q.description}\t{params}")
+            typer.echo(f"{q.name}\n    {q.description}")
+            for p in q.params:
+                default = "required" if p.default is None else f"default {p.default}"
+                typer.echo(f"    --param {p.name}=<{p.type}>  {p.description} ({default})")
 
 
 @app.command()

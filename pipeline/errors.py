@@ -16,7 +16,8 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad command line (Typer/Click also uses 2)
     INPUT = 3  # unreadable or refused input files
     WAREHOUSE = 4  # the DuckDB warehouse could not be opened, locked, or written
-    QUERY = 5  # a query failed or was refused by the sandbox
+    QUERY = 5  # a query failed (bad SQL, unknown name or parameter, a runtime error)
+    QUERY_REFUSED = 6  # the read-only sandbox refused a query (write, file, extension, setting)
     INTERNAL = 70  # a bug: please report it with --debug output
 
 
@@ -45,6 +46,12 @@ class WarehouseError(RmslogError):
 
 
 class QueryError(RmslogError):
-    """A query failed, or the read-only sandbox refused it."""
+    """A query failed: bad SQL, an unknown name or parameter, or an error while running."""
 
     exit_code = ExitCode.QUERY
+
+
+class QueryRefusedError(QueryError):
+    """The read-only sandbox refused a query: it would write, touch files, or change settings."""
+
+    exit_code = ExitCode.QUERY_REFUSED

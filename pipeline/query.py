@@ -1,67 +1,361 @@
 """Read-only SQL over the warehouse: ad-hoc statements and named queries in `queries/named/`.
 
-The connection is opened read-only and locked down before any user SQL runs: no file
-access, no extensions, no settings changes. Parameters are always bound, never spliced.
+Two locks keep a query from doing anything but reading the warehouse:
+
+1. The statement itself: exactly one statement, and only a SELECT-like one (SELECT, WITH,
+   FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN of those). Writes, ATTACH,
+   INSTALL/LOAD, SET/RESET/USE/PRAGMA, COPY/EXPORT, CALL and PREPARE are refused before
+   DuckDB runs anything.
+2. The connection: the warehouse opens read-only; then nothing may spill to disk, file and
+   network access is off (so `read_csv('/etc/passwd')`, `glob()`, URLs fail), extensions
+   cannot be installed or loaded, and the configuration is locked.
+
+A refusal raises `QueryRefusedError` (its own exit code); a query that merely fails raises
+`QueryError`. Parameters are always bound, never spliced. Each call opens the warehouse,
+reads, and closes it, so `rmslog watch` can take the write lock between queries.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import polars as pl
 
-from pipeline.errors import QueryError
-from pipeline.sqlfiles import SqlFile, sql_file, sql_files
+from pipeline.errors import QueryError, QueryRefusedError, UsageError
+from pipeline.safe import neutralise_formulas, strip_control_chars
+from pipeline.settings import Settings
+from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 from pipeline.warehouse import connect
 
 NAMED = "named"
+DEFAULT_WAIT_SECONDS = 5.0
+FORMATS = ("table", "csv", "json", "parquet")
+TABLE_MAX_ROWS = 1000
 
+# Order matters: temp_directory must go before external access is disabled (DuckDB
+# allows reading and writing the spill folder even then), and the lock must come last.
 _LOCKDOWN = (
+    "SET temp_directory = ''",
     "SET enable_external_access = false",
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    "SET python_enable_replacements = false",
     "SET lock_configuration = true",
 )
 
+_ST = duckdb.StatementType
+_REFUSALS: dict[duckdb.StatementType, str] = {
+    **dict.fromkeys(
+        (_ST.INSERT, _ST.UPDATE, _ST.DELETE, _ST.MERGE_INTO, _ST.CREATE, _ST.CREATE_FUNC),
+        "it would write; the warehouse is read-only here",
+    ),
+    **dict.fromkeys(
+        (_ST.DROP, _ST.ALTER, _ST.VACUUM, _ST.ANALYZE, _ST.TRANSACTION),
+        "it would change the database; the warehouse is read-only here",
+    ),
+    **dict.fromkeys(
+        (_ST.COPY, _ST.EXPORT, _ST.COPY_DATABASE),
+        "it reads or writes files; save a result with --out FILE instead",
+    ),
+    **dict.fromkeys((_ST.ATTACH, _ST.DETACH), "only the warehouse may be read"),
+    _ST.LOAD: "extensions cannot be installed or loaded",
+    _ST.EXTENSION: "extensions cannot be installed or loaded",
+    **dict.fromkeys((_ST.SET, _ST.VARIABLE_SET), "settings, variables and the schema are fixed"),
+    _ST.PRAGMA: "use the table functions instead, e.g. SELECT * FROM pragma_table_info('requests')",
+    _ST.CALL: "use SELECT * FROM function(...) instead",
+}
+_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+_EXPLAIN = re.compile(r"^EXPLAIN(?:\s+ANALYZE)?\b", re.IGNORECASE)
+_PIVOT = re.compile(r"^(?:UN)?PIVOT\b", re.IGNORECASE)
 
-def open_sandbox(db: Path | str) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to `db` that cannot touch files, extensions or settings."""
-    con = connect(db, read_only=True)
-    for statement in _LOCKDOWN:
-        con.execute(statement)
+
+# --------------------------------------------------------------------------- sandbox
+
+
+def open_sandbox(db: Path | str, *, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to `db` that cannot touch files, extensions or settings.
+
+    Close it soon: while it is open, `rmslog watch` cannot write. Prefer `sandbox()`.
+    """
+    con = connect(db, read_only=True, wait_seconds=wait_seconds)
+    try:
+        for statement in _LOCKDOWN:
+            con.execute(statement)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def run_sql(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
-) -> pl.DataFrame:
-    """Run one statement with bound parameters and return its rows."""
+@contextmanager
+def sandbox(
+    db: Path | str, *, wait_seconds: float = DEFAULT_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`open_sandbox` as a context manager that always closes the connection."""
+    con = open_sandbox(db, wait_seconds=wait_seconds)
     try:
-        frame: pl.DataFrame = con.sql(sql, params=params or None).pl()
-        return frame
+        yield con
+    finally:
+        con.close()
+
+
+def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """The single statement in `sql`, or `QueryRefusedError` unless it only reads."""
+    statements = _parse(con, sql)
+    if not statements:
+        raise QueryError("no SQL statement given")
+    if len(statements) > 1:
+        raise QueryRefusedError(
+            f"the read-only sandbox runs one statement at a time; got {len(statements)}"
+        )
+    statement = statements[0]
+    _check_type(con, statement)
+    return statement
+
+
+def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.Statement]:
+    try:
+        statements = list(con.extract_statements(sql))
     except duckdb.Error as e:
-        raise QueryError(f"query failed: {str(e).splitlines()[0]}") from e
-    except AttributeError as e:  # a statement with no result set (e.g. SET, PRAGMA)
-        raise QueryError("query returned no rows to show; only SELECT-like statements run") from e
+        raise QueryError(f"query failed: {_first_line(e)}") from e
+    for statement in statements:
+        try:
+            statement.type  # noqa: B018 - the client raises on a type it does not know
+        except ValueError as e:
+            raise QueryRefusedError(
+                f"the read-only sandbox refused this {_keyword(statement.query)} statement: "
+                "only SELECT-like statements run"
+            ) from e
+    return statements
+
+
+def _check_type(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> None:
+    kind = statement.type
+    if kind == _ST.SELECT:
+        return
+    text = _LEADING_NOISE.sub("", statement.query, count=1)
+    if kind == _ST.EXPLAIN and (m := _EXPLAIN.match(text)):
+        inner = _parse(con, text[m.end() :])
+        if len(inner) == 1 and inner[0].type == _ST.SELECT:
+            return
+    if kind == _ST.MULTI and _PIVOT.match(text):
+        return
+    reason = _REFUSALS.get(kind, "only SELECT-like statements run")
+    raise QueryRefusedError(
+        f"the read-only sandbox refused this {_keyword(statement.query)} statement: {reason}"
+    )
+
+
+def _keyword(text: str) -> str:
+    """The statement's first word, as the user wrote it (`PRAGMA`, `INSTALL`, `USE`)."""
+    words = _LEADING_NOISE.sub("", text, count=1).split(None, 1)
+    return words[0].upper() if words else "empty"
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
+
+
+def _wrap(e: duckdb.Error) -> QueryError:
+    """A DuckDB error as a refusal (the connection lock caught it) or a plain failure."""
+    line = _first_line(e)
+    locked = "configuration has been locked" in line or "read-only mode" in line
+    if isinstance(e, duckdb.PermissionException) or locked:
+        return QueryRefusedError(f"the read-only sandbox refused it: {line}")
+    return QueryError(f"query failed: {line}")
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """Run one read-only statement with bound `$name` parameters and return its rows."""
+    statement = check_statement(con, sql)
+    given = dict(params or {})
+    missing = sorted(set(statement.named_parameters) - set(given))
+    if missing:
+        raise QueryError(f"the query needs --param for: {', '.join(missing)}")
+    extra = sorted(set(given) - set(statement.named_parameters))
+    if extra:
+        raise QueryError(f"the query has no parameter {extra[0]!r}")
+    try:
+        frame: pl.DataFrame = con.sql(sql, params=given or None).pl()
+    except duckdb.Error as e:
+        raise _wrap(e) from e
+    return frame
+
+
+def query(
+    db: Path | str,
+    sql: str,
+    params: Mapping[str, object] | None = None,
+    *,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> pl.DataFrame:
+    """Open the warehouse in the sandbox, run `sql`, close it, return the rows."""
+    with sandbox(db, wait_seconds=wait_seconds) as con:
+        return run_sql(con, sql, params)
 
 
 def named_queries() -> list[SqlFile]:
-    """Every named query, for `rmslog queries`."""
+    """Every named query in `queries/named/`, for `rmslog queries`."""
     return sql_files(NAMED)
 
 
-def run_named(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, str] | None = None
-) -> pl.DataFrame:
-    """Run a named query, binding its declared parameters (defaults where not given)."""
-    query = sql_file(NAMED, name)
-    values: dict[str, object] = dict(query.defaults())
-    for key, value in (params or {}).items():
-        if key not in values:
-            raise QueryError(f"query {name} has no parameter {key!r}; it has {list(values)}")
-        values[key] = value
-    missing = [k for k, v in values.items() if v is None]
+def describe_named() -> list[dict[str, object]]:
+    """Every named query as plain data: name, title, description, parameters, columns."""
+    return [
+        {
+            "name": q.name,
+            "title": q.meta.get("title", ""),
+            "description": q.description,
+            "params": [
+                {"name": p.name, "type": p.type, "default": p.default, "description": p.description}
+                for p in q.params
+            ],
+            "columns": list(q.columns),
+        }
+        for q in named_queries()
+    ]
+
+
+def bind_named(
+    named: SqlFile, params: Mapping[str, object] | None = None, settings: Settings | None = None
+) -> dict[str, object]:
+    """Values for every parameter `named` declares: given > tenant setting > header default.
+
+    String values (from the command line or the header) are converted to the declared type.
+    """
+    given = dict(params or {})
+    declared = {p.name: p for p in named.params}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise QueryError(
+            f"query {named.name} has no parameter {unknown[0]!r}; it has {list(declared)}"
+        )
+    from_settings = (settings or Settings()).sql_params()
+    values: dict[str, object] = {}
+    missing = []
+    for name, param in declared.items():
+        value = given.get(name, from_settings.get(name, param.default))
+        if value is None:
+            missing.append(name)
+        else:
+            values[name] = convert_param(param, value) if isinstance(value, str) else value
     if missing:
-        raise QueryError(f"query {name} needs --param for: {', '.join(missing)}")
-    return run_sql(con, query.sql, values)
+        raise QueryError(f"query {named.name} needs --param for: {', '.join(missing)}")
+    return values
+
+
+def run_named(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, object] | None = None,
+    *,
+    settings: Settings | None = None,
+) -> pl.DataFrame:
+    """Run a named query on `con`, binding its declared parameters (see `bind_named`)."""
+    named = sql_file(NAMED, name)
+    return run_sql(con, named.sql, bind_named(named, params, settings))
+
+
+def query_named(
+    db: Path | str,
+    name: str,
+    params: Mapping[str, object] | None = None,
+    *,
+    settings: Settings | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> pl.DataFrame:
+    """Open the warehouse in the sandbox, run the named query, close it, return the rows."""
+    with sandbox(db, wait_seconds=wait_seconds) as con:
+        return run_named(con, name, params, settings=settings)
+
+
+# --------------------------------------------------------------------------- parameters
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def convert_param(param: Param, text: str) -> object:
+    """`text` as a value of the parameter's declared type (`X[]`: comma-separated list)."""
+    if param.type.endswith("[]"):
+        element = Param(param.name, param.type[:-2], None, "")
+        return [convert_param(element, part.strip()) for part in text.split(",") if part.strip()]
+    try:
+        return _convert_scalar(param.type, text)
+    except ValueError:
+        raise UsageError(
+            f"--param {param.name}: {text!r} is not a {param.type}"
+            + (" (e.g. 2026-11-02 or 2026-11-02T08:00:00)" if param.type == "TIMESTAMP" else "")
+        ) from None
+
+
+def _convert_scalar(type_: str, text: str) -> object:
+    if type_ == "TIMESTAMP":
+        return datetime.fromisoformat(text)
+    if type_ == "DATE":
+        return date.fromisoformat(text)
+    if type_ in ("INTEGER", "BIGINT", "INT"):
+        return int(text)
+    if type_ in ("DOUBLE", "FLOAT"):
+        return float(text)
+    if type_ == "BOOLEAN":
+        if text.lower() not in _TRUE | _FALSE:
+            raise ValueError(text)
+        return text.lower() in _TRUE
+    return text
+
+
+# --------------------------------------------------------------------------- output
+
+
+def write_result(
+    frame: pl.DataFrame, fmt: str, target: Path | IO[bytes], *, max_rows: int = TABLE_MAX_ROWS
+) -> None:
+    """Write `frame` as table, csv, json or parquet to a file path or a binary stream.
+
+    Log content is attacker-controlled: CSV cells that a spreadsheet would run as formulas
+    get a leading `'`, and the table replaces control characters (terminal escapes).
+    """
+    if fmt == "csv":
+        neutralise_formulas(frame).write_csv(target)
+    elif fmt == "json":
+        _write_bytes(target, (frame.write_json() + "\n").encode())
+    elif fmt == "parquet":
+        frame.write_parquet(target)
+    elif fmt == "table":
+        _write_bytes(target, (render_table(frame, max_rows) + "\n").encode())
+    else:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+
+
+def _write_bytes(target: Path | IO[bytes], data: bytes) -> None:
+    if isinstance(target, Path):
+        target.write_bytes(data)
+    else:
+        target.write(data)
+
+
+def render_table(frame: pl.DataFrame, max_rows: int = TABLE_MAX_ROWS) -> str:
+    """A plain-text table of the first `max_rows` rows, safe to print on a terminal."""
+    shown = strip_control_chars(frame.head(max_rows))
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        fmt_str_lengths=200,
+        tbl_width_chars=10_000,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+    ):
+        return str(shown)

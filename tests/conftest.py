@@ -46,3 +46,18 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+SAMPLE_LOGS = Path(__file__).parent.parent / "sample-logs"
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse file built from the committed `sample-logs/` (read it; do not write)."""
+    from pipeline.ingest import ingest_paths
+    from pipeline.warehouse import open_warehouse
+
+    db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    with open_warehouse(db) as con:
+        ingest_paths(con, [SAMPLE_LOGS])
+    return db

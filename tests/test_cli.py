@@ -59,7 +59,7 @@ def test_query_that_reads_a_file_is_refused(cli: Any, small_logs: Path, tmp_path
     db = tmp_path / "w.duckdb"
     cli("ingest", small_logs, "--db", db)
     result = cli("query", "--db", db, "SELECT * FROM read_csv('/etc/passwd')")
-    assert result.exit_code == ExitCode.QUERY
+    assert result.exit_code == ExitCode.QUERY_REFUSED
     assert "file system operations are disabled" in result.stderr
 
 

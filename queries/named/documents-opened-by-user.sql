@@ -1,0 +1,16 @@
+-- name: documents-opened-by-user
+-- title: Documents a user opened
+-- description: Every document one user asked a licence for in a period: when, which document, from which IP and application, and the result.
+-- param: user VARCHAR | user id as logged (case-insensitive), e.g. kim@contoso.example
+-- param: from_ts TIMESTAMP = 1970-01-01 00:00:00 | first instant included (UTC)
+-- param: to_ts TIMESTAMP = 9999-12-31 00:00:00 | first instant excluded (UTC)
+-- param: open_types VARCHAR[] = AcquireLicense,AcquirePreLicense,FECreateEndUserLicenseV1,BECreateEndUserLicenseV1 | request types that open a document
+-- columns: ts, content_id, file_name, owner_email, request_type, result, c_ip, app_name, os_name, row_id
+SELECT r.ts, r.content_id, r.file_name, r.owner_email, r.request_type, r.result, r.c_ip,
+       ci.app_name, ci.os_name, r.row_id
+FROM requests r
+LEFT JOIN client_info ci USING (c_info)
+WHERE lower(r.user_id) = lower(trim($user))
+  AND list_contains($open_types, r.request_type)
+  AND r.ts >= $from_ts AND r.ts < $to_ts
+ORDER BY r.ts, r.row_id
