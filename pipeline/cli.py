@@ -195,6 +195,9 @@ def query_cmd(
     wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = (
         query_mod.DEFAULT_WAIT_SECONDS
     ),
+    config: Annotated[
+        Path | None, typer.Option(help="Settings file [default: $RMSLOG_CONFIG or ./rmslog.toml].")
+    ] = None,
 ) -> None:
     """Run one read-only, sandboxed SQL statement (or a named query) on the warehouse.
 
@@ -210,7 +213,7 @@ def query_cmd(
         params = _pairs(param, "--param")
         if name:
             frame = query_mod.query_named(
-                _db(db), name, params, settings=load_settings(), wait_seconds=wait
+                _db(db), name, params, settings=load_settings(config), wait_seconds=wait
             )
         else:
             frame = query_mod.query(_db(db), sql or "", params, wait_seconds=wait)
@@ -252,6 +255,9 @@ def queries(as_json: JsonOption = False) -> None:
         for q in query_mod.named_queries():
             typer.echo(f"{q.name}\n    {q.description}")
             for p in q.params:
+                if p.name in query_mod.SETTINGS_PARAMS:
+                    typer.echo(f"    {p.name}: {p.description} (--config)")
+                    continue
                 default = "required" if p.default is None else f"default {p.default}"
                 typer.echo(f"    --param {p.name}=<{p.type}>  {p.description} ({default})")
 

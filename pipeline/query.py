@@ -37,6 +37,8 @@ NAMED = "named"
 DEFAULT_WAIT_SECONDS = 5.0
 FORMATS = ("table", "csv", "json", "parquet")
 TABLE_MAX_ROWS = 1000
+#: Parameter names bound from the tenant settings, never from `--param`.
+SETTINGS_PARAMS = frozenset(Settings().sql_params())
 
 # Order matters: temp_directory must go before external access is disabled (DuckDB
 # allows reading and writing the spill folder even then), and the lock must come last.
@@ -219,7 +221,14 @@ def describe_named() -> list[dict[str, object]]:
             "title": q.meta.get("title", ""),
             "description": q.description,
             "params": [
-                {"name": p.name, "type": p.type, "default": p.default, "description": p.description}
+                {
+                    "name": p.name,
+                    "type": p.type,
+                    "default": p.default,
+                    "required": p.default is None and p.name not in SETTINGS_PARAMS,
+                    "from_settings": p.name in SETTINGS_PARAMS,
+                    "description": p.description,
+                }
                 for p in q.params
             ],
             "columns": list(q.columns),
@@ -231,9 +240,11 @@ def describe_named() -> list[dict[str, object]]:
 def bind_named(
     named: SqlFile, params: Mapping[str, object] | None = None, settings: Settings | None = None
 ) -> dict[str, object]:
-    """Values for every parameter `named` declares: given > tenant setting > header default.
+    """Values for every parameter `named` declares: given, else its header default.
 
-    String values (from the command line or the header) are converted to the declared type.
+    Parameters named after a tenant setting (`timezone`, `work_days`, ...) always come from
+    `settings`, as in the detection rules. String values (from the command line or the
+    header) are converted to the declared type.
     """
     given = dict(params or {})
     declared = {p.name: p for p in named.params}
@@ -243,10 +254,15 @@ def bind_named(
             f"query {named.name} has no parameter {unknown[0]!r}; it has {list(declared)}"
         )
     from_settings = (settings or Settings()).sql_params()
+    overridden = sorted(set(given) & set(from_settings))
+    if overridden:
+        raise UsageError(
+            f"--param {overridden[0]} is a tenant setting; set it in the settings file (--config)"
+        )
     values: dict[str, object] = {}
     missing = []
     for name, param in declared.items():
-        value = given.get(name, from_settings.get(name, param.default))
+        value = from_settings[name] if name in from_settings else given.get(name, param.default)
         if value is None:
             missing.append(name)
         else:
@@ -288,10 +304,9 @@ _FALSE = {"false", "f", "no", "n", "0"}
 
 
 def convert_param(param: Param, text: str) -> object:
-    """`text` as a value of the parameter's declared type (`X[]`: comma-separated list)."""
-    if param.type.endswith("[]"):
-        element = Param(param.name, param.type[:-2], None, "")
-        return [convert_param(element, part.strip()) for part in text.split(",") if part.strip()]
+    """`text` as a value of the parameter's declared type (`LIST`: comma-separated strings)."""
+    if param.type == "LIST":
+        return [part.strip() for part in text.split(",") if part.strip()]
     try:
         return _convert_scalar(param.type, text)
     except ValueError:

@@ -33,10 +33,13 @@ def flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
     if not nested:
         return frame
     return frame.with_columns(
-        pl.struct(pl.col(name).alias("v"))
-        .struct.json_encode()
-        .str.strip_prefix('{"v":')
-        .str.strip_suffix("}")
+        pl.when(pl.col(name).is_not_null())
+        .then(
+            pl.struct(pl.col(name).alias("v"))
+            .struct.json_encode()
+            .str.strip_prefix('{"v":')
+            .str.strip_suffix("}")
+        )
         .alias(name)
         for name in nested
     )

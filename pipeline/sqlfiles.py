@@ -21,7 +21,7 @@ from pathlib import Path
 from pipeline.errors import QueryError
 
 _HEADER = re.compile(r"^--\s*([a-z_-]+)\s*:\s*(.*?)\s*$")
-_PARAM = re.compile(r"^(\w+)\s+(\w+(?:\[\])?)(?:\s*=\s*(.*?))?\s*(?:\|\s*(.*))?$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+)(?:\s*=\s*(.*?))?\s*(?:\|\s*(.*))?$")
 
 
 @dataclass(frozen=True, slots=True)

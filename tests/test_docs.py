@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pytest
+
+from pipeline.errors import ExitCode
 
 README = Path(__file__).parent.parent / "README.md"
 _SECTION = re.compile(r"^### `(\w+)` \((table|view)\)$")
@@ -45,3 +50,38 @@ def test_the_data_dictionary_lists_every_public_table_and_column(
 def test_the_readme_shows_the_two_commands() -> None:
     text = README.read_text(encoding="utf-8")
     assert "make demo" in text and "make test" in text
+
+
+def _section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n{title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else None]
+
+
+def test_the_readme_query_examples_run_on_the_sample_warehouse(
+    cli: Any, sample_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RMSLOG_DB", str(sample_warehouse))
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```sh\n(.*?)```", _section("## Querying the warehouse"), re.DOTALL)
+    commands = [
+        line for block in blocks for line in block.splitlines() if line.startswith("rmslog ")
+    ]
+    assert len(commands) >= 5
+    for command in commands:
+        result = cli(*shlex.split(command)[1:])
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+    assert (tmp_path / "key-calls.csv").read_text(encoding="utf-8").startswith("day,operation")
+
+
+def test_the_readme_lists_every_named_query_with_its_title() -> None:
+    from pipeline.query import named_queries
+
+    rows = re.findall(r"^\| `([\w-]+)` \| (.+?) \|", _section("## Querying the warehouse"), re.M)
+    assert rows == [(q.name, q.meta["title"]) for q in named_queries()]
+
+
+def test_the_readme_exit_code_table_matches_the_exit_codes() -> None:
+    codes = re.findall(r"^\| (\d+) \| ", _section("### Exit codes"), re.M)
+    assert sorted(int(c) for c in codes) == sorted(int(c) for c in ExitCode)

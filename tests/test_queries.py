@@ -101,7 +101,11 @@ def test_every_named_query_runs_on_the_sample_and_returns_the_columns_its_header
     assert named.description and named.meta.get("title"), named.path
     assert all(p.description for p in named.params), named.path
     values = _sample_values(sample_warehouse)
-    required = {p.name: values[p.name] for p in named.params if p.default is None}
+    required = {
+        p.name: values[p.name]
+        for p in named.params
+        if p.default is None and p.name not in query.SETTINGS_PARAMS
+    }
     frame = query.query_named(sample_warehouse, named.name, required)
     assert tuple(frame.columns) == named.columns
 
@@ -205,11 +209,30 @@ def test_local_hour_query_takes_the_time_zone_from_the_tenant_settings(hand_db: 
     assert monday(Settings(timezone="Europe/Berlin")) == [(8, True)]  # 08:00 CET
 
 
-def test_a_parameter_given_on_the_command_line_overrides_the_setting(hand_db: Path) -> None:
-    frame = query.query_named(
-        hand_db, "key-calls-by-local-hour", {"work_start": "6"}, settings=Settings()
+def test_a_tenant_setting_cannot_be_overridden_by_a_parameter(hand_db: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        _named(hand_db, "key-calls-by-local-hour", timezone="Asia/Tokyo")
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert str(caught.value) == (
+        "--param timezone is a tenant setting; set it in the settings file (--config)"
     )
-    assert frame.filter(pl.col("weekday") == 1)["working_hours"].to_list() == [True]
+
+
+def test_the_cli_takes_the_settings_from_config(cli: Any, hand_db: Path, tmp_path: Path) -> None:
+    config = tmp_path / "tenant.toml"
+    config.write_text('[tenant]\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    args = ("query", "--db", hand_db, "--name", "key-calls-by-local-hour", "--format", "json")
+    berlin = json.loads(cli(*args, "--config", config).stdout)
+    assert (berlin[0]["weekday"], berlin[0]["hour"]) == (1, 8)
+    missing = cli(*args, "--config", tmp_path / "nope.toml")
+    assert missing.exit_code == ExitCode.USAGE
+    assert "nope.toml does not exist" in missing.stderr
+
+
+def test_a_list_parameter_is_comma_separated(hand_db: Path) -> None:
+    frame = _named(hand_db, "who-opened-document", document="d1", open_types="AcquireLicense, X")
+    assert frame["row_id"].to_list() == ["r1", "r2"]
+    assert _named(hand_db, "who-opened-document", document="d1", open_types="X").height == 0
 
 
 # ----------------------------------------------------------------- parameters
@@ -465,8 +488,14 @@ def test_queries_lists_every_named_query_with_its_parameters(cli: Any) -> None:
         "name": "document",
         "type": "VARCHAR",
         "default": None,
+        "required": True,
+        "from_settings": False,
         "description": who["params"][0]["description"],
     }
+    local = next(q for q in listed if q["name"] == "key-calls-by-local-hour")
+    assert [p["name"] for p in local["params"] if p["from_settings"]] == [
+        "timezone", "work_days", "work_start", "work_end",
+    ]  # fmt: skip
     assert who["columns"][:2] == ["ts", "user_id"]
 
 

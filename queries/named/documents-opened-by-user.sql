@@ -4,7 +4,7 @@
 -- param: user VARCHAR | user id as logged (case-insensitive), e.g. kim@contoso.example
 -- param: from_ts TIMESTAMP = 1970-01-01 00:00:00 | first instant included (UTC)
 -- param: to_ts TIMESTAMP = 9999-12-31 00:00:00 | first instant excluded (UTC)
--- param: open_types VARCHAR[] = AcquireLicense,AcquirePreLicense,FECreateEndUserLicenseV1,BECreateEndUserLicenseV1 | request types that open a document
+-- param: open_types LIST = AcquireLicense,AcquirePreLicense,FECreateEndUserLicenseV1,BECreateEndUserLicenseV1 | request types that open a document (comma-separated)
 -- columns: ts, content_id, file_name, owner_email, request_type, result, c_ip, app_name, os_name, row_id
 SELECT r.ts, r.content_id, r.file_name, r.owner_email, r.request_type, r.result, r.c_ip,
        ci.app_name, ci.os_name, r.row_id

@@ -1,10 +1,10 @@
 -- name: key-calls-by-local-hour
 -- title: Tenant-key calls by local weekday and hour
 -- description: Tenant-key calls by weekday and hour in the tenant's time zone (from the settings), flagged inside or outside working hours: the shape of a normal week.
--- param: timezone VARCHAR = UTC | IANA time zone (bound from the tenant settings)
--- param: work_days INTEGER[] = 1,2,3,4,5 | ISO weekdays that are working days (bound from the settings)
--- param: work_start INTEGER = 8 | first working hour, local (bound from the settings)
--- param: work_end INTEGER = 18 | end of the working day, local, exclusive (bound from the settings)
+-- param: timezone VARCHAR | from the settings: the tenant's time zone
+-- param: work_days LIST | from the settings: ISO weekdays that are working days
+-- param: work_start INTEGER | from the settings: first working hour, local
+-- param: work_end INTEGER | from the settings: end of the working day, local (excluded)
 -- param: from_ts TIMESTAMP = 1970-01-01 00:00:00 | first instant included (UTC)
 -- param: to_ts TIMESTAMP = 9999-12-31 00:00:00 | first instant excluded (UTC)
 -- columns: weekday, hour, calls, users, working_hours

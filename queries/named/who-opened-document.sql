@@ -4,7 +4,7 @@
 -- param: document VARCHAR | content-id ({GUID}, braces optional) or file name (case-insensitive; % and _ are wildcards)
 -- param: from_ts TIMESTAMP = 1970-01-01 00:00:00 | first instant included (UTC)
 -- param: to_ts TIMESTAMP = 9999-12-31 00:00:00 | first instant excluded (UTC)
--- param: open_types VARCHAR[] = AcquireLicense,AcquirePreLicense,FECreateEndUserLicenseV1,BECreateEndUserLicenseV1 | request types that open a document
+-- param: open_types LIST = AcquireLicense,AcquirePreLicense,FECreateEndUserLicenseV1,BECreateEndUserLicenseV1 | request types that open a document (comma-separated)
 -- columns: ts, user_id, result, request_type, content_id, file_name, owner_email, c_ip, app_name, os_name, row_id
 WITH docs AS (
     -- A file name is logged on some rows only: resolve it to the document's content-ids first.
