@@ -196,7 +196,8 @@ def query_cmd(
         query_mod.DEFAULT_WAIT_SECONDS
     ),
     config: Annotated[
-        Path | None, typer.Option(help="Settings file [default: $RMSLOG_CONFIG or ./rmslog.toml].")
+        Path | None,
+        typer.Option(help="Settings file (default: $RMSLOG_CONFIG, else ./rmslog.toml)."),
     ] = None,
 ) -> None:
     """Run one read-only, sandboxed SQL statement (or a named query) on the warehouse.
