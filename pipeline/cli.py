@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline import query as query_mod
 from pipeline.detect import run_detections
@@ -40,7 +41,7 @@ _state = {"debug": False}
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Warehouse file [default: $RMSLOG_DB or ./rmslog.duckdb]."),
+    typer.Option("--db", help="Warehouse file (default: $RMSLOG_DB, else ./rmslog.duckdb)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 
@@ -53,7 +54,7 @@ def _errors() -> Iterator[None]:
     except RmslogError as e:
         if _state["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(int(e.exit_code)) from None
 
 
