@@ -84,9 +84,7 @@ def test_every_command_has_help_with_an_example(cli: Any, command: str) -> None:
     assert "Example: rmslog" in result.stdout
 
 
-def test_error_messages_print_log_content_literally_not_as_markup(
-    cli: Any, tmp_path: Path
-) -> None:
+def test_error_messages_print_log_content_literally_not_as_markup(cli: Any, tmp_path: Path) -> None:
     result = cli("ingest", tmp_path / "[bold]x[/bold]", "--db", tmp_path / "w.duckdb")
     assert result.exit_code == ExitCode.INPUT
     assert "[bold]x[/bold]: no such file or folder" in result.stderr
