@@ -53,6 +53,13 @@ _TABLES = (
         ingested_at TIMESTAMP NOT NULL,
         fields_header VARCHAR
     )""",
+    # Files `ingest` refused whole (not an RMS log, unreadable): the report's completeness
+    # section lists them so an auditor sees what never reached `requests`.
+    """CREATE TABLE IF NOT EXISTS refused_files (
+        path VARCHAR PRIMARY KEY,
+        reason VARCHAR NOT NULL,
+        refused_at TIMESTAMP NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS findings (
         finding_id VARCHAR PRIMARY KEY,
         rule VARCHAR NOT NULL,

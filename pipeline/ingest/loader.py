@@ -182,6 +182,14 @@ def _insert_new_rows(con: duckdb.DuckDBPyConnection) -> int:
     return int(result[0][0]) if result else 0
 
 
+def _record_refusal(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> None:
+    """Keep the refusal in `refused_files` (latest reason wins) so reports can show it."""
+    con.execute(
+        "INSERT OR REPLACE INTO refused_files VALUES ($p, $r, $now)",
+        {"p": str(path), "r": reason, "now": datetime.now(UTC).replace(tzinfo=None)},
+    ).fetchall()
+
+
 def ingest_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str]) -> IngestSummary:
     """Ingest files and folders (recursively, `.gz` too) into the warehouse on `con`."""
     started = time.perf_counter()
@@ -192,6 +200,7 @@ def ingest_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str]) ->
         except LogFormatError as e:
             summary.files_refused += 1
             summary.refused.append(str(e))
+            _record_refusal(con, path, str(e))
         except duckdb.Error as e:
             raise WarehouseError(f"{path}: could not store rows: {e}") from e
     summary.seconds = round(time.perf_counter() - started, 3)
