@@ -23,7 +23,14 @@ from pipeline.detect import run_detections
 from pipeline.errors import ExitCode, RmslogError, UsageError
 from pipeline.generate import GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
-from pipeline.report import build_report
+from pipeline.report import (
+    PeriodKind,
+    ReportOptions,
+    build_report,
+    load_pseudonym_key,
+    parse_formats,
+    resolve_period,
+)
 from pipeline.run import run_demo
 from pipeline.schema import LOG_VERSIONS, Topology
 from pipeline.settings import load_settings
@@ -43,6 +50,12 @@ DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="Warehouse file (default: $RMSLOG_DB, else ./rmslog.duckdb)."),
 ]
+
+
+def _date_option(name: str, help: str) -> Any:
+    return typer.Option(name, formats=["%Y-%m-%d"], help=help)
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 
 
@@ -173,16 +186,53 @@ def detect(
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the report.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the report and exports.")],
     db: DbOption = None,
+    start: Annotated[
+        datetime | None, _date_option("--from", "First UTC day (or the anchor).")
+    ] = None,
+    end: Annotated[datetime | None, _date_option("--to", "Last UTC day, included.")] = None,
+    period: Annotated[
+        PeriodKind | None, typer.Option(help="The day, ISO week or month holding --from.")
+    ] = None,
+    yesterday: Annotated[bool, typer.Option("--yesterday", help="Anchor on yesterday.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="html,csv,json,parquet,xlsx")] = "html",
+    fail_on: Annotated[
+        str | None, typer.Option(help="Exit 1 if a finding at/above low|medium|high exists.")
+    ] = None,
+    pseudonymize: Annotated[bool, typer.Option(help="Hash user ids and IPs (HMAC).")] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--pseudonym-key-file", help="Key [default: $RMSLOG_PSEUDONYM_KEY]."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Tenant settings (TOML).")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
 ) -> None:
-    """Write the HTML report of tenant-key use.
+    """Write the auditor's HTML report (and exports) for a period; print the files.
 
-    Example: rmslog report --out reports/
+    Example: rmslog report --out reports/ --period day --yesterday --format html,xlsx --fail-on high
     """
-    with _errors(), open_warehouse(_db(db)) as con:
-        result = build_report(con, out)
-        typer.echo(str(result.html))
+    with _errors():
+        options = ReportOptions(
+            period=resolve_period(
+                start=start and start.date(),
+                end=end and end.date(),
+                kind=period,
+                yesterday=yesterday,
+            ),
+            formats=parse_formats(fmt),
+            fail_on=fail_on,
+            pseudonym_key=load_pseudonym_key(key_file) if pseudonymize else None,
+            settings=load_settings(config),
+        )
+        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+            result = build_report(con, out, options)
+        for path in result.files:
+            typer.echo(str(path))
+        err.print(f"{result.key_calls:,} tenant-key calls, {result.findings} finding(s)")
+        if result.failed:
+            err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
+            raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 @app.command("query")

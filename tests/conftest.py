@@ -61,3 +61,85 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open_warehouse(db) as con:
         ingest_paths(con, [SAMPLE_LOGS])
     return db
+
+
+HOSTILE_FINDINGS = [
+    # finding_id, rule, severity, first_ts, last_ts, entity, summary, evidence_row_ids
+    (
+        "f-high",
+        "admin-browsing",
+        "high",
+        "2026-11-27 09:30:00",
+        "2026-11-27 09:30:00",
+        "</script><img src=x onerror=alert(1)>",
+        "Admin </script><img src=x onerror=alert(1)> browsed =cmd|' /C calc'!A0",
+        ["r4", "r5", "no-such-row"],
+    ),
+    (
+        "f-medium",
+        "denied-burst",
+        "medium",
+        "2026-11-27 10:00:00",
+        "2026-11-27 10:00:00",
+        "=1+1@evil.example",
+        "=1+1@evil.example was denied 1 time",
+        ["r6"],
+    ),
+    (
+        "f-low",
+        "orphan-key-calls",
+        "low",
+        "2026-11-27 17:40:00",
+        "2026-11-27 17:40:00",
+        "tenant-key",
+        "1 tenant-key call without an originating request",
+        ["r10"],
+    ),
+    (
+        "f-old",
+        "denied-burst",
+        "high",
+        "2026-11-20 10:00:00",
+        "2026-11-20 11:00:00",
+        "kim@fabrikam.example",
+        "outside every test period",
+        [],
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse from `tests/data/report-hostile/`: attacker-controlled file names, user
+    ids and app names, two rejects, a refused IIS log, a late file, and four findings.
+
+    Paths are relative (`logs/…`) and wall-clock times are pinned, so exports are golden.
+    """
+    import os
+    import shutil
+
+    from pipeline.ingest import ingest_paths
+    from pipeline.warehouse import open_warehouse
+
+    root = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(DATA / "report-hostile", root / "logs")
+    db = root / "w.duckdb"
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        with open_warehouse(db) as con:
+            ingest_paths(con, [Path("logs")])
+            con.execute(
+                "UPDATE ingested_files SET ingested_at = CASE path "
+                "WHEN 'logs/rmslog-2026-11-27.log' THEN TIMESTAMP '2026-11-28 01:00:00' "
+                "ELSE TIMESTAMP '2026-11-28 02:00:00' END"
+            ).fetchall()
+            con.execute(
+                "UPDATE refused_files SET refused_at = TIMESTAMP '2026-11-28 01:00:00'"
+            ).fetchall()
+            con.executemany(
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", HOSTILE_FINDINGS
+            )
+    finally:
+        os.chdir(here)
+    return db

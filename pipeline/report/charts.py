@@ -1,10 +1,22 @@
-"""Plotly figures for the report. The only module that imports plotly."""
+"""Plotly figures for the report. The only module that imports plotly.
+
+Escaping: plotly serialises figure data with `<`, `>` and `/` as `\\u003c`, `\\u003e`,
+`\\u002f`, so no value can close the `<script>` it sits in. plotly.js then renders text
+with a small HTML-like markup (`<b>`, `<br>`, links); labels from the logs are therefore
+HTML-escaped first, which plotly.js shows as the literal characters.
+"""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
 from plotly.offline import get_plotlyjs
+
+from pipeline.settings import Settings
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_CONFIG = {"displaylogo": False, "responsive": True}
+_MARGIN = {"l": 60, "r": 20, "t": 30, "b": 50}
 
 
 def plotly_js() -> str:
@@ -13,17 +25,92 @@ def plotly_js() -> str:
     return js
 
 
-def key_calls_per_day(frame: pl.DataFrame) -> str:
-    """Stacked bars of tenant-key calls per day by operation, as an HTML fragment."""
+def escape_labels(values: pl.Series) -> list[str]:
+    """Labels from the logs made inert for plotly.js text rendering (`<` -> `&lt;` …)."""
+    escaped = (
+        values.cast(pl.String)
+        .fill_null("(no originating user)")
+        .str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+    )
+    return escaped.to_list()
+
+
+def _html(fig: go.Figure, div_id: str) -> str:
+    html: str = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=_CONFIG)
+    return html
+
+
+def key_calls_over_time(frame: pl.DataFrame, bucket: str) -> str:
+    """Stacked bars of tenant-key calls per UTC hour or day, one colour per operation."""
     fig = go.Figure()
     for (operation,), part in frame.group_by("operation", maintain_order=True):
-        fig.add_bar(x=part["day"].to_list(), y=part["calls"].to_list(), name=str(operation))
+        fig.add_bar(
+            x=part["bucket_start"].to_list(),
+            y=part["key_calls"].to_list(),
+            name=escape_labels(pl.Series([operation]))[0],
+        )
     fig.update_layout(
         barmode="stack",
-        xaxis_title="UTC day",
+        xaxis_title=f"UTC {bucket}",
         yaxis_title="tenant-key calls",
-        margin={"l": 40, "r": 20, "t": 20, "b": 40},
-        height=380,
+        legend_title_text="operation",
+        margin=_MARGIN,
+        height=360,
     )
-    html: str = fig.to_html(full_html=False, include_plotlyjs=False, div_id="key-calls-per-day")
-    return html
+    return _html(fig, "chart-key-calls-over-time")
+
+
+def weekday_hour_heatmap(frame: pl.DataFrame, settings: Settings) -> str:
+    """Calls by local weekday x hour; working hours outlined."""
+    grid = [[0] * 24 for _ in WEEKDAYS]
+    for weekday, hour, calls in frame.select("weekday", "hour", "key_calls").iter_rows():
+        grid[weekday - 1][hour] = calls  # at most 7 x 24 cells
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=list(range(24)),
+            y=list(WEEKDAYS),
+            colorscale="Blues",
+            colorbar={"title": {"text": "calls"}},
+            hovertemplate="%{y} %{x}:00 — %{z} calls<extra></extra>",
+        )
+    )
+    for day in settings.work_days:
+        fig.add_shape(
+            type="rect",
+            x0=settings.work_start - 0.5,
+            x1=settings.work_end - 0.5,
+            y0=day - 1.5,
+            y1=day - 0.5,
+            line={"color": "#d9480f", "width": 1.5},
+        )
+    fig.update_layout(
+        xaxis={"title": {"text": f"hour ({settings.timezone})"}, "dtick": 2},
+        yaxis={"autorange": "reversed"},
+        margin=_MARGIN,
+        height=300,
+    )
+    return _html(fig, "chart-weekday-hour")
+
+
+def top_users(frame: pl.DataFrame, limit: int = 10) -> str:
+    """Horizontal bars: the users behind the most tenant-key calls."""
+    top = frame.head(limit)
+    fig = go.Figure(
+        go.Bar(
+            x=top["key_calls"].to_list(),
+            y=escape_labels(top["user_id"]),
+            orientation="h",
+            marker={"color": "#3b6ea8"},
+            hovertemplate="%{y}: %{x} calls<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis_title="tenant-key calls",
+        yaxis={"autorange": "reversed", "automargin": True},
+        margin=_MARGIN,
+        height=max(220, 28 * top.height + 80),
+    )
+    return _html(fig, "chart-top-users")

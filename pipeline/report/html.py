@@ -1,86 +1,73 @@
-"""Build the self-contained HTML report from the warehouse."""
+"""The self-contained HTML report: Jinja2 with autoescape, plotly.js embedded once."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib.metadata import version
-from pathlib import Path
+from typing import Any
 
-import duckdb
 import jinja2
 import polars as pl
 
-from pipeline.report import charts
-from pipeline.sqlfiles import sql_file
+from pipeline.report import charts, narrative
+from pipeline.report.data import ReportData
 
-
-@dataclass(frozen=True)
-class ReportResult:
-    html: Path
-    key_calls: int
-    findings: int
+#: Most rows a table shows in the HTML; the exports always hold every row.
+HTML_ROWS = {"finding-evidence": 20, "coverage-gaps": 200, "evidence-manifest": 1000}
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("pipeline.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    env.filters["num"] = lambda v: "—" if v is None else f"{v:,}"
+    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
+    env.filters["ts"] = lambda v: "—" if v is None else f"{v:%Y-%m-%d %H:%M:%S}"
+    return env
 
 
-def _frame(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> pl.DataFrame:
-    query = sql_file("report", name)
-    bound = {p.name: params.get(p.name, p.default) for p in query.params}
-    frame: pl.DataFrame = con.sql(query.sql, params=bound).pl()
-    return frame
+def _rows(frame: pl.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
+    return (frame if limit is None else frame.head(limit)).to_dicts()
 
 
-def build_report(
-    con: duckdb.DuckDBPyConnection,
-    out_dir: Path,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    label: str = "all",
-) -> ReportResult:
-    """Write `report-<label>.html` into `out_dir`, atomically; return where it is."""
-    params: dict[str, object] = {
-        "from_ts": start or datetime(1970, 1, 1),
-        "to_ts": end or datetime(9999, 12, 31),
+def _evidence_by_finding(evidence: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    shown = evidence.filter(pl.col("evidence_no") <= HTML_ROWS["finding-evidence"])
+    return {
+        str(key[0]): part.to_dicts()
+        for key, part in shown.partition_by("finding_id", as_dict=True).items()
     }
-    per_day = _frame(con, "key-calls-per-day", params)
-    summary = _frame(con, "summary", params).row(0, named=True)
-    operations = (
-        per_day.group_by("operation", "key_topology")
-        .agg(pl.col("calls").sum())
-        .sort("calls", descending=True)
-    )
-    html = (
+
+
+def render_html(data: ReportData, exports: list[str]) -> str:
+    """The report as one HTML document."""
+    tables = data.tables
+    return (
         _env()
         .get_template("report.html.j2")
         .render(
-            period_label=label,
-            generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            d=data,
+            period=data.period,
+            generated_at=f"{data.generated_at:%Y-%m-%d %H:%M} UTC",
             version=version("rmslog"),
-            summary=summary,
-            operations=operations.iter_rows(named=True),
-            key_chart=charts.key_calls_per_day(per_day),
+            sentences=narrative.summary_sentences(data),
+            coverage=narrative.coverage_sentence(data),
+            summary=tables["summary"].row(0, named=True),
+            t={name: _rows(f, HTML_ROWS.get(name)) for name, f in tables.items()},
+            total={name: f.height for name, f in tables.items()},
+            limits=HTML_ROWS,
+            evidence=_evidence_by_finding(tables["finding-evidence"]),
+            charts={
+                "over_time": charts.key_calls_over_time(tables["key-calls-over-time"], data.bucket),
+                "heatmap": charts.weekday_hour_heatmap(
+                    tables["key-calls-by-weekday-hour"], data.settings
+                ),
+                "top_users": charts.top_users(tables["top-users"]),
+            },
             plotly_js=charts.plotly_js(),
+            exports=exports,
+            work_days=", ".join(charts.WEEKDAYS[d - 1] for d in sorted(data.settings.work_days)),
         )
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"report-{label}.html"
-    _write_atomically(target, html)
-    return ReportResult(target, int(summary["key_calls"]), int(summary["findings"]))
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)

@@ -1,0 +1,82 @@
+"""`build_report`: collect the period's tables, write the HTML and the exports, judge --fail-on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipeline.errors import UsageError
+from pipeline.report.data import ReportOptions, collect_report_data
+from pipeline.report.exports import EXPORT_FORMATS, export_name, write_atomically, write_exports
+from pipeline.report.html import render_html
+
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    html: Path
+    files: tuple[Path, ...]  # the HTML first, then the exports
+    key_calls: int
+    findings: int  # findings overlapping the period
+    failing_findings: int  # of those, at or above --fail-on (0 without --fail-on)
+
+    @property
+    def failed(self) -> bool:
+        """True when `--fail-on` was given and a finding at or above it exists."""
+        return self.failing_findings > 0
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """`html,csv,xlsx` -> the export formats (the HTML report is always written)."""
+    asked = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = sorted(set(asked) - {"html", *EXPORT_FORMATS})
+    if unknown:
+        raise UsageError(
+            f"unknown --format {', '.join(unknown)}; choose from html, {', '.join(EXPORT_FORMATS)}"
+        )
+    return tuple(f for f in EXPORT_FORMATS if f in asked)
+
+
+def check_fail_on(level: str | None) -> str | None:
+    if level is not None and level not in SEVERITY_RANK:
+        raise UsageError(f"--fail-on must be one of {', '.join(SEVERITY_RANK)}, not {level!r}")
+    return level
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    out_dir: Path,
+    options: ReportOptions | None = None,
+    *,
+    label: str | None = None,
+) -> ReportResult:
+    """Write `report-<label>.html` (and the exports asked for) into `out_dir`.
+
+    Each file is written to a temp file and renamed over the old one, so re-running a
+    period replaces its files and a failed run leaves the previous ones intact.
+    """
+    options = options or ReportOptions()
+    fail_on = check_fail_on(options.fail_on)
+    label = label or options.period.label
+    data = collect_report_data(con, options)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    formats = tuple(f for f in options.formats if f != "html")
+    html = render_html(data, [export_name(label, None, f) for f in formats])
+    exports = write_exports(data, out_dir, label, formats)
+    target = out_dir / export_name(label, None, "html")
+    write_atomically(target, lambda p: p.write_text(html, encoding="utf-8"))
+    findings = data["findings"]
+    failing = (
+        findings.filter(pl.col("severity_rank") >= SEVERITY_RANK[fail_on]).height if fail_on else 0
+    )
+    return ReportResult(
+        html=target,
+        files=(target, *exports),
+        key_calls=int(data["summary"]["key_calls"][0]),
+        findings=findings.height,
+        failing_findings=failing,
+    )

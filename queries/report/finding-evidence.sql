@@ -1,0 +1,49 @@
+-- name: finding-evidence
+-- description: The evidence records of the period's findings (at most evidence_limit per finding), in the order of the findings table, joined to requests; NULL columns mean the evidence row is no longer in requests.
+-- param: from_ts TIMESTAMP | first instant included
+-- param: to_ts TIMESTAMP | first instant excluded
+-- param: evidence_limit INTEGER = 1000 | evidence records kept per finding
+-- param: pseudonymize BOOLEAN = false | replace user ids and IPs by keyed hashes
+-- param: key_inner BLOB | HMAC-SHA256 inner padded key (bound, never stored)
+-- param: key_outer BLOB | HMAC-SHA256 outer padded key (bound, never stored)
+-- columns: finding_id, evidence_no, row_id, ts, request_type, user_id, result, content_id, file_name, owner_email, c_ip, c_info, acting_as_user, source_file, source_line
+WITH evidence AS (
+    SELECT finding_id, first_ts,
+           CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END AS severity_rank,
+           unnest(evidence_row_ids) AS row_id,
+           unnest(generate_series(1, len(evidence_row_ids))) AS evidence_no
+    FROM findings
+    WHERE last_ts >= CAST($from_ts AS TIMESTAMP) AND first_ts < CAST($to_ts AS TIMESTAMP)
+),
+picked AS (
+    SELECT * FROM evidence WHERE evidence_no <= $evidence_limit
+),
+hashed AS (
+    SELECT p.finding_id, p.severity_rank, p.first_ts AS finding_ts, p.evidence_no, p.row_id,
+           r.* EXCLUDE (row_id)
+    FROM picked p
+    LEFT JOIN requests r ON r.row_id = p.row_id
+)
+SELECT
+    finding_id, evidence_no, row_id, ts, request_type,
+    CASE WHEN $pseudonymize AND user_id IS NOT NULL
+         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
+                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(user_id)))), 16)
+         ELSE user_id END AS user_id,
+    result, content_id, file_name,
+    CASE WHEN $pseudonymize AND owner_email IS NOT NULL
+         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
+                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(owner_email)))), 16)
+         ELSE owner_email END AS owner_email,
+    CASE WHEN $pseudonymize AND c_ip IS NOT NULL
+         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
+                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(c_ip)))), 16)
+         ELSE c_ip END AS c_ip,
+    c_info,
+    CASE WHEN $pseudonymize AND acting_as_user IS NOT NULL
+         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
+                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(acting_as_user)))), 16)
+         ELSE acting_as_user END AS acting_as_user,
+    source_file, source_line
+FROM hashed
+ORDER BY severity_rank DESC, finding_ts, finding_id, evidence_no
