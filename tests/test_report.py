@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import subprocess
+import sys
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -358,6 +360,15 @@ def test_the_heatmap_uses_the_tenant_time_zone(hostile_db: Path) -> None:
         (4, 8, True),  # 07:00 UTC is 08:00 in Berlin: working time
         (5, 0, False),  # 23:30 UTC Thursday is 00:30 Friday in Berlin
     ]
+
+
+def test_the_report_stage_does_not_import_typer_or_rich() -> None:
+    code = (
+        "import sys, pipeline.report; "
+        "print(sorted(m for m in ('typer', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # -- files -----------------------------------------------------------------------------

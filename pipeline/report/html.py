@@ -13,6 +13,20 @@ from pipeline.report.data import ReportData
 
 #: Most rows a table shows in the HTML; the exports always hold every row.
 HTML_ROWS = {"finding-evidence": 20, "coverage-gaps": 200, "evidence-manifest": 1000}
+#: Tables the template shows as tables (the others feed charts and sentences).
+HTML_TABLES = (
+    "key-calls-by-operation",
+    "top-users",
+    "top-apps",
+    "top-documents",
+    "top-ips",
+    "findings",
+    "coverage-gaps",
+    "rejected-lines",
+    "late-arrivals",
+    "refused-files",
+    "evidence-manifest",
+)
 
 
 def _env() -> jinja2.Environment:
@@ -55,7 +69,7 @@ def render_html(data: ReportData, exports: list[str]) -> str:
             sentences=narrative.summary_sentences(data),
             coverage=narrative.coverage_sentence(data),
             summary=tables["summary"].row(0, named=True),
-            t={name: _rows(f, HTML_ROWS.get(name)) for name, f in tables.items()},
+            t={name: _rows(tables[name], HTML_ROWS.get(name)) for name in HTML_TABLES},
             total={name: f.height for name, f in tables.items()},
             limits=HTML_ROWS,
             evidence=_evidence_by_finding(tables["finding-evidence"]),
