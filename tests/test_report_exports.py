@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from pipeline.report import TABLES, PeriodKind, ReportOptions, build_report, charts, period_of
-from pipeline.report.exports import neutralise, neutralise_frame, write_atomically
+from pipeline.report.exports import neutralise_frame, write_atomically
 from pipeline.sqlfiles import sql_file
 from pipeline.warehouse import open_warehouse
 
@@ -71,14 +71,13 @@ def test_csv_cells_that_start_like_formulas_are_neutralised(exported: Path) -> N
                 assert not re.match(r"^\"?[=+@\t\r]", cell), (path.name, cell)
 
 
-@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r", "＝"])
 def test_every_formula_trigger_is_prefixed_in_cells_and_headers(first: str) -> None:
     frame = pl.DataFrame({f"{first}head": [f"{first}cmd", "plain", None], "n": [-1, 2, 3]})
     safe = neutralise_frame(frame)
     assert safe.columns == [f"'{first}head", "n"]
     assert safe[f"'{first}head"].to_list() == [f"'{first}cmd", "plain", None]
     assert safe["n"].to_list() == [-1, 2, 3]  # numbers stay numbers
-    assert neutralise(f"{first}x") == f"'{first}x" and neutralise("a=b") == "a=b"
 
 
 def test_json_keeps_values_as_logged(exported: Path) -> None:

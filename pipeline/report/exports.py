@@ -2,7 +2,8 @@
 
 Log fields (file names, user ids) are attacker-controlled. A spreadsheet treats a cell
 that starts with `=`, `+`, `-`, `@`, TAB or CR as a formula, so CSV and xlsx cells that
-start so are prefixed with `'` (headers too); xlsx strings are written as strings, never
+start so (or with their full-width forms) are prefixed with `'` (headers too, see
+`pipeline.safe`); xlsx strings are written as strings, never
 turned into formulas or links. JSON and Parquet are for programs and keep values as they
 are. File names: `report-<label>.json`, `report-<label>.xlsx` (one sheet per table),
 `report-<label>-<table>.csv` and `report-<label>-<table>.parquet`.
@@ -23,33 +24,18 @@ import polars as pl
 import xlsxwriter
 
 from pipeline.report.data import ReportData
+from pipeline.safe import neutralise_cell, neutralise_formulas
 
 EXPORT_FORMATS = ("csv", "json", "parquet", "xlsx")
-FORMULA_START = r"^[=+\-@\t\r]"
 XLSX_MAX_ROWS = 1_048_576
 XLSX_MAX_CHARS = 32_767
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def neutralise(value: str) -> str:
-    """One cell: `'` before a leading `=`, `+`, `-`, `@`, TAB or CR."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every string cell and every header neutralised; lists joined with `; ` first."""
-    flat = frame.with_columns(
-        pl.col(name).list.join("; ") for name, dtype in frame.schema.items() if dtype == pl.List
-    )
-    text = [name for name, dtype in flat.schema.items() if dtype == pl.String]
-    safe = flat.with_columns(
-        pl.when(pl.col(c).str.contains(FORMULA_START))
-        .then(pl.lit("'") + pl.col(c))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c in text
-    )
-    return safe.rename({c: neutralise(c) for c in safe.columns if neutralise(c) != c})
+    """Every text cell and every header that a spreadsheet would run gets a leading `'`."""
+    safe = neutralise_formulas(frame)
+    return safe.rename({c: neutralise_cell(c) for c in safe.columns if neutralise_cell(c) != c})
 
 
 def export_name(label: str, table: str | None, suffix: str) -> str:
