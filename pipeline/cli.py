@@ -200,10 +200,12 @@ def report(
     fail_on: Annotated[
         str | None, typer.Option(help="Exit 1 if a finding at/above low|medium|high exists.")
     ] = None,
-    pseudonymize: Annotated[bool, typer.Option(help="Hash user ids and IPs (HMAC).")] = False,
+    pseudonymize: Annotated[
+        bool, typer.Option("--pseudonymize", help="Hash user ids and IPs (keyed HMAC).")
+    ] = False,
     key_file: Annotated[
         Path | None,
-        typer.Option("--pseudonym-key-file", help="Key [default: $RMSLOG_PSEUDONYM_KEY]."),
+        typer.Option("--pseudonym-key-file", help="Key file (else $RMSLOG_PSEUDONYM_KEY)."),
     ] = None,
     config: Annotated[Path | None, typer.Option(help="Tenant settings (TOML).")] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
