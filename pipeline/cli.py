@@ -21,7 +21,13 @@ from rich.markup import escape
 from pipeline import query as query_mod
 from pipeline.detect import run_detections
 from pipeline.errors import ExitCode, RmslogError, UsageError
-from pipeline.generate import GenerateOptions, generate_logs
+from pipeline.generate import (
+    GenerateOptions,
+    describe,
+    follow_logs,
+    generate_logs,
+    parse_scenarios,
+)
 from pipeline.ingest import ingest_paths
 from pipeline.report import (
     PeriodKind,
@@ -32,7 +38,7 @@ from pipeline.report import (
     resolve_period,
 )
 from pipeline.run import run_demo
-from pipeline.schema import LOG_VERSIONS, Topology
+from pipeline.schema import Topology
 from pipeline.settings import load_settings
 from pipeline.warehouse import default_db_path, open_warehouse
 
@@ -102,36 +108,58 @@ def generate(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First UTC day.")] = (
         datetime(2026, 11, 2)
     ),
-    days: Annotated[int, typer.Option(min=1, help="Number of days.")] = 14,
-    users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 60,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 7,
+    days: Annotated[int, typer.Option(help="Number of days (the history, with --follow).")] = 14,
+    users: Annotated[int, typer.Option(help="Number of people in the tenant.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed and options, same bytes.")] = 7,
     topology: Annotated[Topology, typer.Option(help="Tenant-key topology.")] = (
         Topology.BYOK_LEGACY
     ),
+    byok_from: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Move to BYOK on this day (clients follow)."),
+    ] = None,
+    region: Annotated[str, typer.Option(help="Service region: na, eu or ap.")] = "na",
+    timezone: Annotated[
+        str | None, typer.Option(help="Working-hours time zone [default: by region].")
+    ] = None,
     log_version: Annotated[str, typer.Option(help="1.0, 1.1 or 1.1-admin.")] = "1.1-admin",
-    gzip: Annotated[bool, typer.Option("--gzip", help="Write .log.gz files.")] = False,
+    layout: Annotated[
+        str | None, typer.Option(help="daily or blobs [default: daily; blobs with --follow].")
+    ] = None,
+    gzip: Annotated[bool, typer.Option("--gzip", help="Write .gz files.")] = False,
+    scenarios: Annotated[
+        str, typer.Option(help="Incidents to inject: all, none or NAME,NAME,...")
+    ] = "none",
+    blob_minutes: Annotated[int, typer.Option(help="Minutes of arrivals per blob.")] = 60,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep writing blobs in near real time.")
+    ] = False,
+    speed: Annotated[
+        float, typer.Option(help="With --follow: simulated seconds per wall second.")
+    ] = 60.0,
 ) -> None:
-    """Simulate a tenant and write its usage logs.
+    """Simulate a tenant and write its usage logs, with ground-truth.json beside them.
 
-    Example: rmslog generate logs/ --days 7 --users 100 --topology byok-keyvault
+    Example: rmslog generate logs/ --days 28 --users 200 --topology byok-keyvault --scenarios all
     """
     with _errors():
-        if log_version not in LOG_VERSIONS:
-            raise UsageError(f"--log-version must be one of {', '.join(LOG_VERSIONS)}")
         opts = GenerateOptions(
             start=start.date(),
             days=days,
             users=users,
             seed=seed,
             topology=topology,
+            byok_from=byok_from.date() if byok_from else None,
+            region=region,
+            timezone=timezone,
             log_version=log_version,
+            layout=layout or ("blobs" if follow else "daily"),
             gzip=gzip,
+            scenarios=parse_scenarios(scenarios),
+            blob_minutes=blob_minutes,
         )
-        result = generate_logs(out_dir, opts)
-        err.print(
-            f"wrote {result.records:,} records ({result.key_calls:,} tenant-key calls) "
-            f"in {len(result.files)} files under {out_dir}"
-        )
+        run = follow_logs(out_dir, opts, speed=speed) if follow else generate_logs(out_dir, opts)
+        err.print(describe(run), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

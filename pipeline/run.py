@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.detect import DetectSummary, run_detections
-from pipeline.generate import GenerateOptions, GenerateResult, generate_logs
+from pipeline.generate import SCENARIOS, GenerateOptions, GenerateResult, generate_logs
 from pipeline.ingest import IngestSummary, ingest_paths
 from pipeline.report import ReportResult, build_report
 from pipeline.warehouse import open_warehouse
@@ -22,14 +22,20 @@ class DemoResult:
     report: ReportResult
 
 
+#: The demo tenant: two weeks of a legacy-BYOK tenant with one of every incident a week.
+DEMO_OPTIONS = GenerateOptions(scenarios=SCENARIOS)
+
+
 def run_demo(directory: Path, options: GenerateOptions | None = None) -> DemoResult:
     """Simulate a tenant into `directory/logs`, ingest into `directory/rmslog.duckdb`,
     detect, and write the report into `directory/report`."""
     directory.mkdir(parents=True, exist_ok=True)
-    generated = generate_logs(directory / "logs", options)
+    generated = generate_logs(directory / "logs", options or DEMO_OPTIONS)
     db = directory / "rmslog.duckdb"
     with open_warehouse(db) as con:
         ingested = ingest_paths(con, [directory / "logs"])
+        # TODO(issue 5): pass Settings(timezone=generated.timezone) once run_detections
+        # accepts `settings` on main, so off-hours rules use the tenant's clock.
         detected = run_detections(con)
         report = build_report(con, directory / "report", label="demo")
     return DemoResult(directory, db, generated, ingested, detected, report)

@@ -1,52 +1,66 @@
-"""Generate stage: a simulated tenant's RMS usage logs, deterministic for a seed."""
+"""Generate stage: a simulated tenant's RMS usage logs with labelled incidents.
+
+`generate_logs(out_dir, options)` writes a period at once; `follow_logs(...)` keeps
+writing blobs in near real time. Same seed and options give byte-identical files.
+Beside the logs: `ground-truth.json` (see `pipeline.generate.truth`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-import numpy as np
-
-from pipeline.generate.activity import simulate
-from pipeline.generate.tenant import build_tenant
-from pipeline.generate.writer import write_daily
-from pipeline.schema import KEY_OPERATIONS, LOG_VERSIONS, Topology
-
-
-@dataclass(frozen=True)
-class GenerateOptions:
-    start: date = date(2026, 11, 2)
-    days: int = 14
-    users: int = 60
-    seed: int = 7
-    topology: Topology = Topology.BYOK_LEGACY
-    region: str = "na"
-    log_version: str = "1.1-admin"
-    gzip: bool = False
-
-    def __post_init__(self) -> None:
-        if self.log_version not in LOG_VERSIONS:
-            raise ValueError(f"unknown log version {self.log_version!r}")
-
-
-@dataclass
-class GenerateResult:
-    out_dir: Path
-    files: list[Path] = field(default_factory=list)
-    records: int = 0
-    key_calls: int = 0
+from pipeline.generate.engine import Simulation, blob_chunks, count_key_calls, daily_chunks
+from pipeline.generate.follow import follow_logs
+from pipeline.generate.options import LAYOUTS, GenerateOptions, parse_scenarios
+from pipeline.generate.result import GenerateResult, describe
+from pipeline.generate.scenarios import SCENARIOS
+from pipeline.generate.truth import (
+    FILE_NAME,
+    FORMAT,
+    Incident,
+    read_truth,
+    truth_document,
+    write_truth,
+)
+from pipeline.generate.writer import LineFormatter, Sink
 
 
 def generate_logs(out_dir: Path, options: GenerateOptions | None = None) -> GenerateResult:
-    """Simulate a tenant and write its usage logs under `out_dir`."""
+    """Simulate a tenant and write its usage logs and ground truth under `out_dir`."""
     options = options or GenerateOptions()
-    rng = np.random.default_rng(options.seed)
-    tenant = build_tenant(rng, options.users, options.region)
-    records = simulate(rng, tenant, options.start, options.days, options.topology)
-    files = write_daily(Path(out_dir), records, options.log_version, gz=options.gzip)
-    n_key = int(records["request_type"].is_in(KEY_OPERATIONS).sum())
-    return GenerateResult(Path(out_dir), files, records.height, n_key)
+    out = Path(out_dir)
+    sim = Simulation(options)
+    fmt = LineFormatter(sim.world.tenant, options.log_version)
+    sink = Sink(out, fmt, options.gzip)
+    result = GenerateResult(out, timezone=options.tz, skipped=sim.skipped)
+    if options.layout == "daily":
+        chunks = daily_chunks(sim, options.days)
+    else:
+        chunks = blob_chunks(sim, options.days)
+    try:
+        for chunk in chunks:
+            sink.write(chunk.name, chunk.events)
+            result.add(chunk.events, count_key_calls(chunk.events), chunk.closes_at)
+    finally:
+        sink.close()
+    result.files = list(sink.files)
+    result.incidents = [Incident.of(i) for i in sim.injector.incidents()]
+    doc = truth_document(options.as_dict(), result.incidents, sim.skipped)
+    result.ground_truth = write_truth(out, doc)
+    return result
 
 
-__all__ = ["GenerateOptions", "GenerateResult", "generate_logs"]
+__all__ = [
+    "FILE_NAME",
+    "FORMAT",
+    "LAYOUTS",
+    "SCENARIOS",
+    "GenerateOptions",
+    "GenerateResult",
+    "Incident",
+    "describe",
+    "follow_logs",
+    "generate_logs",
+    "parse_scenarios",
+    "read_truth",
+]

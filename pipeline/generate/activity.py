@@ -1,157 +1,243 @@
-"""Simulated requests of a tenant over a period, with the tenant-key calls they cause.
+"""What the tenant's people do on one UTC day: rhythm, devices, places and documents.
 
-All per-record work is NumPy/Polars; Python loops only over request types.
+Each person's requests are Poisson counts spread over the UTC hours by the local
+working rhythm. Where a person is (office, home, a trip) is a pure function of
+(seed, person, local day), so every chunk of days agrees on it without sharing state.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from pipeline.generate.ids import random_guids
-from pipeline.generate.tenant import Tenant
-from pipeline.schema import REQUESTS_POLARS_SCHEMA, Topology
+from pipeline.generate import calendar
+from pipeline.generate.events import DENIED, DOC_FULL, DOC_NONE, RT, SUCCESS, make_events
+from pipeline.generate.ids import hash_uniform
+from pipeline.generate.tenant import APPS, Tenant
 
-#: Share of user requests by type (protect, consume, discovery, tracking, admin).
-REQUEST_MIX: dict[str, float] = {
-    "AcquireLicense": 0.40,
-    "FECreateEndUserLicenseV1": 0.06,
-    "Certify": 0.05,
-    "GetClientLicensorCert": 0.05,
-    "FECreatePublishingLicenseV1": 0.02,
-    "FindServiceLocationsForUser": 0.14,
-    "AcquireTemplates": 0.08,
-    "AcquireTemplateInformation": 0.08,
-    "GetAllDocs": 0.03,
-    "GetSingle": 0.03,
-    "LoadEventsForSummary": 0.02,
-    "GetTenantFunctionalState": 0.02,
-    "GetConfiguration": 0.02,
-}
-#: Tenant-key operations caused by a successful request, per topology.
-KEY_CALLS: dict[Topology, dict[str, tuple[str, ...]]] = {
-    Topology.BYOK_LEGACY: {
-        "AcquireLicense": ("KMSPDecrypt", "KMSPSignDigest"),
-        "FECreateEndUserLicenseV1": ("KMSPDecrypt", "KMSPSignDigest"),
-        "Certify": ("KMSPSignDigest",),
-        "GetClientLicensorCert": ("KMSPSignDigest",),
-        "FECreatePublishingLicenseV1": ("KMSPSignDigest",),
-    },
-    Topology.BYOK_KEYVAULT: {
-        "AcquireLicense": ("KeyVaultDecryptRequest", "KeyVaultSignDigest"),
-        "FECreateEndUserLicenseV1": ("KeyVaultDecryptRequest", "KeyVaultSignDigest"),
-        "Certify": ("KeyVaultSignDigest",),
-        "GetClientLicensorCert": ("KeyVaultSignDigest",),
-        "FECreatePublishingLicenseV1": ("KeyVaultSignDigest",),
-    },
-    Topology.MICROSOFT_MANAGED: {},
-}
-CONSUMING = ("AcquireLicense", "FECreateEndUserLicenseV1")
-FAILURE_RATE = 0.03
-FAILURE_TEXT = "AccessDenied"
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 
-#: A simulated record: the `requests` columns without lineage.
-EVENT_SCHEMA = pl.Schema(
-    (name, dtype)
-    for name, dtype in REQUESTS_POLARS_SCHEMA.items()
-    if name not in ("source_file", "source_line")
+#: What people do on an ordinary working day at activity 1.0: (action, requests/day,
+#: request type on a desktop, request type on a phone). Tracking runs in the portal.
+ACTIONS: tuple[tuple[str, float, str, str], ...] = (
+    ("open", 7.0, "AcquireLicense", "FECreateEndUserLicenseV1"),
+    ("templates", 1.2, "AcquireTemplates", "FEGetAllTemplates"),
+    ("template-info", 1.0, "AcquireTemplateInformation", "FEGetAllTemplates"),
+    ("discover", 1.5, "FindServiceLocationsForUser", "FindServiceLocationsForUser"),
+    ("certify", 0.08, "Certify", "FindServiceLocationsForUser"),
+    ("track-all", 0.06, "GetAllDocs", "GetAllDocs"),
+    ("track-single", 0.05, "GetSingle", "GetSingle"),
+    ("track-summary", 0.03, "LoadEventsForSummary", "LoadEventsForSummary"),
+    ("track-timeline", 0.02, "LoadEventsForTimeline", "LoadEventsForTimeline"),
+    ("track-map", 0.02, "LoadEventsForMap", "LoadEventsForMap"),
+    ("track-recipients", 0.02, "GetRecipients", "GetRecipients"),
+    ("notify", 0.005, "UpdateNotificationSettings", "UpdateNotificationSettings"),
+    ("search-users", 0.005, "SearchUsers", "SearchUsers"),
+    ("export", 0.003, "DocumentEventsCsv", "DocumentEventsCsv"),
 )
+#: Protecting is a separate stream, scaled by each person's `creator` habit.
+PROTECT_PER_DAY = 0.8
+PROTECT_TYPES = ("GetClientLicensorCert", "FECreatePublishingLicenseV1")
+DENY_RATE = 0.02
+RETRY_RATE = 0.3
+TEAM_AFFINITY = 0.6
+
+_OPEN = 0
+_PORTAL_FROM = 5  # actions from here on run in the tracking portal (no c-info)
+_TYPE_TABLE = np.array(
+    [[RT[d], RT[m]] for _, _, d, m in ACTIONS] + [[RT[t] for t in PROTECT_TYPES]], dtype=np.uint8
+)
+_PROTECT = len(ACTIONS)
+_MIX = np.array([rate for _, rate, _, _ in ACTIONS])
 
 
-def simulate_requests(
-    rng: np.random.Generator,
-    tenant: Tenant,
-    start: date,
-    days: int,
-    per_user_day: float = 12.0,
-) -> pl.DataFrame:
-    """User requests over `days` from `start`: working-hour, weekday rhythm."""
-    users = tenant.users
-    day_idx = np.arange(days)
-    weekday = np.array([(start + timedelta(days=int(d))).weekday() for d in day_idx])
-    day_factor = np.where(weekday >= 5, 0.08, 1.0)
-    lam = np.outer(users["activity"].to_numpy(), day_factor) * per_user_day
-    counts = rng.poisson(lam)  # users x days
-    user_of = np.repeat(np.repeat(np.arange(len(users)), days), counts.ravel())
-    day_of = np.repeat(np.tile(day_idx, len(users)), counts.ravel())
-    n = len(user_of)
-    seconds = np.clip(rng.normal(13.0 * 3600, 2.6 * 3600, n), 0, 86399).astype(np.int64)
-    base = np.datetime64(start.isoformat(), "us")
-    ts = base + (day_of * 86400 + seconds) * np.timedelta64(1, "s")
-    names = list(REQUEST_MIX)
-    probs = np.array(list(REQUEST_MIX.values()))
-    kind = rng.choice(len(names), n, p=probs / probs.sum())
-    ok = rng.random(n) >= FAILURE_RATE
-    docs = tenant.documents
-    pop = docs["popularity"].to_numpy()
-    doc_of = rng.choice(len(docs), n, p=pop / pop.sum())
-    frame = pl.DataFrame(
-        {
-            "ts": ts,
-            "user_idx": user_of.astype(np.int64),
-            "doc_idx": doc_of.astype(np.int64),
-            "request_type": pl.Series(names).gather(kind),
-            "ok": ok,
-        }
+@dataclass(frozen=True)
+class World:
+    """What every day of the simulation shares."""
+
+    tenant: Tenant
+    seed: int
+    tz: str
+    region: str
+
+    @cached_property
+    def team_bounds(self) -> tuple[I64, I64]:
+        """First and one-past-last document of each team (documents are sorted by team)."""
+        teams = np.arange(int(self.tenant.people.team.max()) + 1)
+        t = self.tenant.documents.team
+        return np.searchsorted(t, teams, "left"), np.searchsorted(t, teams, "right")
+
+
+@dataclass
+class Day:
+    """One UTC day being simulated."""
+
+    world: World
+    day: date
+    rng: np.random.Generator
+
+    @property
+    def start(self) -> int:
+        return (self.day - date(1970, 1, 1)).days * 86400
+
+    def weights(
+        self, profile: npt.NDArray[np.float64], quiet: float | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Per-UTC-hour weights, as a share of an ordinary working day."""
+        w = calendar.utc_hour_weights(self.day, self.world.tz, self.world.region, profile, quiet)
+        return w / calendar.working_day_weight(profile)
+
+    def times(self, n: int, weights: npt.NDArray[np.float64]) -> I64:
+        """`n` event times (epoch seconds) spread over the day's hours by `weights`."""
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        hour = self.rng.choice(24, n, p=weights / weights.sum())
+        return self.start + hour * 3600 + self.rng.integers(0, 3600, n)
+
+    @cached_property
+    def doc_weights(self) -> npt.NDArray[np.float64]:
+        """Cumulative popularity of the documents people can open today."""
+        docs = self.world.tenant.documents
+        open_ok = docs.consumable & (docs.published < self.start)
+        return np.cumsum(np.where(open_ok, docs.popularity, 0.0))
+
+    def pick_docs(self, n: int, team: I32 | None = None) -> I32:
+        """`n` documents by popularity; with `team`, mostly from the reader's own team."""
+        cum = self.doc_weights
+        lo = np.zeros(n)
+        hi = np.full(n, cum[-1])
+        if team is not None:
+            first, last = self.world.team_bounds
+            t_lo = np.where(first[team] > 0, cum[np.maximum(first[team] - 1, 0)], 0.0)
+            t_hi = np.where(last[team] > 0, cum[np.maximum(last[team] - 1, 0)], 0.0)
+            own = (self.rng.random(n) < TEAM_AFFINITY) & (t_hi > t_lo)
+            lo, hi = np.where(own, t_lo, lo), np.where(own, t_hi, hi)
+        target = lo + self.rng.random(n) * (hi - lo)
+        idx = np.searchsorted(cum, target, side="right")
+        return np.minimum(idx, len(cum) - 1).astype(np.int32)
+
+
+def local_seconds(sec: I64, tz: str) -> I64:
+    """Local wall-clock time (as epoch-like seconds) of UTC `sec`, vectorised per hour."""
+    if len(sec) == 0:
+        return np.asarray(sec, dtype=np.int64)
+    days = sec // 86400
+    uniq, inv = np.unique(days, return_inverse=True)
+    table = np.stack(
+        [calendar.utc_offsets(date(1970, 1, 1) + timedelta(days=int(d)), tz) for d in uniq]
     )
-    frame = frame.join(users.select("user_idx", "user_id", "home_ip", "c_info"), on="user_idx")
-    frame = frame.join(docs.drop("popularity"), on="doc_idx", how="left")
-    is_doc = pl.col("request_type").is_in(CONSUMING)
-    return frame.select(
-        "ts",
-        random_guids(rng, n).alias("row_id"),
-        "request_type",
-        "user_id",
-        pl.when("ok").then(pl.lit("Success")).otherwise(pl.lit(FAILURE_TEXT)).alias("result"),
-        random_guids(rng, n).alias("correlation_id"),
-        *[pl.when(is_doc).then(pl.col(c)).alias(c) for c in ("content_id", "owner_email")],
-        pl.when(is_doc).then(pl.col("owner_email")).alias("issuer"),
-        *[
-            pl.when(is_doc).then(pl.col(c)).alias(c)
-            for c in ("template_id", "file_name", "date_published")
+    return sec + table[inv, (sec % 86400) // 3600]
+
+
+def person_ips(world: World, person: I32, sec: I64) -> I32:
+    """Where each person is at `sec`: office, home or a trip; one place per local day."""
+    people, tenant = world.tenant.people, world.tenant
+    pday = (local_seconds(sec, world.tz) - calendar.DAY_BOUNDARY_HOUR * 3600) // 86400
+    uniq, inv = np.unique(pday, return_inverse=True)
+    working = np.array(
+        [
+            calendar.is_working_day(date(1970, 1, 1) + timedelta(days=int(d)), world.region)
+            for d in uniq
         ],
-        "c_info",
-        pl.col("home_ip").alias("c_ip"),
-        pl.lit(None, pl.Boolean).alias("admin_action"),
-        pl.lit(None, pl.String).alias("acting_as_user"),
-    ).sort("ts")
+        dtype=bool,
+    )[inv]
+    block = pday // 4
+    on_trip = hash_uniform(world.seed, 1, person, block) < people.trips[person]
+    at_home = ~working | (hash_uniform(world.seed, 2, person, pday) < people.wfh[person])
+    hotel = tenant.travel_ips[
+        (hash_uniform(world.seed, 3, person, block) * len(tenant.travel_ips)).astype(np.int64)
+    ]
+    nat = people.office_ip[person] + (hash_uniform(world.seed, 4, person, pday) * 4).astype(
+        np.int32
+    )
+    return np.where(on_trip, hotel, np.where(at_home, people.home_ip[person], nat)).astype(np.int32)
 
 
-def key_calls_for(
-    rng: np.random.Generator, requests: pl.DataFrame, topology: Topology, service_ip: str
-) -> pl.DataFrame:
-    """The tenant-key calls that successful requests cause: same correlation-id, no user."""
-    parts = []
-    for origin, ops in KEY_CALLS[topology].items():
-        src = requests.filter((pl.col("request_type") == origin) & (pl.col("result") == "Success"))
-        for op in ops:
-            parts.append(src.select("ts", "correlation_id", pl.lit(op).alias("request_type")))
-    if not parts:
-        return pl.DataFrame(schema=EVENT_SCHEMA)
-    calls = pl.concat(parts)
-    n = calls.height
-    delay = pl.Series(rng.integers(0, 1_000_000, n)).cast(pl.Duration("us"))  # within 1 s
-    columns = {
-        "ts": (pl.col("ts") + pl.lit(delay)).dt.truncate("1s"),
-        "row_id": pl.lit(random_guids(rng, n)),
-        "request_type": pl.col("request_type"),
-        "result": pl.lit("Success"),
-        "correlation_id": pl.col("correlation_id"),
-        "c_ip": pl.lit(service_ip),
-    }
-    return calls.select(
-        columns.get(c, pl.lit(None)).cast(t).alias(c) for c, t in EVENT_SCHEMA.items()
+def _counts(day: Day, rate: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    w = day.weights(calendar.PEOPLE_BY_HOUR)
+    counts: npt.NDArray[np.int64] = day.rng.poisson(rate * w.sum())
+    return counts
+
+
+def people_events(day: Day) -> pl.DataFrame:
+    """Every request the tenant's people make on `day` (key calls come later)."""
+    people = day.world.tenant.people
+    n_other = _counts(day, people.activity * _MIX.sum())
+    n_protect = _counts(day, people.activity * people.creator * PROTECT_PER_DAY)
+    person = np.concatenate(
+        [np.repeat(np.arange(len(people)), n_other), np.repeat(np.arange(len(people)), n_protect)]
+    ).astype(np.int32)
+    action = np.concatenate(
+        [
+            day.rng.choice(len(ACTIONS), int(n_other.sum()), p=_MIX / _MIX.sum()),
+            np.full(int(n_protect.sum()), _PROTECT),
+        ]
+    )
+    sec = day.times(len(person), day.weights(calendar.PEOPLE_BY_HOUR))
+    return _requests(day, person, action, sec)
+
+
+def _requests(day: Day, person: I32, action: npt.NDArray[np.int64], sec: I64) -> pl.DataFrame:
+    """Turn (person, action, time) into request events with devices, places and documents."""
+    tenant, people = day.world.tenant, day.world.tenant.people
+    n = len(person)
+    portal = (action >= _PORTAL_FROM) & (action != _PROTECT)
+    on_phone = (
+        ~portal & (people.mobile[person] >= 0) & (day.rng.random(n) < people.mobile_share[person])
+    )
+    is_open = action == _OPEN
+    doc = np.where(is_open, day.pick_docs(n, people.team[person]), -1).astype(np.int32)
+    other_app = np.where(day.rng.random(n) < 0.6, APPS.index("outlook"), APPS.index("word"))
+    app = np.where(is_open, tenant.documents.app[np.maximum(doc, 0)], other_app)
+    platform = np.where(on_phone, people.mobile[person], people.desktop[person])
+    cinfo = np.where(portal, 0, tenant.cinfo_of(platform, app))
+    denied = is_open & (day.rng.random(n) < DENY_RATE)
+    events = make_events(
+        day.rng,
+        sec,
+        _TYPE_TABLE[action, on_phone.astype(np.int64)],
+        people.user[person],
+        person_ips(day.world, person, sec),
+        result=np.where(denied, DENIED, SUCCESS),
+        doc=doc,
+        docmode=np.where(is_open, DOC_FULL, DOC_NONE),
+        cinfo=cinfo,
+    )
+    return pl.concat([events, retries(day, events.filter(pl.col("result") == DENIED))])
+
+
+def retries(day: Day, denied: pl.DataFrame) -> pl.DataFrame:
+    """Clients retry some denied opens once or twice within a minute: new requests, same doc."""
+    n = denied.height
+    times = np.where(day.rng.random(n) < RETRY_RATE, day.rng.integers(1, 3, n), 0)
+    idx = np.repeat(np.arange(n), times)
+    rank = np.arange(len(idx)) - np.repeat(np.cumsum(times) - times, times) + 1
+    again = denied.gather(idx)
+    sec = again["sec"].to_numpy() + rank * day.rng.integers(5, 30, len(idx))
+    return make_events(
+        day.rng,
+        np.minimum(sec, day.start + 86399),
+        again["rtype"].to_numpy(),
+        again["user"].to_numpy(),
+        again["ip"].to_numpy(),
+        result=DENIED,
+        doc=again["doc"].to_numpy(),
+        docmode=again["docmode"].to_numpy(),
+        cinfo=again["cinfo"].to_numpy(),
     )
 
 
-def simulate(
-    rng: np.random.Generator, tenant: Tenant, start: date, days: int, topology: Topology
-) -> pl.DataFrame:
-    """Every record of the period, user requests and key calls, in time order."""
-    requests = simulate_requests(rng, tenant, start, days)
-    calls = key_calls_for(rng, requests, topology, tenant.key_service_ip)
-    return pl.concat([requests.cast(EVENT_SCHEMA), calls.cast(EVENT_SCHEMA)]).sort(
-        "ts", maintain_order=True
-    )
+def expected_key_calls_per_peak_hour(world: World) -> float:
+    """Expected tenant-key calls caused by people in a working day's busiest hour."""
+    people = world.tenant.people
+    share = calendar.PEOPLE_BY_HOUR.max() / calendar.PEOPLE_BY_HOUR.sum()
+    opens = people.activity.sum() * ACTIONS[_OPEN][1] * (1 - DENY_RATE)
+    protects = (people.activity * people.creator).sum() * PROTECT_PER_DAY
+    certify = people.activity.sum() * ACTIONS[4][1]
+    return float(share * (2 * opens + protects + certify))

@@ -1,0 +1,123 @@
+"""Near real time: keep writing blobs as simulated time advances, until told to stop.
+
+The history (`days`) is written at once; after it, simulated time runs at `speed`
+simulated seconds per wall second and each blob is written when its period has
+passed. Blobs appear atomically (hidden temporary name, then rename), so a watcher
+never reads half a blob. SIGINT or SIGTERM stops it cleanly after the current blob.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.errors import UsageError
+from pipeline.generate.engine import Simulation, blob_chunks, count_key_calls, epoch
+from pipeline.generate.options import GenerateOptions
+from pipeline.generate.result import GenerateResult
+from pipeline.generate.timing import LATE_SECONDS
+from pipeline.generate.truth import Incident, truth_document, write_truth
+from pipeline.generate.writer import LineFormatter, Sink
+
+#: Longest sleep between checks of the stop flag, wall seconds.
+POLL_SECONDS = 0.2
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event | None = None) -> Iterator[threading.Event]:
+    """An event set by SIGINT/SIGTERM (in the main thread), or `stop` when one is given."""
+    if stop is not None:
+        yield stop
+        return
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda *_: event.set()) for s in wanted}
+    try:
+        yield event
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _sleep_until(stop: threading.Event, deadline: float, clock: Callable[[], float]) -> bool:
+    """Wait until `deadline` on `clock`; False when stopped first."""
+    while not stop.is_set():
+        left = deadline - clock()
+        if left <= 0:
+            return True
+        stop.wait(min(left, POLL_SECONDS))
+    return False
+
+
+def follow_logs(
+    out_dir: Path,
+    options: GenerateOptions,
+    *,
+    speed: float = 60.0,
+    stop: threading.Event | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> GenerateResult:
+    """Write the history, then one blob per period as simulated time passes, until `stop`
+    (or SIGINT/SIGTERM) is set. Returns what was written; the ground truth lists the
+    incidents whose records are all written."""
+    if options.layout != "blobs":
+        raise UsageError("--follow writes numbered blobs; use --layout blobs")
+    if speed <= 0:
+        raise UsageError("--speed must be > 0 (simulated seconds per wall second)")
+    sim = Simulation(options, endless=True)
+    fmt = LineFormatter(sim.world.tenant, options.log_version)
+    sink = Sink(Path(out_dir), fmt, options.gzip)
+    result = GenerateResult(Path(out_dir), timezone=options.tz)
+    live_from = epoch(options.start) + options.days * 86400
+    wall0: float | None = None
+    with stop_on_signals(stop) as stopped:
+        try:
+            for chunk in blob_chunks(sim, None):
+                if chunk.closes_at > live_from:
+                    if wall0 is None:
+                        sink.flush()
+                        wall0 = clock()
+                    deadline = wall0 + (chunk.closes_at - live_from) / speed
+                    if not _sleep_until(stopped, deadline, clock):
+                        break
+                sink.write(chunk.name, chunk.events)
+                result.add(chunk.events, count_key_calls(chunk.events), chunk.closes_at)
+                _update_truth(result, sim, options, sink)
+                if stopped.is_set():
+                    break
+        finally:
+            sink.close()
+    result.files = list(sink.files)
+    result.stopped = True
+    _update_truth(result, sim, options, sink, force=True)
+    return result
+
+
+def _update_truth(
+    result: GenerateResult,
+    sim: Simulation,
+    options: GenerateOptions,
+    sink: Sink,
+    *,
+    force: bool = False,
+) -> None:
+    """Rewrite the ground truth when more incidents are completely written."""
+    horizon = result.written_until
+    done = [
+        Incident.of(i)
+        for i in sim.injector.incidents()
+        if int(i.events["sec"].max()) + LATE_SECONDS[1] < horizon  # type: ignore[arg-type]
+    ]
+    if len(done) == len(result.incidents) and not force:
+        return
+    sink.flush()
+    result.incidents = done
+    doc = truth_document({**options.as_dict(), "follow": True}, done, sim.skipped)
+    result.ground_truth = write_truth(result.out_dir, doc)

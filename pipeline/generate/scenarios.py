@@ -1,0 +1,293 @@
+"""Labelled incidents: what each scenario injects, as events with their row ids.
+
+Every builder takes its own random stream and a start time chosen by the schedule,
+returns the entity a finding should name and the injected events (including the
+tenant-key calls its requests cause). Definitions are documented in the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from pipeline.generate.activity import Day, World, person_ips
+from pipeline.generate.events import (
+    DENIED,
+    DOC_FULL,
+    DOC_ID_ONLY,
+    RT,
+    SUCCESS,
+    concat_events,
+    make_events,
+    rtype_codes,
+)
+from pipeline.generate.keys import KeyPlan, key_calls, orphan_calls
+from pipeline.generate.tenant import APPS, MOBILE_PLATFORMS
+
+I64 = npt.NDArray[np.int64]
+TENANT_KEY = "tenant-key"
+
+SCENARIOS = (
+    "off-hours-reading",
+    "impossible-travel",
+    "denied-burst",
+    "orphan-key-calls",
+    "admin-browsing",
+    "revoked-document-opened",
+    "key-volume-spike",
+)
+#: Scenarios that need tenant-key calls (a BYOK topology).
+KEY_SCENARIOS = frozenset({"orphan-key-calls", "key-volume-spike"})
+#: Scenarios that need the admin columns (log version 1.1-admin).
+ADMIN_SCENARIOS = frozenset({"admin-browsing"})
+#: Longest span of each scenario, seconds (the schedule keeps it inside the period).
+DURATION = {
+    "off-hours-reading": 3 * 3600,
+    "impossible-travel": 1800,
+    "denied-burst": 900,
+    "orphan-key-calls": 1800,
+    "admin-browsing": 2 * 3600,
+    "revoked-document-opened": 7 * 3600,
+    "key-volume-spike": 3600,
+}
+#: A spike adds this many times the usual busiest-hour key volume.
+SPIKE_FACTOR = 6.0
+#: The insider's reading stays below this share of the busiest-hour key volume per hour.
+INSIDER_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Context:
+    world: World
+    keys: KeyPlan
+    peak_key_calls: float  # expected key calls in a working day's busiest hour
+
+
+@dataclass(frozen=True)
+class Injected:
+    scenario: str
+    entity: str
+    events: pl.DataFrame
+
+
+Builder = Callable[[Context, np.random.Generator, int], tuple[str, pl.DataFrame]]
+
+
+def _day(ctx: Context, rng: np.random.Generator, sec: int) -> Day:
+    return Day(ctx.world, datetime.fromtimestamp(sec, UTC).date(), rng)
+
+
+def _ordinary_person(ctx: Context, rng: np.random.Generator, avoid: npt.ArrayLike = ()) -> int:
+    """A random employee who is not an administrator (nor in `avoid`)."""
+    n = len(ctx.world.tenant.people)
+    banned = set(np.asarray(ctx.world.tenant.admins).tolist()) | set(np.asarray(avoid).tolist())
+    candidates = np.array([p for p in range(n) if p not in banned] or list(range(n)))
+    return int(rng.choice(candidates))
+
+
+def _spread(rng: np.random.Generator, start: int, n: int, span: int) -> I64:
+    return np.sort(start + rng.integers(0, max(span, 1), n)).astype(np.int64)
+
+
+def _user_id(ctx: Context, user: int) -> str:
+    return str(ctx.world.tenant.user_ids[user])
+
+
+def _opens(
+    ctx: Context,
+    rng: np.random.Generator,
+    person: npt.ArrayLike,
+    sec: I64,
+    doc: npt.ArrayLike,
+    result: npt.ArrayLike = SUCCESS,
+) -> pl.DataFrame:
+    """AcquireLicense requests on a desktop, from wherever each person is at the time."""
+    t = ctx.world.tenant
+    person = np.broadcast_to(np.asarray(person, dtype=np.int32), sec.shape)
+    doc = np.asarray(doc, dtype=np.int32)
+    return make_events(
+        rng,
+        sec,
+        RT["AcquireLicense"],
+        t.people.user[person],
+        person_ips(ctx.world, person, sec),
+        result=result,
+        doc=doc,
+        docmode=DOC_FULL,
+        cinfo=t.cinfo_of(t.people.desktop[person], t.documents.app[doc]),
+    )
+
+
+def _with_keys(ctx: Context, rng: np.random.Generator, requests: pl.DataFrame) -> pl.DataFrame:
+    return concat_events([requests, key_calls(rng, requests, ctx.keys)])
+
+
+def _readable_docs(ctx: Context, sec: int) -> npt.NDArray[np.int64]:
+    docs = ctx.world.tenant.documents
+    return np.flatnonzero(docs.consumable & (docs.published < sec))
+
+
+def off_hours_reading(
+    ctx: Context, rng: np.random.Generator, start: int
+) -> tuple[str, pl.DataFrame]:
+    """One insider opens many distinct documents in the middle of the (local) night."""
+    person = _ordinary_person(ctx, rng)
+    per_hour = max(20.0, INSIDER_SHARE * ctx.peak_key_calls / 2)
+    pool = _readable_docs(ctx, start)
+    n = min(int(rng.integers(40, 90)), int(2.5 * per_hour), len(pool))
+    span = int(max(3600, 3600 * n / per_hour))
+    sec = _spread(rng, start + 60, n, span - 60)
+    opens = _opens(ctx, rng, person, sec, rng.choice(pool, n, replace=False))
+    t = ctx.world.tenant
+    hello = make_events(
+        rng,
+        np.array([start, start + 2]),
+        rtype_codes(("FindServiceLocationsForUser", "AcquireTemplates")),
+        t.people.user[person],
+        person_ips(ctx.world, np.array([person, person]), np.array([start, start + 2])),
+        cinfo=t.cinfo_of(t.people.desktop[person], APPS.index("word")),
+    )
+    return _user_id(ctx, int(t.people.user[person])), _with_keys(
+        ctx, rng, concat_events([hello, opens])
+    )
+
+
+def impossible_travel(
+    ctx: Context, rng: np.random.Generator, start: int
+) -> tuple[str, pl.DataFrame]:
+    """A session of one account from a distant network minutes after its owner's own use."""
+    t, person = ctx.world.tenant, _ordinary_person(ctx, rng)
+    day = _day(ctx, rng, start)
+    before = _spread(rng, start, 2, 120)
+    after = np.array([start + int(rng.integers(900, 1500))])
+    own = _opens(
+        ctx, rng, person, np.r_[before, after], day.pick_docs(3, t.people.team[[person] * 3])
+    )
+    home = str(t.ips[int(own["ip"][0])])
+    foreign = [i for i in t.foreign_ips if str(t.ips[int(i)]).split(".")[0] != home.split(".")[0]]
+    ip = int(rng.choice(foreign))
+    n = int(rng.integers(3, 7))
+    sec = _spread(rng, int(before[-1]) + int(rng.integers(180, 480)), n, 300)
+    platform = int(rng.choice(MOBILE_PLATFORMS))
+    doc = day.pick_docs(n, t.people.team[[person] * n])
+    stolen = make_events(
+        rng,
+        sec,
+        np.where(np.arange(n) == 0, RT["FindServiceLocationsForUser"], RT["AcquireLicense"]),
+        t.people.user[person],
+        ip,
+        doc=np.where(np.arange(n) == 0, -1, doc),
+        docmode=np.where(np.arange(n) == 0, 0, DOC_FULL),
+        cinfo=t.cinfo_of(platform, t.documents.app[doc]),
+    )
+    return _user_id(ctx, int(t.people.user[person])), _with_keys(
+        ctx, rng, concat_events([own, stolen])
+    )
+
+
+def denied_burst(ctx: Context, rng: np.random.Generator, start: int) -> tuple[str, pl.DataFrame]:
+    """Dozens of AccessDenied for one user within minutes: documents they have no rights to."""
+    person = _ordinary_person(ctx, rng)
+    n = int(rng.integers(25, 61))
+    sec = _spread(rng, start, n, int(rng.integers(180, 600)))
+    doc = _day(ctx, rng, start).pick_docs(n)
+    requests = _opens(ctx, rng, person, sec, doc, result=DENIED)
+    return _user_id(ctx, int(ctx.world.tenant.people.user[person])), requests
+
+
+def orphan_key_calls(
+    ctx: Context, rng: np.random.Generator, start: int
+) -> tuple[str, pl.DataFrame]:
+    """Tenant-key calls whose correlation ids no request in the logs carries."""
+    n = int(rng.integers(10, 26))
+    return TENANT_KEY, orphan_calls(
+        rng, _spread(rng, start, n, int(rng.integers(300, 1200))), ctx.keys
+    )
+
+
+def admin_browsing(ctx: Context, rng: np.random.Generator, start: int) -> tuple[str, pl.DataFrame]:
+    """An administrator opens, in admin mode, the documents of many other users in a row."""
+    t = ctx.world.tenant
+    admin = int(rng.choice(t.admins))
+    others = np.array([p for p in range(len(t.people)) if p != admin])
+    victims = rng.choice(others, min(len(others), int(rng.integers(8, 16))), replace=False)
+    views = rng.integers(2, 6, len(victims))
+    case = np.repeat(np.arange(len(victims)), views)
+    rank = np.arange(len(case)) - np.repeat(np.cumsum(views) - views, views)
+    begin = start + np.cumsum(rng.integers(60, 400, len(victims)))
+    sec = begin[case] + rank * rng.integers(15, 90, len(case))
+    views_rt = rtype_codes(
+        ("GetSingle", "LoadEventsForTimeline", "GetRecipients", "LoadEventsForMap")
+    )
+    kind = np.where(rank == 0, RT["GetAllDocs"], views_rt[rng.integers(0, 4, len(case))])
+    who = np.full(len(case), admin, dtype=np.int32)
+    events = make_events(
+        rng,
+        sec,
+        kind,
+        t.people.user[admin],
+        person_ips(ctx.world, who, sec),
+        admin=True,
+        acting=t.people.user[victims[case]],
+    )
+    return _user_id(ctx, int(t.people.user[admin])), events
+
+
+def revoked_document_opened(
+    ctx: Context, rng: np.random.Generator, start: int
+) -> tuple[str, pl.DataFrame]:
+    """An owner revokes a document; hours later someone asks for a licence to open it."""
+    t = ctx.world.tenant
+    docs = t.documents
+    pool = np.flatnonzero(~docs.consumable & (docs.published < start))
+    doc = int(rng.choice(pool if len(pool) else np.arange(len(docs))))
+    owner = int(docs.owner[doc])
+    revoke = make_events(
+        rng,
+        [start],
+        RT["RevokeAccess"],
+        t.people.user[owner],
+        person_ips(ctx.world, np.array([owner]), np.array([start])),
+        doc=doc,
+        docmode=DOC_ID_ONLY,
+    )
+    m = int(rng.integers(2, 5))
+    sec = _spread(rng, start + 3600, m, 5 * 3600)
+    reader = _ordinary_person(ctx, rng, avoid=[owner])
+    result = np.where(rng.random(m) < 0.5, SUCCESS, DENIED)
+    result[int(rng.integers(0, m))] = SUCCESS
+    attempts = _opens(ctx, rng, reader, sec, np.full(m, doc), result=result)
+    return str(docs.content_id[doc]), _with_keys(ctx, rng, concat_events([revoke, attempts]))
+
+
+def key_volume_spike(
+    ctx: Context, rng: np.random.Generator, start: int
+) -> tuple[str, pl.DataFrame]:
+    """An hour with several times the usual key volume: clients re-acquire licences en masse."""
+    people = ctx.world.tenant.people
+    n = int(max(100, SPIKE_FACTOR * ctx.peak_key_calls / 2))
+    person = rng.choice(len(people), n, p=people.activity / people.activity.sum()).astype(np.int32)
+    sec = start + rng.integers(0, 3600, n)
+    doc = _day(ctx, rng, start).pick_docs(n, people.team[person])
+    return TENANT_KEY, _with_keys(ctx, rng, _opens(ctx, rng, person, sec, doc))
+
+
+BUILDERS: dict[str, Builder] = {
+    "off-hours-reading": off_hours_reading,
+    "impossible-travel": impossible_travel,
+    "denied-burst": denied_burst,
+    "orphan-key-calls": orphan_key_calls,
+    "admin-browsing": admin_browsing,
+    "revoked-document-opened": revoked_document_opened,
+    "key-volume-spike": key_volume_spike,
+}
+
+
+def inject(ctx: Context, scenario: str, rng: np.random.Generator, start: int) -> Injected:
+    entity, events = BUILDERS[scenario](ctx, rng, start)
+    return Injected(scenario, entity, events.sort("sec", maintain_order=True))
