@@ -46,7 +46,7 @@ bench: $(VENV)/.synced  ## benchmarks; each prints ratios against a baseline mea
 
 sample-logs: $(VENV)/.synced  ## regenerate the committed sample under sample-logs/
 	rm -rf sample-logs
-	$(RUN) rmslog generate sample-logs --days 7 --users 25 --seed 2026
+	$(RUN) rmslog generate sample-logs --days 14 --users 40 --seed 2026 --topology byok-keyvault --scenarios all
 
 clean:  ## remove the environment and demo output
 	rm -rf $(TOOLS) $(VENV) rmslog-demo .pytest_cache .mypy_cache .ruff_cache

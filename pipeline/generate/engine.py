@@ -53,7 +53,7 @@ class Simulation:
         self.skipped = skipped_scenarios(options)
         wanted = tuple(s for s in options.scenarios if s not in self.skipped)
         ctx = Context(self.world, self.keys, peak)
-        self.injector = Injector(ctx, wanted, options.start, None if endless else options.days)
+        self.injector = Injector(ctx, wanted, options.start, options.days, endless)
 
     def date_of(self, index: int) -> date:
         return self.options.start + timedelta(days=index)

@@ -1,7 +1,9 @@
 """When incidents happen: each requested scenario once per 7-day block of the period.
 
 The day and time of each incident depend only on the seed, the block and the
-scenario, so a chunked (or endless, `--follow`) run injects the same incidents.
+scenario, so a chunked run injects the same incidents. An endless (`--follow`) run
+cuts its history into the same blocks as a batch run of `days`, then continues with
+whole weeks, so its history holds exactly the batch run's incidents.
 """
 
 from __future__ import annotations
@@ -32,18 +34,35 @@ class Injector:
     ctx: Context
     scenarios: tuple[str, ...]
     first_day: date
-    days: int | None  # None = endless (follow mode)
+    days: int  # the period (the history, when endless)
+    endless: bool = False
     built: dict[tuple[int, int], Injected] = field(default_factory=dict)
     planned_blocks: set[int] = field(default_factory=set)
 
     @property
-    def _period(self) -> tuple[int, int | None]:
+    def _history_blocks(self) -> int:
+        return -(-self.days // BLOCK_DAYS)
+
+    def _limits(self, block: int) -> tuple[int, int | None]:
+        """Earliest start and the end an incident of `block` must finish before."""
         start = _epoch(self.first_day)
-        return start, None if self.days is None else start + self.days * 86400
+        return start, start + self.days * 86400 if block < self._history_blocks else None
+
+    def _block_of(self, day: int) -> int:
+        if day < self.days:
+            return day // BLOCK_DAYS
+        return self._history_blocks + (day - self.days) // BLOCK_DAYS if self.endless else -1
+
+    def _bounds(self, block: int) -> range:
+        """The days of `block`: batch blocks cut at `days`, then whole weeks when endless."""
+        if block < self._history_blocks:
+            return range(block * BLOCK_DAYS, min((block + 1) * BLOCK_DAYS, self.days))
+        first = self.days + (block - self._history_blocks) * BLOCK_DAYS
+        return range(first, first + BLOCK_DAYS)
 
     def events_for_day(self, index: int) -> pl.DataFrame:
         """Injected events whose time falls on day `index` of the period."""
-        for block in {(index - 1) // BLOCK_DAYS, index // BLOCK_DAYS, (index + 1) // BLOCK_DAYS}:
+        for block in sorted({self._block_of(max(index + k, 0)) for k in (-1, 0, 1)}):
             self._plan(block)
         lo = _epoch(self.first_day) + index * 86400
         parts = [
@@ -60,11 +79,9 @@ class Injector:
         if block < 0 or block in self.planned_blocks:
             return
         self.planned_blocks.add(block)
-        first = block * BLOCK_DAYS
-        last = first + BLOCK_DAYS if self.days is None else min(first + BLOCK_DAYS, self.days)
         for k, scenario in enumerate(self.scenarios):
             rng = np.random.default_rng([self.ctx.world.seed, 4242, block, k])
-            start = self._start(scenario, k, block, range(first, last), rng)
+            start = self._start(scenario, k, block, self._bounds(block), rng)
             if start is not None:
                 self.built[(block, k)] = inject(self.ctx, scenario, rng, start)
 
@@ -77,7 +94,7 @@ class Injector:
         for strict in (True, False):
             for day in candidates:
                 start = self._time_on(scenario, day, rng)
-                if self._fits(scenario, start, day, strict):
+                if self._fits(scenario, start, day, strict, self._limits(block)):
                     return start
         return None
 
@@ -91,13 +108,17 @@ class Injector:
         latest = datetime.combine(day, hi, tz).astimezone(UTC).timestamp()
         return int(earliest + rng.integers(0, int(latest - earliest) + 1))
 
-    def _fits(self, scenario: str, start: int, day: date, strict: bool) -> bool:
-        lo, hi = self._period
+    def _fits(
+        self, scenario: str, start: int, day: date, strict: bool, limits: tuple[int, int | None]
+    ) -> bool:
+        lo, hi = limits
         if start < lo or (hi is not None and start + DURATION[scenario] >= hi):
             return False
         if scenario in KEY_SCENARIOS:
             share = self.ctx.keys.share(start)
-            if share == 0.0 or (strict and share < 1.0):
+            # A spike is measured against the usual volume: only once every client is on BYOK.
+            full = strict or scenario == "key-volume-spike"
+            if share == 0.0 or (full and share < 1.0):
                 return False
         return not strict or calendar.is_working_day(day, self.ctx.world.region)
 

@@ -1,0 +1,458 @@
+"""The generator, read back with an independent reader (tests/logcheck.py)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from logcheck import (
+    KEY_OPERATIONS,
+    matches,
+    read_folder,
+    reference_findings,
+    requests_table,
+    unquoted,
+)
+
+from pipeline.errors import ExitCode, UsageError
+from pipeline.generate import (
+    SCENARIOS,
+    GenerateOptions,
+    follow_logs,
+    generate_logs,
+    parse_scenarios,
+    read_truth,
+)
+from pipeline.schema import LOG_VERSIONS, Topology
+
+ROOT = Path(__file__).parent.parent
+GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+QUOTED = {
+    "user-id",
+    "result",
+    "owner-email",
+    "issuer",
+    "file-name",
+    "date-published",
+    "c-info",
+    "admin-action",
+    "acting-as-user",
+}
+OPENS = ("AcquireLicense", "FECreateEndUserLicenseV1")
+SIGNS = ("Certify", "GetClientLicensorCert", "FECreatePublishingLicenseV1")
+SMALL = {"start": date(2026, 11, 2), "days": 14, "users": 30, "seed": 5}
+
+Generate = Callable[..., Path]
+
+
+@pytest.fixture(scope="module")
+def generate(tmp_path_factory: pytest.TempPathFactory) -> Generate:
+    """Generate once per distinct set of options in this module; returns the folder."""
+    cache: dict[str, Path] = {}
+
+    def run(**kw: Any) -> Path:
+        options = GenerateOptions(**(SMALL | kw))
+        key = repr(options)
+        if key not in cache:
+            cache[key] = tmp_path_factory.mktemp("gen")
+            generate_logs(cache[key], options)
+        return cache[key]
+
+    return run
+
+
+def _frame(folder: Path) -> pl.DataFrame:
+    return unquoted(read_folder(folder).records)
+
+
+def _truth(folder: Path) -> dict[str, Any]:
+    return read_truth(folder / "ground-truth.json")
+
+
+def _incident_rows(folder: Path) -> set[str]:
+    return {r for i in _truth(folder)["incidents"] for r in i["row_ids"]}
+
+
+# --- format -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", list(LOG_VERSIONS))
+def test_each_file_opens_with_the_rms_header_of_its_log_version(
+    generate: Generate, version: str
+) -> None:
+    folder = generate(log_version=version, days=3)
+    logs = read_folder(folder)
+    expected_version = "1.0" if version == "1.0" else "1.1"
+    for name, header in logs.headers.items():
+        assert header == [
+            "#Software: RMS",
+            f"#Version: {expected_version}",
+            "#Fields: " + " ".join(LOG_VERSIONS[version]),
+        ], name
+    assert set(logs.records.columns) == {"file", "line", *LOG_VERSIONS[version]}
+
+
+def test_daily_layout_writes_one_file_per_utc_day_named_like_the_download_cmdlet(
+    generate: Generate,
+) -> None:
+    folder = generate(days=5)
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["ground-truth.json"] + [f"rmslog-2026-11-0{d}.log" for d in range(2, 7)]
+    frame = read_folder(folder).records
+    assert (frame["file"] == "rmslog-" + frame["date"] + ".log").all()
+
+
+def test_ids_have_the_documented_guid_shapes(generate: Generate) -> None:
+    raw = read_folder(generate(scenarios=SCENARIOS)).records
+    assert raw["row-id"].str.contains(f"^{GUID}$").all()
+    assert raw["correlation-id"].str.contains(f"^{GUID}$").all()
+    assert raw["row-id"].n_unique() == raw.height
+    for field in ("content-id", "template-id"):
+        assert raw[field].str.contains(f"^(|\\{{{GUID}\\}})$").all(), field
+    assert raw["content-id"].str.len_bytes().gt(0).any()
+
+
+def test_quoted_fields_are_single_quoted_and_the_others_are_bare(generate: Generate) -> None:
+    raw = read_folder(generate(scenarios=SCENARIOS)).records
+    for field in raw.columns:
+        if field in QUOTED:
+            assert raw[field].str.contains(r"^'.*'$").all(), field
+        elif field not in ("file", "line"):
+            assert not raw[field].str.starts_with("'").any(), field
+    assert raw["admin-action"].is_in(["''", "'True'"]).all()
+    assert raw["date-published"].str.contains(r"^'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)?'$").all()
+    assert raw["c-ip"].str.contains(r"^\d{1,3}(\.\d{1,3}){3}$").all()
+    assert raw["date"].str.contains(r"^\d{4}-\d\d-\d\d$").all()
+    assert raw["time"].str.contains(r"^\d\d:\d\d:\d\d$").all()
+
+
+def test_file_names_include_non_ascii_text_and_apostrophes(generate: Generate) -> None:
+    names = _frame(generate(users=60))["file-name"].drop_nulls().unique()
+    assert names.str.contains(r"[^\x00-\x7f]").any()
+    assert names.str.contains("'").any()  # inside the quotes: the reader strips one pair
+    assert names.str.contains(f"^{GUID}$").any()  # Office files often show a GUID
+
+
+def test_service_identities_and_the_connector_work_around_the_clock(generate: Generate) -> None:
+    frame = _frame(generate())
+    service = frame.filter(pl.col("user-id").str.starts_with("microsoftrmsonline@"))
+    assert (
+        service["user-id"]
+        .str.contains(r"^microsoftrmsonline@[0-9a-f-]{36}\.rms\.na\.aadrm\.com$")
+        .all()
+    )
+    assert service["ts"].dt.hour().n_unique() == 24
+    connector = frame.filter(pl.col("user-id") == "Aadrm_S-1-7-0")
+    assert "GetConnectorAuthorizations" in connector["request-type"].to_list()
+    assert connector["ts"].dt.hour().n_unique() == 24
+
+
+# --- causality --------------------------------------------------------------
+
+
+def test_every_key_call_outside_incidents_has_its_originating_request_within_a_second(
+    generate: Generate,
+) -> None:
+    folder = generate(scenarios=SCENARIOS)
+    frame = _frame(folder).filter(~pl.col("row-id").is_in(list(_incident_rows(folder))))
+    keys = frame.filter(pl.col("request-type").is_in(KEY_OPERATIONS))
+    origins = frame.filter(~pl.col("request-type").is_in(KEY_OPERATIONS))
+    joined = keys.join(origins, on="correlation-id", how="left", suffix="_o")
+    assert keys.height > 1000 and joined.height == keys.height
+    assert joined["request-type_o"].is_in([*OPENS, *SIGNS]).all()
+    assert (joined["result_o"] == "Success").all()
+    gap = (joined["ts"] - joined["ts_o"]).dt.total_seconds()
+    assert gap.is_between(0, 1).all()
+    assert keys["user-id"].is_null().all()
+    decrypts = joined.filter(pl.col("request-type") == "KMSPDecrypt")
+    assert decrypts["request-type_o"].is_in(OPENS).all()
+
+
+def test_failed_requests_cause_no_key_call(generate: Generate) -> None:
+    frame = _frame(generate())
+    denied = frame.filter(pl.col("result") == "AccessDenied")
+    keys = frame.filter(pl.col("request-type").is_in(KEY_OPERATIONS))
+    assert denied.height > 10
+    assert not denied["correlation-id"].is_in(keys["correlation-id"].implode()).any()
+
+
+def test_a_microsoft_managed_tenant_shows_no_key_calls(generate: Generate) -> None:
+    frame = _frame(generate(topology=Topology.MICROSOFT_MANAGED))
+    assert frame["request-type"].is_in(OPENS).sum() > 1000
+    assert not frame["request-type"].str.contains("^(KMSP|KeyVault|Decrypt|SignDigest)").any()
+
+
+def test_key_vault_tenants_use_key_vault_operations(generate: Generate) -> None:
+    types = set(_frame(generate(topology=Topology.BYOK_KEYVAULT))["request-type"].to_list())
+    assert {"KeyVaultDecryptRequest", "KeyVaultSignDigest"} <= types
+    assert not any(t.startswith("KMSP") for t in types)
+
+
+def test_moving_to_byok_ramps_key_calls_up_over_weeks(generate: Generate) -> None:
+    folder = generate(
+        topology=Topology.BYOK_KEYVAULT, start=date(2026, 9, 1), days=42, byok_from=date(2026, 9, 8)
+    )
+    frame = _frame(folder)
+    opens = frame.filter(pl.col("request-type").is_in(OPENS) & (pl.col("result") == "Success"))
+    keys = frame.filter(pl.col("request-type") == "KeyVaultDecryptRequest")
+    week = ((pl.col("ts") - datetime(2026, 9, 1)).dt.total_days() // 7).alias("week")
+    share = (
+        opens.with_columns(
+            week, keyed=pl.col("correlation-id").is_in(keys["correlation-id"].implode())
+        )
+        .group_by("week")
+        .agg(pl.col("keyed").mean())
+        .sort("week")["keyed"]
+        .to_list()
+    )
+    assert share[0] == 0.0  # Microsoft-managed before the move
+    assert 0.05 < share[1] < share[2] < share[3] < 0.95  # clients switch gradually
+    assert share[5] == 1.0  # everyone after about three weeks
+    setup = frame.filter(pl.col("request-type") == "KeyVaultGetKeyInfoRequest")
+    assert setup["ts"].dt.date().unique().to_list() == [date(2026, 9, 8)]
+
+
+def test_legacy_byok_operations_carry_their_old_names_before_july_2016(generate: Generate) -> None:
+    frame = _frame(generate(start=date(2016, 6, 25), days=10, log_version="1.1"))
+    keys = frame.filter(pl.col("request-type").is_in(KEY_OPERATIONS))
+    before = keys.filter(pl.col("ts") < datetime(2016, 7, 1))["request-type"].unique().sort()
+    after = keys.filter(pl.col("ts") >= datetime(2016, 7, 1))["request-type"].unique().sort()
+    assert before.to_list() == ["Decrypt", "SignDigest"]
+    assert after.to_list() == ["KMSPDecrypt", "KMSPSignDigest"]
+
+
+# --- rhythm and timing ------------------------------------------------------
+
+
+def test_people_work_local_hours_and_rest_at_weekends_and_holidays(generate: Generate) -> None:
+    folder = generate(region="eu", start=date(2026, 12, 14), days=21)  # Christmas inside
+    people = _frame(folder).filter(
+        pl.col("user-id").str.contains("@") & ~pl.col("user-id").str.starts_with("microsoftrms")
+    )
+    local = people["ts"].dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
+    hour = local.dt.hour()
+    assert hour.is_between(8, 17).mean() > 0.8  # type: ignore[operator]
+    assert hour.is_between(2, 4).sum() == 0  # nobody at 02:00-05:00
+    per_day = local.dt.date().value_counts().sort(local.dt.date().name)
+    counts = dict(zip(per_day[:, 0].to_list(), per_day[:, 1].to_list(), strict=True))
+    workday = counts[date(2026, 12, 17)]  # a Thursday
+    assert counts[date(2026, 12, 19)] < 0.2 * workday  # Saturday
+    assert counts[date(2026, 12, 25)] < 0.2 * workday  # Christmas Day, a Friday
+    assert counts[date(2026, 12, 24)] > 0.5 * workday  # Christmas Eve is a working day there
+
+
+def test_blobs_hold_records_a_minute_out_of_order_and_a_late_tail_in_later_blobs(
+    generate: Generate,
+) -> None:
+    folder = generate(layout="blobs", blob_minutes=15, users=40, days=7)
+    names = sorted(p.name for p in folder.iterdir() if p.name != "ground-truth.json")
+    assert names == [f"{i:09d}.log" for i in range(1, len(names) + 1)]
+    assert all(len(h) == 3 for h in read_folder(folder).headers.values())  # each has a header
+    frame = _frame(folder).with_columns(slot=pl.col("ts").dt.truncate("15m"))
+    # Each blob holds 15 minutes of arrivals: most of its records are from that slot.
+    slots = frame.group_by("file").agg(pl.col("slot").mode().first().alias("blob_slot"))
+    frame = frame.join(slots, on="file", maintain_order="left")
+    early = (frame["blob_slot"] - frame["ts"]).dt.total_seconds()
+    assert early.max() <= 15 * 60  # type: ignore[operator]
+    assert 0 < (early > 60).sum() < 0.01 * frame.height  # the late tail, in later blobs
+    behind = (frame["ts"].cum_max() - frame["ts"]).dt.total_seconds()
+    assert 60 < behind.max() <= 15 * 60  # type: ignore[operator]
+    assert (behind > 60).mean() < 0.01  # type: ignore[operator]
+    assert (behind > 0).mean() > 0.2  # type: ignore[operator]  # up to a minute out of order
+
+
+# --- determinism ------------------------------------------------------------
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("layout", ["daily", "blobs"])
+def test_same_seed_and_options_give_byte_identical_output(tmp_path: Path, layout: str) -> None:
+    options = GenerateOptions(
+        **(SMALL | {"days": 4, "gzip": True, "layout": layout}), scenarios=SCENARIOS
+    )
+    generate_logs(tmp_path / "a", options)
+    generate_logs(tmp_path / "b", options)
+    assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b")
+    assert all(n.endswith((".gz", ".json")) for n in _bytes(tmp_path / "a"))
+
+
+def test_another_seed_gives_another_tenant(generate: Generate) -> None:
+    a = _frame(generate(days=2))
+    b = _frame(generate(days=2, seed=6))
+    assert not set(a["row-id"].to_list()) & set(b["row-id"].to_list())
+    assert set(a["user-id"].drop_nulls().to_list()) != set(b["user-id"].drop_nulls().to_list())
+
+
+# --- incidents and ground truth ---------------------------------------------
+
+
+def test_ground_truth_rows_exist_and_match_each_incidents_entity_and_window(
+    generate: Generate,
+) -> None:
+    folder = generate(scenarios=SCENARIOS)
+    truth = _truth(folder)
+    assert truth["format"] == "rmslog-ground-truth/1"
+    assert truth["options"]["timezone"] == "America/New_York"
+    assert truth["options"]["scenarios"] == list(SCENARIOS)
+    incidents = truth["incidents"]
+    assert sorted({i["scenario"] for i in incidents}) == sorted(SCENARIOS)
+    assert len(incidents) == 2 * len(SCENARIOS)  # one of each per week
+    frame = _frame(folder)
+    for inc in incidents:
+        rows = frame.filter(pl.col("row-id").is_in(inc["row_ids"]))
+        assert rows.height == len(inc["row_ids"]), inc["scenario"]
+        assert str(rows["ts"].min()).replace(" ", "T") == inc["first_ts"]
+        assert str(rows["ts"].max()).replace(" ", "T") == inc["last_ts"]
+        entity = inc["entity"]
+        if inc["scenario"] in ("orphan-key-calls", "key-volume-spike"):
+            assert entity == "tenant-key"
+        elif inc["scenario"] == "revoked-document-opened":
+            assert re.fullmatch(r"\{" + GUID + r"\}", entity)
+            assert entity in rows["content-id"].to_list()
+        else:
+            assert entity in rows["user-id"].to_list()
+
+
+def test_reference_rules_find_every_incident_and_nothing_else(generate: Generate) -> None:
+    for region in ("na", "eu", "ap"):
+        folder = generate(scenarios=SCENARIOS, region=region)
+        truth = _truth(folder)
+        found = reference_findings(requests_table(folder), truth["options"]["timezone"])
+        slack = timedelta(minutes=1)
+        for inc in truth["incidents"]:
+            assert any(matches(f, inc, slack) for f in found), (region, inc["scenario"])
+        for f in found:
+            assert any(matches(f, i, slack) for i in truth["incidents"]), (region, f)
+
+
+@pytest.mark.parametrize("region", ["na", "eu", "ap"])
+def test_a_clean_tenant_triggers_no_reference_rule(generate: Generate, region: str) -> None:
+    folder = generate(region=region, users=60, days=21)
+    tz = _truth(folder)["options"]["timezone"]
+    assert reference_findings(requests_table(folder), tz) == []
+    assert _truth(folder)["incidents"] == []
+
+
+def test_scenarios_the_logs_cannot_show_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    options = GenerateOptions(
+        **(SMALL | {"days": 3}),
+        topology=Topology.MICROSOFT_MANAGED,
+        log_version="1.1",
+        scenarios=SCENARIOS,
+    )
+    result = generate_logs(tmp_path, options)
+    skipped = {s["scenario"]: s["reason"] for s in _truth(tmp_path)["skipped"]}
+    assert set(skipped) == {"orphan-key-calls", "key-volume-spike", "admin-browsing"}
+    assert "no admin-action column" in skipped["admin-browsing"]
+    assert {i.scenario for i in result.incidents} == set(SCENARIOS) - set(skipped)
+
+
+# --- options and CLI --------------------------------------------------------
+
+
+def test_scenario_lists_accept_all_none_and_names() -> None:
+    assert parse_scenarios("all") == SCENARIOS
+    assert parse_scenarios("none") == ()
+    assert parse_scenarios("denied-burst, orphan-key-calls") == ("denied-burst", "orphan-key-calls")
+    with pytest.raises(UsageError, match="unknown value 'nope'"):
+        parse_scenarios("denied-burst,nope")
+
+
+def test_unknown_scenario_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    result = cli("generate", tmp_path, "--scenarios", "denied-burst,bogus")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--scenarios: unknown value 'bogus'" in result.stderr
+
+
+def test_byok_from_on_a_microsoft_managed_tenant_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    result = cli(
+        "generate", tmp_path, "--topology", "microsoft-managed", "--byok-from", "2026-11-05"
+    )
+    assert result.exit_code == ExitCode.USAGE
+    assert "--byok-from needs a BYOK --topology" in result.stderr
+
+
+def test_follow_cannot_write_daily_files(cli: Any, tmp_path: Path) -> None:
+    result = cli("generate", tmp_path, "--follow", "--layout", "daily")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--follow writes numbered blobs" in result.stderr
+
+
+def test_generate_reports_what_it_wrote_on_stderr(cli: Any, tmp_path: Path) -> None:
+    result = cli("generate", tmp_path, "--days", "2", "--users", "10", "--scenarios", "all")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "in 2 files under" in result.stderr and "ground-truth.json" in result.stderr
+
+
+# --- near real time ---------------------------------------------------------
+
+
+def test_follow_continues_the_same_blobs_a_batch_run_writes(tmp_path: Path) -> None:
+    options = GenerateOptions(**(SMALL | {"days": 2, "layout": "blobs"}), scenarios=SCENARIOS)
+    generate_logs(tmp_path / "batch", options)
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    result = follow_logs(tmp_path / "live", options, speed=1e6, stop=stop)
+    batch, live = _bytes(tmp_path / "batch"), _bytes(tmp_path / "live")
+    # 48 hourly blobs (the connector polls every 15 minutes, so no hour is empty), maybe
+    # a last blob of late arrivals in the batch run; the live run goes on instead.
+    hourly = [f"{i:09d}.log" for i in range(1, 49)]
+    assert all(batch[n] == live[n] for n in hourly)
+    assert len(live) > len(batch) > len(hourly) and result.stopped and result.records > 0
+    history = _truth(tmp_path / "batch")["incidents"]
+    assert history and all(i in _truth(tmp_path / "live")["incidents"] for i in history)
+    assert not [p for p in (tmp_path / "live").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_follow_writes_blobs_until_signalled_then_exits_cleanly(tmp_path: Path, sig: int) -> None:
+    out = tmp_path / "feed"
+    cmd = [sys.executable, "-m", "pipeline", "generate", str(out), "--days", "1"]
+    cmd += ["--users", "8", "--follow", "--speed", "20000", "--scenarios", "all"]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.log"))) < 30:
+        time.sleep(0.1)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "follow stopped at simulated" in stderr and "blobs under" in stderr
+    names = sorted(p.name for p in out.glob("*.log"))
+    assert len(names) >= 30 and names == [f"{i:09d}.log" for i in range(1, len(names) + 1)]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no half-written blob
+    read_folder(out)  # every blob parses whole
+    assert read_truth(out / "ground-truth.json")["options"]["follow"] is True
+
+
+# --- the committed sample ---------------------------------------------------
+
+
+def test_committed_sample_logs_equal_a_fresh_make_sample_logs(cli: Any, tmp_path: Path) -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    line = next(x for x in makefile.splitlines() if "rmslog generate sample-logs" in x)
+    args = shlex.split(line.split("rmslog generate sample-logs", 1)[1])
+    result = cli("generate", tmp_path, *args)
+    assert result.exit_code == 0, result.output
+    committed = ROOT / "sample-logs"
+    assert _bytes(tmp_path) == _bytes(committed), "run `make sample-logs` and commit the result"
+    size = sum(len(b) for b in _bytes(committed).values())
+    assert 1_000_000 < size < 8_000_000  # a few MB
+    kinds = {i["scenario"] for i in read_truth(committed / "ground-truth.json")["incidents"]}
+    assert kinds == set(SCENARIOS)
