@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from pipeline.generate import GenerateOptions, generate_logs
+from pipeline.generate import SCENARIOS, GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
 from pipeline.warehouse import open_warehouse
 
@@ -28,10 +28,15 @@ T = TypeVar("T")
 SCALE = float(os.environ.get("BENCH_SCALE", "1.0"))
 
 
-def tenant_options(days: int = 60, users: int = 7_500, seed: int = 42) -> GenerateOptions:
-    """A tenant whose logs hold about 10M rows at SCALE 1.0."""
+def tenant_options(days: int = 60, users: int = 6_500, seed: int = 42) -> GenerateOptions:
+    """A tenant whose logs hold about 10M rows at SCALE 1.0 (rows grow with users), with
+    one of every incident scenario a week, so detection benches see realistic findings."""
     return GenerateOptions(
-        start=date(2026, 9, 1), days=days, users=max(10, int(users * SCALE)), seed=seed
+        start=date(2026, 9, 1),
+        days=days,
+        users=max(10, int(users * SCALE)),
+        seed=seed,
+        scenarios=SCENARIOS,
     )
 
 

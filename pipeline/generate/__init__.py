@@ -30,7 +30,7 @@ def generate_logs(out_dir: Path, options: GenerateOptions | None = None) -> Gene
     options = options or GenerateOptions()
     out = Path(out_dir)
     sim = Simulation(options)
-    fmt = LineFormatter(sim.world.tenant, options.log_version)
+    fmt = LineFormatter(sim.world.tenant, options.log_version, options.seed)
     sink = Sink(out, fmt, options.gzip)
     result = GenerateResult(out, timezone=options.tz, skipped=sim.skipped)
     if options.layout == "daily":
@@ -44,7 +44,7 @@ def generate_logs(out_dir: Path, options: GenerateOptions | None = None) -> Gene
     finally:
         sink.close()
     result.files = list(sink.files)
-    result.incidents = [Incident.of(i) for i in sim.injector.incidents()]
+    result.incidents = [Incident.of(i, options.seed) for i in sim.injector.incidents()]
     doc = truth_document(options.as_dict(), result.incidents, sim.skipped)
     result.ground_truth = write_truth(out, doc)
     return result

@@ -106,7 +106,7 @@ class Chunk:
 def daily_chunks(sim: Simulation, days: int) -> Iterator[Chunk]:
     """One `rmslog-YYYY-MM-DD.log` per UTC day with activity, records in arrival order."""
     for i in range(days):
-        events = sim.day(i).sort("arrival", maintain_order=True)
+        events = by_arrival(sim.day(i))
         if events.height:
             end = epoch(sim.date_of(i + 1))
             yield Chunk(f"rmslog-{sim.date_of(i).isoformat()}.log", events, end)
@@ -124,16 +124,31 @@ def blob_chunks(sim: Simulation, days: int | None) -> Iterator[Chunk]:
     while days is None or i < days:
         events = pl.concat([carry, sim.day(i)], how="vertical")
         end = epoch(sim.date_of(i + 1))
-        done = events.filter(pl.col("arrival") < end).sort("arrival", maintain_order=True)
+        done = by_arrival(events.filter(pl.col("arrival") < end))
         carry = events.filter(pl.col("arrival") >= end)
         for part, closes in _periods(done, period):
             number += 1
             yield Chunk(f"{number:09d}.log", part, closes)
         i += 1
-    tail = carry.sort("arrival", maintain_order=True)
+    tail = by_arrival(carry)
     for part, closes in _periods(tail, period):
         number += 1
         yield Chunk(f"{number:09d}.log", part, closes)
+
+
+def by_arrival(events: pl.DataFrame) -> pl.DataFrame:
+    """Events in arrival order; ties keep their order (a stable sort).
+
+    Sorting a unique key (arrival, then position) with NumPy's quicksort and taking
+    each column is several times cheaper than a stable sort of the frame."""
+    arrival = events["arrival"].to_numpy()
+    if len(arrival) < 2:
+        return events
+    shift = len(arrival).bit_length()
+    order = np.argsort(((arrival - arrival.min()) << shift) + np.arange(len(arrival)))
+    return pl.DataFrame(
+        {name: events[name].to_numpy()[order] for name in events.columns}, schema=events.schema
+    )
 
 
 def _periods(events: pl.DataFrame, period: int) -> Iterator[tuple[pl.DataFrame, int]]:

@@ -1,5 +1,6 @@
 """Simulated events: one row per log record, as small integers that index the tenant's
-dictionaries (user ids, c-info strings, addresses, documents), plus the two GUIDs.
+dictionaries (user ids, c-info strings, addresses, documents), plus two 64-bit keys
+that become the row-id and correlation-id GUIDs when the record is written.
 
 Keeping events numeric until the very end is what makes the simulator fast: the
 writer turns a whole chunk into text with one vectorised gather per field.
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from pipeline.generate.ids import random_guids
+from pipeline.generate.ids import random_keys
 from pipeline.schema import REQUEST_TYPES
 
 #: Every request type name; an event's `rtype` indexes this tuple.
@@ -38,8 +39,8 @@ SCHEMA: Final = pl.Schema(
         "ip": pl.Int32,
         "admin": pl.Boolean,
         "acting": pl.Int32,  # 0 = none
-        "row_id": pl.String,
-        "correlation_id": pl.String,
+        "row_key": pl.Int64,  # becomes the row-id GUID when written (ids.keyed_guids)
+        "corr_key": pl.Int64,  # becomes the correlation-id GUID; shared by caused key calls
     }
 )
 
@@ -59,9 +60,9 @@ def make_events(
     cinfo: ArrayLike = 0,
     admin: ArrayLike = False,
     acting: ArrayLike = 0,
-    correlation_id: pl.Series | None = None,
+    corr_key: ArrayLike | None = None,
 ) -> pl.DataFrame:
-    """Events with fresh row ids (and correlation ids unless given); scalars broadcast."""
+    """Events with fresh row keys (and correlation keys unless given); scalars broadcast."""
     sec = np.asarray(sec, dtype=np.int64)
     n = len(sec)
     columns: dict[str, object] = {
@@ -80,9 +81,9 @@ def make_events(
         name: pl.Series(name, np.broadcast_to(np.asarray(v), n), dtype=SCHEMA[name])
         for name, v in columns.items()
     }
-    data["row_id"] = random_guids(rng, n).alias("row_id")
-    corr = correlation_id if correlation_id is not None else random_guids(rng, n)
-    data["correlation_id"] = corr.alias("correlation_id")
+    data["row_key"] = pl.Series("row_key", random_keys(rng, n))
+    corr = random_keys(rng, n) if corr_key is None else np.asarray(corr_key, dtype=np.int64)
+    data["corr_key"] = pl.Series("corr_key", corr)
     return pl.DataFrame(data, schema=SCHEMA)
 
 

@@ -72,7 +72,7 @@ def follow_logs(
     if speed <= 0:
         raise UsageError("--speed must be > 0 (simulated seconds per wall second)")
     sim = Simulation(options, endless=True)
-    fmt = LineFormatter(sim.world.tenant, options.log_version)
+    fmt = LineFormatter(sim.world.tenant, options.log_version, options.seed)
     sink = Sink(Path(out_dir), fmt, options.gzip)
     result = GenerateResult(Path(out_dir), timezone=options.tz)
     live_from = epoch(options.start) + options.days * 86400
@@ -111,7 +111,7 @@ def _update_truth(
     """Rewrite the ground truth when more incidents are completely written."""
     horizon = result.written_until
     done = [
-        Incident.of(i)
+        Incident.of(i, options.seed)
         for i in sim.injector.incidents()
         if int(i.events["sec"].max()) + LATE_SECONDS[1] < horizon  # type: ignore[arg-type]
     ]

@@ -101,7 +101,7 @@ def key_calls(rng: np.random.Generator, requests: pl.DataFrame, plan: KeyPlan) -
         np.where(is_sign, sign, dec),
         0,
         plan.ips[rng.integers(0, len(plan.ips), len(src))],
-        correlation_id=requests["correlation_id"].gather(src),
+        corr_key=requests["corr_key"].to_numpy()[src],
     )
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.errors import LogFormatError
+from pipeline.generate.ids import keyed_guids, row_salt
 from pipeline.generate.scenarios import Injected
 from pipeline.generate.writer import write_atomic
 
@@ -37,15 +38,17 @@ class Incident:
     row_ids: tuple[str, ...]
 
     @classmethod
-    def of(cls, injected: Injected) -> Incident:
+    def of(cls, injected: Injected, seed: int) -> Incident:
+        """The incident as logged by a run with `seed` (row ids are derived from it)."""
         events = injected.events.sort("sec", maintain_order=True)
         sec = events["sec"]
+        row_ids = keyed_guids(events["row_key"].to_numpy(), row_salt(seed))
         return cls(
             injected.scenario,
             injected.entity,
             _utc(int(sec.min())),  # type: ignore[arg-type]
             _utc(int(sec.max())),  # type: ignore[arg-type]
-            tuple(events["row_id"].to_list()),
+            tuple(row_ids.to_list()),
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -77,7 +80,7 @@ def write_truth(out_dir: Path, document: dict[str, object]) -> Path:
     """Write (atomically) and return `out_dir/ground-truth.json`."""
     path = out_dir / FILE_NAME
     text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
-    write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, [text.encode("utf-8")])
     return path
 
 

@@ -1,18 +1,18 @@
 """Turn events into W3C usage-log text and write files the way the service does.
 
-Formatting is one Polars `concat_str` over dictionary gathers per chunk. Files are
-written by a background thread (I/O overlaps the next chunk's simulation) and
-atomically: a hidden temporary name, then a rename, so a watcher never sees half a
-file. Gzip uses mtime 0 and no file name, so the same input gives the same bytes.
+Formatting is one Polars `concat_str` over dictionary gathers per file; the lines end
+in "\n", so the Arrow buffer behind them is the file body and is written as is. Files
+are formatted and written by a background thread (overlapping the next chunk's
+simulation) and atomically: a hidden temporary name, then a rename, so a watcher never
+sees half a file. Gzip uses mtime 0 and no file name: same input, same bytes.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.generate.events import DOC_FULL, DOC_NONE, RESULTS, RT_NAMES
+from pipeline.generate.ids import (
+    corr_salt,
+    fixed_strings,
+    keyed_bytes,
+    keyed_guids,
+    row_salt,
+    write_guids,
+)
 from pipeline.generate.tenant import Tenant
 from pipeline.schema import LOG_VERSIONS, VERSION_HEADER
 
@@ -46,8 +54,9 @@ class LineFormatter:
     contiguously with Arrow first: both keep `concat_str` fast.
     """
 
-    def __init__(self, tenant: Tenant, log_version: str) -> None:
+    def __init__(self, tenant: Tenant, log_version: str, seed: int) -> None:
         self.version = log_version
+        self.salts = row_salt(seed), corr_salt(seed)
         self.admin = "admin-action" in LOG_VERSIONS[log_version]
         self.n_docs = len(tenant.documents)
         self.rtypes = pl.Series(RT_NAMES)
@@ -56,12 +65,11 @@ class LineFormatter:
         self.n_results = len(RESULTS)
         self.user_result = _pairs(users, results)
         self.cinfos = _quoted(tenant.cinfos)
-        self.ips = tenant.ips
-        self.admin_acting = pl.concat([pl.Series(["''\t''"]), _pairs(pl.Series(["'True'"]), users)])
+        # The last field of each line carries the line's "\n".
+        admin_acting = pl.concat([pl.Series(["''\t''"]), _pairs(pl.Series(["'True'"]), users)])
+        self.admin_acting = _ended(admin_acting)
+        self.ips = tenant.ips if self.admin else _ended(tenant.ips)
         self.segments = self._doc_segments(tenant, users).to_arrow()
-        self.times = pl.select(
-            pl.time_range(time(0), time(23, 59, 59), "1s", eager=True).dt.strftime("%H:%M:%S")
-        ).to_series()
 
     def _doc_segments(self, tenant: Tenant, users: pl.Series) -> pl.Series:
         """Index 0: no document; 1..D: every field; D+1..2D: content-id only."""
@@ -93,31 +101,35 @@ class LineFormatter:
         full = np.where(mode == DOC_FULL, doc + 1, doc + 1 + self.n_docs)
         return np.where(mode == DOC_NONE, 0, full)
 
-    def lines(self, events: pl.DataFrame) -> pl.DataFrame:
-        """One `line` per event, in the frame's order."""
+    def _prefix(self, events: pl.DataFrame) -> pl.Series:
+        """`date<TAB>time<TAB>row-id`: fixed width, so built as one byte matrix in NumPy."""
         sec = events["sec"].to_numpy()
         day = sec // 86400
         first = int(day.min()) if len(day) else 0
-        dates = pl.Series(
-            [_iso_day(d) for d in range(first, int(day.max()) + 1)] if len(day) else []
-        )
+        last = int(day.max()) + 1 if len(day) else 0
+        dates = np.frombuffer("".join(_iso_day(d) for d in range(first, last)).encode(), np.uint8)
+        out = np.empty((len(sec), 56), dtype=np.uint8)
+        out[:, :10] = dates.reshape(-1, 10)[day - first]
+        out[:, 10] = out[:, 19] = ord("\t")
+        out[:, 11:19] = _CLOCK[sec % 86400]
+        write_guids(keyed_bytes(events["row_key"].to_numpy(), self.salts[0]), out, 20)
+        return fixed_strings(out)
+
+    def lines(self, events: pl.DataFrame) -> pl.DataFrame:
+        """One `line` per event, in the frame's order."""
         segments = pc.take(self.segments, pa.array(self._segment_index(events)))
         index = pl.DataFrame(
             {
-                "date": day - first,
-                "time": sec % 86400,
                 "ur": events["user"].to_numpy().astype(np.int64) * self.n_results
                 + events["result"].to_numpy(),
                 "aa": np.where(events["admin"].to_numpy(), 1 + events["acting"].to_numpy(), 0),
             }
         )
         cells = [
-            pl.lit(dates).gather(index["date"]),
-            pl.lit(self.times).gather(index["time"]),
-            events["row_id"],
+            pl.lit(self._prefix(events)),
             pl.lit(self.rtypes).gather(events["rtype"]),
             pl.lit(self.user_result).gather(index["ur"]),
-            events["correlation_id"],
+            pl.lit(keyed_guids(events["corr_key"].to_numpy(), self.salts[1])),
             pl.lit(pl.Series(segments)),
             pl.lit(self.cinfos).gather(events["cinfo"]),
             pl.lit(self.ips).gather(events["ip"]),
@@ -125,6 +137,10 @@ class LineFormatter:
         if self.admin:
             cells.append(pl.lit(self.admin_acting).gather(index["aa"]))
         return pl.select(pl.concat_str(cells, separator="\t").alias("line"))
+
+
+def _ended(values: pl.Series) -> pl.Series:
+    return pl.select((pl.lit(values) + pl.lit("\n")).alias("e"))["e"]
 
 
 def _quoted(values: pl.Series) -> pl.Series:
@@ -139,23 +155,43 @@ def _pairs(left: pl.Series, right: pl.Series) -> pl.Series:
     return frame.select(pl.concat_str("l", "r", separator="\t").alias("p"))["p"]
 
 
+#: "HH:MM:SS" for every second of a day, as an (86400, 8) byte matrix.
+_CLOCK = np.frombuffer(
+    "".join(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)).encode(),
+    np.uint8,
+).reshape(86400, 8)
+
+
 def _iso_day(day: int) -> str:
     return (date(1970, 1, 1) + timedelta(days=day)).isoformat()
 
 
-def _encode(header: str, lines: pl.DataFrame, gz: bool) -> bytes:
-    buf = io.BytesIO()
-    buf.write(header.encode("utf-8"))
-    if lines.height:
-        lines.write_csv(buf, include_header=False, quote_style="never")
-    data = buf.getvalue()
-    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0) if gz else data
+def _buffers(lines: pl.DataFrame) -> list[memoryview]:
+    """The bytes of newline-terminated lines, straight from their Arrow buffers."""
+    array = lines.to_series().to_arrow()
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    views = []
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
+        lo, hi = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+        views.append(memoryview(chunk.buffers()[2])[lo:hi])
+    return views
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a hidden temporary file and a rename."""
+def write_atomic(path: Path, parts: list[bytes | memoryview], gz: bool = False) -> None:
+    """Write `parts` to `path` through a hidden temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    with open(tmp, "wb") as f:
+        if gz:
+            with gzip.GzipFile(fileobj=f, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as z:
+                for part in parts:
+                    z.write(part)
+        else:
+            for part in parts:
+                f.write(part)
     os.replace(tmp, path)
 
 
@@ -184,7 +220,7 @@ class Sink:
 
     def _write(self, path: Path, events: pl.DataFrame) -> None:
         lines = self.formatter.lines(events)
-        write_atomic(path, _encode(self.header, lines, self.gz))
+        write_atomic(path, [self.header.encode("utf-8"), *_buffers(lines)], self.gz)
 
     def flush(self) -> None:
         """Wait until every queued file is on disk (re-raising a write error)."""
