@@ -16,9 +16,10 @@ import numpy.typing as npt
 import polars as pl
 
 from pipeline.generate import calendar
+from pipeline.generate.clients import APPS
 from pipeline.generate.events import DENIED, DOC_FULL, DOC_NONE, RT, SUCCESS, make_events
 from pipeline.generate.ids import hash_uniform
-from pipeline.generate.tenant import APPS, Tenant
+from pipeline.generate.tenant import Tenant
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]

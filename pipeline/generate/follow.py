@@ -75,6 +75,7 @@ def follow_logs(
     fmt = LineFormatter(sim.world.tenant, options.log_version, options.seed)
     sink = Sink(Path(out_dir), fmt, options.gzip)
     result = GenerateResult(Path(out_dir), timezone=options.tz)
+    truth = _LiveTruth(sim, options, result)
     live_from = epoch(options.start) + options.days * 86400
     wall0: float | None = None
     with stop_on_signals(stop) as stopped:
@@ -89,35 +90,38 @@ def follow_logs(
                         break
                 sink.write(chunk.name, chunk.events)
                 result.add(chunk.events, count_key_calls(chunk.events), chunk.closes_at)
-                _update_truth(result, sim, options, sink)
+                truth.update(sink)
                 if stopped.is_set():
                     break
         finally:
             sink.close()
     result.files = list(sink.files)
     result.stopped = True
-    _update_truth(result, sim, options, sink, force=True)
+    truth.update(sink, force=True)
     return result
 
 
-def _update_truth(
-    result: GenerateResult,
-    sim: Simulation,
-    options: GenerateOptions,
-    sink: Sink,
-    *,
-    force: bool = False,
-) -> None:
-    """Rewrite the ground truth when more incidents are completely written."""
-    horizon = result.written_until
-    done = [
-        Incident.of(i, options.seed)
-        for i in sim.injector.incidents()
-        if int(i.events["sec"].max()) + LATE_SECONDS[1] < horizon  # type: ignore[arg-type]
-    ]
-    if len(done) == len(result.incidents) and not force:
-        return
-    sink.flush()
-    result.incidents = done
-    doc = truth_document({**options.as_dict(), "follow": True}, done, sim.skipped)
-    result.ground_truth = write_truth(result.out_dir, doc)
+class _LiveTruth:
+    """The ground truth of a live feed: incidents whose records are all written."""
+
+    def __init__(self, sim: Simulation, options: GenerateOptions, result: GenerateResult) -> None:
+        self.sim, self.options, self.result = sim, options, result
+        self.done: dict[int, Incident] = {}
+
+    def update(self, sink: Sink, *, force: bool = False) -> None:
+        """Rewrite ground-truth.json when more incidents are completely written."""
+        horizon = self.result.written_until
+        fresh = False
+        for injected in self.sim.injector.incidents():
+            last = int(injected.events["sec"].max())  # type: ignore[arg-type]
+            if id(injected) not in self.done and last + LATE_SECONDS[1] < horizon:
+                self.done[id(injected)] = Incident.of(injected, self.options.seed)
+                fresh = True
+        if not (fresh or force):
+            return
+        sink.flush()
+        incidents = sorted(self.done.values(), key=lambda i: (i.first_ts, i.scenario))
+        self.result.incidents = incidents
+        options = {**self.options.as_dict(), "follow": True}
+        document = truth_document(options, incidents, self.sim.skipped)
+        self.result.ground_truth = write_truth(self.result.out_dir, document)

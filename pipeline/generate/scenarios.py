@@ -16,6 +16,7 @@ import numpy.typing as npt
 import polars as pl
 
 from pipeline.generate.activity import Day, World, person_ips
+from pipeline.generate.clients import APPS, MOBILE_PLATFORMS
 from pipeline.generate.events import (
     DENIED,
     DOC_FULL,
@@ -27,7 +28,6 @@ from pipeline.generate.events import (
     rtype_codes,
 )
 from pipeline.generate.keys import KeyPlan, key_calls, orphan_calls
-from pipeline.generate.tenant import APPS, MOBILE_PLATFORMS
 
 I64 = npt.NDArray[np.int64]
 TENANT_KEY = "tenant-key"

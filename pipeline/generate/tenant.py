@@ -13,6 +13,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from pipeline.generate.clients import (
+    APPS,
+    DESKTOP_PLATFORMS,
+    DESKTOP_WEIGHTS,
+    MOBILE_PLATFORMS,
+    cinfo_table,
+)
 from pipeline.generate.ids import random_guids
 
 I32 = npt.NDArray[np.int32]
@@ -64,60 +71,6 @@ _WORDS = (
 _QUALIFIERS = ("", " v2", " v3", " final", " (draft)", " 2027", "_signed", " - copy", " FINAL")
 #: Extension -> the desktop app that opens it (index into APPS).
 _EXTS = ((".docx", 0), (".xlsx", 1), (".pptx", 2), (".msg", 3), (".pdf", 4), (".ptxt", 4))
-APPS = ("word", "excel", "powerpoint", "outlook", "viewer")
-
-_MSIPC = "MSIPC;version={};AppName={{}};AppVersion={};AppArch={};OSName={};OSVersion={};OSArch={}"
-_WIN = _MSIPC.format("1.0.4.2", "16.0.{}", "{}", "Windows", "{}", "amd64")
-_MAC = _MSIPC.format("4.2.0", "16.89", "arm64", "MacOS", "14.5", "arm64")
-_IOS = _MSIPC.format("1.3.0", "2.84.0", "arm64", "iOS", "17.5", "arm64")
-_AND = _MSIPC.format("1.3.0", "16.0.17726", "arm64", "Android", "14", "arm64")
-_WIN_APPS = ("WINWORD.EXE", "EXCEL.EXE", "POWERPNT.EXE", "OUTLOOK.EXE")
-_MAC_APPS = ("Microsoft Word", "Microsoft Excel", "Microsoft PowerPoint", "Microsoft Outlook")
-_IOS_APPS = (
-    "com.microsoft.Office.Word",
-    "com.microsoft.Office.Excel",
-    "com.microsoft.Office.Powerpoint",
-    "com.microsoft.Office.Outlook",
-)
-_AND_APPS = tuple(a.lower() for a in _IOS_APPS)
-
-
-def _platforms() -> list[tuple[str, ...]]:
-    """Rows of c-info strings, one per platform, one column per app in APPS."""
-    win = [
-        ("17928.20114", "x64", "10.0.19045"),
-        ("17928.20114", "x64", "10.0.22631"),
-        ("17830.20166", "x86", "10.0.22631"),
-        ("18025.20104", "x64", "10.0.26100"),
-    ]
-    rows = [(*(_WIN.format(a, v, arch, os) for a in _WIN_APPS), _viewer(os)) for v, arch, os in win]
-    rows.append(tuple(_MAC.format(a) for a in (*_MAC_APPS, _MAC_APPS[3])))
-    rows.append(tuple(_IOS.format(a) for a in (*_IOS_APPS, "com.microsoft.rms-sharing")))
-    rows.append(tuple(_AND.format(a) for a in (*_AND_APPS, "com.microsoft.ipviewer")))
-    return rows
-
-
-def _viewer(os_version: str) -> str:
-    return (
-        "MSIPC;version=1.0.4.2;AppName=MSIP.Viewer.exe;AppVersion=2.18.26.0;AppArch=x64;"
-        f"OSName=Windows;OSVersion={os_version};OSArch=amd64"
-    )
-
-
-#: Platform rows: 0-3 Windows, 4 Mac (desktop); 5 iOS, 6 Android (mobile).
-PLATFORMS = _platforms()
-DESKTOP_PLATFORMS = (0, 1, 2, 3, 4)
-DESKTOP_WEIGHTS = (0.35, 0.35, 0.08, 0.07, 0.15)
-MOBILE_PLATFORMS = (5, 6)
-SERVICE_CINFO = (
-    "MSIPC;version=1.0.4.2;AppName=MSExchangeTransport.exe;AppVersion=15.20.7633.30;"
-    "AppArch=x64;OSName=Windows;OSVersion=10.0.20348;OSArch=amd64"
-)
-CONNECTOR_CINFO = (
-    "MSIPC;version=1.0.4.2;AppName=EdgeTransport.exe;AppVersion=15.2.1544.4;"
-    "AppArch=x64;OSName=Windows;OSVersion=10.0.20348;OSArch=amd64"
-)
-
 #: Address plan. Each region's offices and home broadband; hotels anywhere; Microsoft's own.
 OFFICE_PREFIX = {"na": "198.51.100", "eu": "203.0.113", "ap": "192.0.2"}
 HOME_SECOND_OCTET = {"na": 64, "eu": 80, "ap": 96}  # 100.<n..n+15>.x.y (shared address space)
@@ -351,11 +304,6 @@ def _externals(
     return emails, addr, platform
 
 
-def _cinfos() -> pl.Series:
-    grid = [c for row in PLATFORMS for c in row]
-    return pl.Series(["", *grid, SERVICE_CINFO, CONNECTOR_CINFO])
-
-
 def _hosts(rng: np.random.Generator, prefixes: tuple[str, ...], per_prefix: int) -> pl.Series:
     """`per_prefix` random host addresses in each /24 `prefix`."""
     return pl.concat([dotted(p, rng.integers(2, 254, per_prefix)) for p in prefixes])
@@ -384,7 +332,7 @@ def build_tenant(
     foreign = tuple(p for r, p in OFFICE_PREFIX.items() if r != region)
     foreign_ips = ips.add(_hosts(rng, foreign, 32))
     admins = np.sort(rng.choice(n_users, min(n_users, 2 + n_users // 1000), replace=False))
-    cinfos = _cinfos()
+    cinfos = cinfo_table()
     return Tenant(
         domain=domain,
         tenant_guid=tenant_guid,
