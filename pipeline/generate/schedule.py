@@ -38,6 +38,7 @@ class Injector:
     endless: bool = False
     built: dict[tuple[int, int], Injected] = field(default_factory=dict)
     planned_blocks: set[int] = field(default_factory=set)
+    by_day: dict[int, list[pl.DataFrame]] = field(default_factory=dict)  # not yet handed out
 
     @property
     def _history_blocks(self) -> int:
@@ -64,12 +65,7 @@ class Injector:
         """Injected events whose time falls on day `index` of the period."""
         for block in sorted({self._block_of(max(index + k, 0)) for k in (-1, 0, 1)}):
             self._plan(block)
-        lo = _epoch(self.first_day) + index * 86400
-        parts = [
-            inc.events.filter((pl.col("sec") >= lo) & (pl.col("sec") < lo + 86400))
-            for _, inc in sorted(self.built.items())
-        ]
-        return concat_events(parts)
+        return concat_events(self.by_day.pop(index, []))
 
     def incidents(self) -> list[Injected]:
         """Every incident built so far, in schedule order."""
@@ -83,7 +79,15 @@ class Injector:
             rng = np.random.default_rng([self.ctx.world.seed, 4242, block, k])
             start = self._start(scenario, k, block, self._bounds(block), rng)
             if start is not None:
-                self.built[(block, k)] = inject(self.ctx, scenario, rng, start)
+                injected = inject(self.ctx, scenario, rng, start)
+                self.built[(block, k)] = injected
+                self._file_by_day(injected.events)
+
+    def _file_by_day(self, events: pl.DataFrame) -> None:
+        """Keep the incident's events by day of the period, ready for `events_for_day`."""
+        day = (events["sec"].to_numpy() - _epoch(self.first_day)) // 86400
+        for index in np.unique(day):
+            self.by_day.setdefault(int(index), []).append(events.filter(pl.Series(day == index)))
 
     def _start(
         self, scenario: str, k: int, block: int, days: range, rng: np.random.Generator

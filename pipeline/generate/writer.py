@@ -35,7 +35,9 @@ from pipeline.schema import LOG_VERSIONS, VERSION_HEADER
 
 GZIP_LEVEL = 6
 #: Pending writes allowed before the simulation waits for the disk.
-MAX_PENDING = 3
+MAX_PENDING = 4
+#: Threads that format and write files (the main thread simulates).
+WORKERS = 2
 
 
 def header_lines(log_version: str) -> str:
@@ -205,7 +207,7 @@ class Sink:
         self.header = header_lines(formatter.version)
         self.gz = gz
         self.files: list[Path] = []
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmslog-writer")
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rmslog-writer")
         self._pending: list[Future[None]] = []
         out_dir.mkdir(parents=True, exist_ok=True)
 
