@@ -120,11 +120,11 @@ def generate(
     ] = None,
     region: Annotated[str, typer.Option(help="Service region: na, eu or ap.")] = "na",
     timezone: Annotated[
-        str | None, typer.Option(help="Working-hours time zone [default: by region].")
+        str | None, typer.Option(help="Working-hours time zone (IANA); by default the region's.")
     ] = None,
     log_version: Annotated[str, typer.Option(help="1.0, 1.1 or 1.1-admin.")] = "1.1-admin",
     layout: Annotated[
-        str | None, typer.Option(help="daily or blobs [default: daily; blobs with --follow].")
+        str | None, typer.Option(help="daily or blobs; daily by default, blobs with --follow.")
     ] = None,
     gzip: Annotated[bool, typer.Option("--gzip", help="Write .gz files.")] = False,
     scenarios: Annotated[
