@@ -404,9 +404,11 @@ def test_generate_reports_what_it_wrote_on_stderr(cli: Any, tmp_path: Path) -> N
 
 def test_follow_continues_the_same_blobs_a_batch_run_writes(tmp_path: Path) -> None:
     options = GenerateOptions(**(SMALL | {"days": 2, "layout": "blobs"}), scenarios=SCENARIOS)
-    generate_logs(tmp_path / "batch", options)
+    batch_run = generate_logs(tmp_path / "batch", options)
     stop = threading.Event()
-    threading.Timer(1.5, stop.set).start()
+    threading.Thread(
+        target=_stop_after, args=(tmp_path / "live", len(batch_run.files) + 24, stop)
+    ).start()
     result = follow_logs(tmp_path / "live", options, speed=1e6, stop=stop)
     batch, live = _bytes(tmp_path / "batch"), _bytes(tmp_path / "live")
     # 48 hourly blobs (the connector polls every 15 minutes, so no hour is empty), maybe
@@ -417,6 +419,14 @@ def test_follow_continues_the_same_blobs_a_batch_run_writes(tmp_path: Path) -> N
     history = _truth(tmp_path / "batch")["incidents"]
     assert history and all(i in _truth(tmp_path / "live")["incidents"] for i in history)
     assert not [p for p in (tmp_path / "live").iterdir() if p.name.startswith(".")]
+
+
+def _stop_after(folder: Path, blobs: int, stop: threading.Event) -> None:
+    """Set `stop` once `folder` holds `blobs` blobs (or after a minute)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(folder.glob("*.log"))) < blobs:
+        time.sleep(0.02)
+    stop.set()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
