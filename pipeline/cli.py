@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pipeline import query as query_mod
-from pipeline.detect import run_detections
+from pipeline.detect import Severity, run_detections, severity_at_least
 from pipeline.errors import ExitCode, RmslogError, UsageError
 from pipeline.generate import (
     GenerateOptions,
@@ -197,19 +197,29 @@ def detect(
     param: Annotated[
         list[str] | None, typer.Option(help="Override a rule parameter: rule.name=value.")
     ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Settings file [default: $RMSLOG_CONFIG or ./rmslog.toml].")
+    ] = None,
+    fail_on: Annotated[
+        Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Attribute tenant-key calls and run the detection rules into `findings`.
 
-    Example: rmslog detect --rule orphan-key-calls --param orphan-key-calls.min_calls=5
+    Example: rmslog detect --rule denied-burst --param denied-burst.min_failures=20 --fail-on high
     """
-    with _errors(), open_warehouse(_db(db)) as con:
-        summary = run_detections(con, rule, _pairs(param, "--param"))
+    with _errors():
+        settings = load_settings(config)
+        with open_warehouse(_db(db)) as con:
+            summary = run_detections(con, rule, _pairs(param, "--param"), settings)
         if as_json:
             _print_json(summary.as_dict())
-        else:
-            for rule_id, n in summary.findings_by_rule.items():
-                err.print(f"{rule_id}: {n} finding(s)")
+        for rule_id, n in summary.findings_by_rule.items():
+            new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
+            err.print(f"{rule_id}: {n} finding(s), {new} new, {gone} removed", highlight=False)
+        if fail_on and severity_at_least(summary.worst_severity(), fail_on):
+            raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 @app.command()

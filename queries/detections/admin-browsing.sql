@@ -1,0 +1,63 @@
+-- id: admin-browsing
+-- title: Administrator browsing other users' documents in admin mode
+-- severity: high
+-- description: Document-tracking requests made in admin mode (admin-action True) that look at other users' documents: acting as another user, or across the whole tenant. One administrator's such requests are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it holds at least min_requests requests about at least min_targets other users or documents, and more than baseline_factor times the administrator's busiest admin-mode day in the baseline_days before it, so a helpdesk admin who does this daily is compared with their own habit. Needs the 1.1 log with admin fields; service accounts from the settings are ignored.
+-- param: min_requests INTEGER = 5 | fewest admin-mode requests in a session that make a finding
+-- param: min_targets INTEGER = 3 | fewest distinct other users or documents looked at
+-- param: gap_minutes INTEGER = 60 | a gap longer than this between requests ends a session
+-- param: baseline_days INTEGER = 14 | days of the administrator's own history to compare with
+-- param: baseline_factor DOUBLE = 3.0 | a session must exceed this many times the busiest earlier day
+-- param: service_accounts LIST | from the settings: accounts this rule ignores
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+WITH service AS (
+    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
+    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
+),
+admin_mode AS (
+    SELECT user_id, ts, row_id, request_type, acting_as_user, content_id,
+           coalesce(lower(acting_as_user), content_id, lower(owner_email), 'whole tenant') AS target
+    FROM requests
+    WHERE admin_action AND user_id IS NOT NULL
+      AND user_id NOT IN (SELECT user_id FROM service)
+      AND lower(user_id) IS DISTINCT FROM lower(acting_as_user)
+),
+daily AS (
+    SELECT user_id, ts::DATE AS day, count(*) AS requests
+    FROM admin_mode GROUP BY ALL
+),
+marked AS (
+    SELECT *, coalesce(ts - lag(ts) OVER w > to_minutes($gap_minutes), true) AS starts_session
+    FROM admin_mode
+    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
+),
+numbered AS (
+    SELECT *,
+           sum(starts_session::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id) AS session
+    FROM marked
+),
+sessions AS (
+    SELECT user_id, session, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS requests,
+           count(DISTINCT target) AS targets,
+           count(DISTINCT acting_as_user) AS users_acted_for,
+           list(row_id ORDER BY ts, row_id) AS evidence_row_ids
+    FROM numbered
+    GROUP BY user_id, session
+    HAVING count(*) >= $min_requests AND count(DISTINCT target) >= $min_targets
+)
+SELECT
+    s.user_id AS entity,
+    s.first_ts,
+    s.last_ts,
+    format('{} made {} admin-mode requests about {} other users or documents (acting as {} users); busiest earlier day: {}',
+           s.user_id, s.requests, s.targets, s.users_acted_for,
+           coalesce(max(d.requests), 0)) AS summary,
+    s.evidence_row_ids,
+    s.first_ts AS window_start
+FROM sessions s
+LEFT JOIN daily d
+       ON d.user_id = s.user_id
+      AND d.day >= s.first_ts::DATE - $baseline_days
+      AND d.day < s.first_ts::DATE
+GROUP BY s.user_id, s.session, s.first_ts, s.last_ts, s.requests, s.targets,
+         s.users_acted_for, s.evidence_row_ids
+HAVING s.requests > $baseline_factor * coalesce(max(d.requests), 0)

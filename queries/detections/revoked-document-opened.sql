@@ -1,0 +1,43 @@
+-- id: revoked-document-opened
+-- title: Revoked document opened, or an attempt to open it
+-- severity: high
+-- description: Use-licence requests for a document after its owner revoked it (RevokeAccess), by anyone other than the owner or the person who revoked it: the document travelled beyond its intended readers. Denied attempts count too (include_denied), because they show who still holds a copy. One finding per document, anchored at its first successful revocation. Service accounts from the settings are ignored.
+-- param: include_denied BOOLEAN = true | count denied attempts, not only successful opens
+-- param: service_accounts LIST | from the settings: accounts this rule ignores
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+WITH service AS (
+    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
+    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
+),
+revoked AS (
+    SELECT content_id, arg_min(row_id, (ts, row_id)) AS revoke_row_id, min(ts) AS revoked_at,
+           arg_min(user_id, (ts, row_id)) AS revoked_by
+    FROM requests
+    WHERE request_type = 'RevokeAccess' AND result = 'Success' AND content_id IS NOT NULL
+    GROUP BY content_id
+),
+opens AS (
+    SELECT r.content_id, r.ts, r.row_id, r.user_id, r.result, r.owner_email, r.file_name
+    FROM requests r
+    JOIN revoked v ON v.content_id = r.content_id AND r.ts > v.revoked_at
+    WHERE r.request_type IN ('AcquireLicense', 'AcquirePreLicense', 'FECreateEndUserLicenseV1',
+                             'BECreateEndUserLicenseV1')
+      AND r.user_id IS NOT NULL
+      AND r.user_id NOT IN (SELECT user_id FROM service)
+      AND lower(r.user_id) IS DISTINCT FROM lower(r.owner_email)
+      AND lower(r.user_id) IS DISTINCT FROM lower(v.revoked_by)
+      AND ($include_denied OR r.result = 'Success')
+)
+SELECT
+    v.content_id AS entity,
+    v.revoked_at AS first_ts,
+    max(o.ts) AS last_ts,
+    format('{} revoked at {} UTC by {}; then {} open(s) ({} successful) by {}',
+           coalesce(max(o.file_name), v.content_id), strftime(v.revoked_at, '%Y-%m-%d %H:%M'),
+           coalesce(v.revoked_by, 'unknown'), count(*), count(*) FILTER (o.result = 'Success'),
+           string_agg(DISTINCT o.user_id, ', ' ORDER BY o.user_id)) AS summary,
+    list_prepend(v.revoke_row_id, list(o.row_id ORDER BY o.ts, o.row_id)) AS evidence_row_ids,
+    v.revoked_at AS window_start
+FROM revoked v
+JOIN opens o USING (content_id)
+GROUP BY v.content_id, v.revoked_at, v.revoked_by, v.revoke_row_id
