@@ -1,64 +1,368 @@
+"""Detection rules: a hand-built positive and negative case each, and stable findings."""
+
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
+from w3c_builder import Rec, licence, write_log
 
 from pipeline.detect import list_rules, run_detections
+from pipeline.errors import QueryError, UsageError
 from pipeline.ingest import ingest_paths
+from pipeline.settings import Settings
 
-HEAD = (
-    "#Software: RMS\n#Version: 1.1\n#Fields: date time row-id request-type user-id result "
-    "correlation-id content-id c-info c-ip\n"
-)
+KIM, ANA, LEE = "kim@contoso.example", "ana@contoso.example", "lee@contoso.example"
+ADMIN = "root.admin@contoso.example"
+DOC = "{7a1e4c2b-3f5d-4b6a-9c8e-1d0f2e3a4b5c}"
+BERLIN = Settings(timezone="Europe/Berlin")
+CONTRACT_RULES = {
+    "off-hours-reading",
+    "impossible-travel",
+    "denied-burst",
+    "orphan-key-calls",
+    "admin-browsing",
+    "revoked-document-opened",
+    "key-volume-spike",
+}
 
 
-def _write(path: Path, *lines: str) -> Path:
-    path.write_text(HEAD + "".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
+def _at(start: str, minutes: float) -> str:
+    t = datetime.fromisoformat(start) + timedelta(minutes=minutes)
+    return t.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _line(ts: str, row: str, kind: str, user: str, corr: str) -> str:
-    day, time = ts.split(" ")
-    return "\t".join([day, time, row, kind, f"'{user}'", "'Success'", corr, "", "''", "10.0.0.1"])
+_FILES = iter(range(1_000_000))
 
 
-def test_every_rule_file_declares_id_title_severity_and_description() -> None:
-    for rule in list_rules():
+def _detect(
+    con: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    records: list[Rec],
+    rule: str,
+    settings: Settings | None = None,
+    **params: object,
+) -> list[tuple[object, ...]]:
+    """Ingest `records` as a new file, run one rule, return (entity, first, last, evidence)."""
+    ingest_paths(con, [write_log(tmp_path / f"f{next(_FILES)}.log", records)])
+    run_detections(con, [rule], {f"{rule}.{k}": str(v) for k, v in params.items()}, settings)
+    return con.sql(
+        "SELECT entity, first_ts, last_ts, evidence_row_ids FROM findings "
+        "WHERE rule = $r ORDER BY first_ts",
+        params={"r": rule},
+    ).fetchall()
+
+
+def _reads(user: str, start: str, n: int, every: float = 3, **kw: object) -> list[Rec]:
+    return [
+        Rec(_at(start, i * every), "AcquireLicense", user=user, content=f"{{d-{i}}}", **kw)  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def test_the_rules_are_the_generators_scenarios_each_with_a_complete_header() -> None:
+    rules = list_rules()
+    assert {r.id for r in rules} == CONTRACT_RULES
+    for rule in rules:
         meta = rule.file.meta
-        assert {"id", "title", "severity", "description"} <= set(meta), rule.file.path
+        assert {"id", "title", "severity", "description", "columns"} <= set(meta), rule.file.path
         assert meta["severity"] in ("low", "medium", "high")
+        assert rule.file.path.stem == rule.id
+        assert all(p.default is not None and p.description for p in rule.params), rule.id
 
 
-def test_key_operation_without_origin_is_an_orphan_finding(
+# --------------------------------------------------------------------------- off-hours-reading
+
+
+def test_night_reading_surge_in_the_tenants_time_zone_is_a_finding(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    log = _write(
-        tmp_path / "a.log",
-        _line("2026-11-02 10:00:00", "r1", "AcquireLicense", "kim@x", "c1"),
-        _line("2026-11-02 10:00:00", "r2", "KMSPDecrypt", "", "c1"),
-        _line("2026-11-02 11:30:00", "r3", "KMSPSignDigest", "", "c-lonely"),
+    # Wednesday 2026-11-04 01:00 UTC = 02:00 in Berlin.
+    found = _detect(
+        warehouse, tmp_path, _reads(KIM, "2026-11-04 01:00:00", 12), "off-hours-reading", BERLIN
     )
-    ingest_paths(warehouse, [log])
-    orphans = warehouse.sql("SELECT row_id FROM key_usage WHERE is_orphan").fetchall()
-    assert orphans == [("r3",)]
-    summary = run_detections(warehouse, ["orphan-key-calls"])
-    assert summary.findings_by_rule == {"orphan-key-calls": 1}
-    (evidence,) = warehouse.sql("SELECT evidence_row_ids FROM findings").fetchall()[0]
-    assert evidence == ["r3"]
+    assert [(f[0], f[1], len(f[3])) for f in found] == [(KIM, datetime(2026, 11, 4, 1, 0), 12)]
 
 
-def test_attributed_key_operations_make_no_finding_and_reruns_do_not_duplicate(
+def test_reading_at_8_in_berlin_is_working_time_there_though_it_is_7_utc(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    log = _write(
-        tmp_path / "b.log",
-        _line("2026-11-02 10:00:00", "r1", "Certify", "kim@x", "c1"),
-        _line("2026-11-02 10:00:01", "r2", "SignDigest", "", "c1"),
+    records = _reads(KIM, "2026-11-04 07:00:00", 12)
+    assert _detect(warehouse, tmp_path, records, "off-hours-reading", BERLIN) == []
+    # The same records are off-hours for a tenant on UTC.
+    assert len(_detect(warehouse, tmp_path, [], "off-hours-reading", Settings())) == 1
+
+
+def test_a_user_who_habitually_reads_at_night_is_compared_with_their_own_habit(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    habit = [r for day in range(2, 6) for r in _reads(KIM, f"2026-11-0{day} 22:00:00", 8)]
+    tonight = _reads(KIM, "2026-11-06 22:00:00", 14)
+    assert _detect(warehouse, tmp_path, habit + tonight, "off-hours-reading", BERLIN) == []
+    surge = _reads(KIM, "2026-11-07 22:00:00", 60, every=1)
+    found = _detect(warehouse, tmp_path, surge, "off-hours-reading", BERLIN)
+    assert [f[1] for f in found] == [datetime(2026, 11, 7, 22, 0)]
+
+
+def test_service_accounts_reading_at_night_are_allow_listed(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    service = "microsoftrmsonline@0b9f7c3e.rms.na.aadrm.com"
+    records = _reads(service, "2026-11-04 01:00:00", 30)
+    assert _detect(warehouse, tmp_path, records, "off-hours-reading", BERLIN) == []
+    custom = Settings(timezone="Europe/Berlin", service_accounts=("backup-%",))
+    assert len(_detect(warehouse, tmp_path, [], "off-hours-reading", custom)) == 1
+
+
+# --------------------------------------------------------------------------- impossible-travel
+
+
+def _day_one(user: str, ip: str) -> list[Rec]:
+    return [Rec(_at("2026-11-02 09:00:00", 30 * i), "Certify", user=user, ip=ip) for i in range(4)]
+
+
+def test_one_account_on_a_new_distant_network_within_minutes_is_a_finding(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    home = Rec("2026-11-03 10:00:00", "AcquireLicense", user=KIM, ip="198.51.100.7", row="h1")
+    away = Rec("2026-11-03 10:12:00", "AcquireLicense", user=KIM, ip="185.220.101.4", row="a1")
+    away2 = Rec("2026-11-03 10:14:00", "GetSingle", user=KIM, ip="185.220.101.4", row="a2")
+    records = [*_day_one(KIM, "198.51.100.7"), home, away, away2]
+    found = _detect(warehouse, tmp_path, records, "impossible-travel")
+    assert found == [
+        (KIM, datetime(2026, 11, 3, 10, 0), datetime(2026, 11, 3, 10, 12), ["h1", "a1"])
+    ]
+
+
+def test_a_users_usual_second_network_and_a_slow_move_are_not_travel(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    known_phone = _day_one(KIM, "198.51.100.7") + _day_one(KIM, "100.64.12.9")
+    today = [
+        Rec("2026-11-03 10:00:00", "Certify", user=KIM, ip="198.51.100.7"),
+        Rec("2026-11-03 10:05:00", "Certify", user=KIM, ip="100.64.12.9"),
+        Rec("2026-11-03 10:07:00", "Certify", user=KIM, ip="10.1.2.3"),  # private: no location
+        Rec("2026-11-03 14:00:00", "Certify", user=KIM, ip="185.220.101.4"),  # 4 h later
+    ]
+    assert _detect(warehouse, tmp_path, known_phone + today, "impossible-travel") == []
+
+
+# --------------------------------------------------------------------------- denied-burst
+
+
+def _failures(user: str, start: str, n: int, every: float) -> list[Rec]:
+    return [
+        Rec(_at(start, i * every), "AcquireLicense", user=user, result="AccessDenied")
+        for i in range(n)
+    ]
+
+
+def test_burst_of_denied_requests_is_a_finding(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    found = _detect(
+        warehouse, tmp_path, _failures(ANA, "2026-11-03 10:00:00", 12, 0.5), "denied-burst"
     )
-    ingest_paths(warehouse, [log])
-    row = warehouse.sql("SELECT operation, user_id, origin_request_type FROM key_usage").fetchall()
-    assert row == [("KMSPSignDigest", "kim@x", "Certify")]
-    run_detections(warehouse)
-    run_detections(warehouse)
-    assert warehouse.sql("SELECT count(*) FROM findings").fetchall() == [(0,)]
+    assert [(f[0], len(f[3])) for f in found] == [(ANA, 12)]
+
+
+def test_failures_spread_over_the_day_are_not_a_burst(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    records = _failures(ANA, "2026-11-03 08:00:00", 12, 45)
+    assert _detect(warehouse, tmp_path, records, "denied-burst") == []
+
+
+# --------------------------------------------------------------------------- orphan-key-calls
+
+
+def test_orphan_key_calls_are_a_finding_once_past_the_grace_period(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    orphan = Rec("2026-11-03 10:00:00", "KeyVaultDecryptRequest", corr="lonely", row="k1")
+    assert _detect(warehouse, tmp_path, [orphan], "orphan-key-calls") == []  # may still arrive
+    later = licence("2026-11-03 10:30:00", KIM, "c9", ("KeyVaultSignDigest",))
+    found = _detect(warehouse, tmp_path, later, "orphan-key-calls")
+    assert found == [("tenant-key", datetime(2026, 11, 3, 10), datetime(2026, 11, 3, 10), ["k1"])]
+
+
+def test_attributed_key_calls_make_no_orphan_finding(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    records = licence("2026-11-03 10:00:00", KIM, "c1", ("KMSPDecrypt", "KMSPSignDigest"))
+    records.append(Rec("2026-11-03 12:00:00", "Certify", user=KIM, corr="c2"))
+    assert _detect(warehouse, tmp_path, records, "orphan-key-calls") == []
+
+
+# --------------------------------------------------------------------------- admin-browsing
+
+
+def _admin_views(start: str, targets: list[str], per_target: int = 2) -> list[Rec]:
+    out = []
+    for i, user in enumerate(targets):
+        for j in range(per_target):
+            ts = _at(start, 2 * (i * per_target + j))
+            out.append(
+                Rec(ts, "GetSingle", user=ADMIN, admin=True, acting=user, content=f"{{{user}-{j}}}")
+            )
+    return out
+
+
+def test_admin_browsing_several_users_documents_is_a_finding(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    records = _admin_views("2026-11-03 15:00:00", [KIM, ANA, LEE, "mia@contoso.example"])
+    found = _detect(warehouse, tmp_path, records, "admin-browsing")
+    assert [(f[0], len(f[3])) for f in found] == [(ADMIN, 8)]
+
+
+def test_admin_looking_at_own_documents_or_one_users_is_not_browsing(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    own = [
+        Rec(_at("2026-11-03 15:00:00", i), "GetSingle", user=ADMIN, admin=True, acting=ADMIN)
+        for i in range(10)
+    ]
+    one_user = _admin_views("2026-11-03 17:00:00", [KIM], per_target=3)
+    assert _detect(warehouse, tmp_path, own + one_user, "admin-browsing") == []
+
+
+# --------------------------------------------------------------------------- revoked-document-opened
+
+
+def test_opening_a_document_after_its_revocation_is_a_finding(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    records = [
+        Rec("2026-11-03 09:00:00", "AcquireLicense", user=ANA, content=DOC, owner=LEE, row="o0"),
+        Rec("2026-11-03 10:00:00", "RevokeAccess", user=LEE, content=DOC, row="rv"),
+        Rec("2026-11-03 11:00:00", "AcquireLicense", user=LEE, content=DOC, owner=LEE, row="o1"),
+        Rec("2026-11-03 12:00:00", "AcquireLicense", user=ANA, content=DOC, owner=LEE, row="o2"),
+        Rec(
+            "2026-11-03 12:05:00",
+            "AcquireLicense",
+            user=KIM,
+            content=DOC,
+            owner=LEE,
+            result="AccessDenied",
+            row="o3",
+        ),
+    ]
+    found = _detect(warehouse, tmp_path, records, "revoked-document-opened")
+    assert found == [
+        (DOC, datetime(2026, 11, 3, 10), datetime(2026, 11, 3, 12, 5), ["rv", "o2", "o3"])
+    ]
+    only_success = _detect(warehouse, tmp_path, [], "revoked-document-opened", include_denied=False)
+    assert only_success[0][3] == ["rv", "o2"]
+
+
+def test_opening_before_revocation_or_by_the_owner_is_not_a_finding(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    records = [
+        Rec("2026-11-03 09:00:00", "AcquireLicense", user=ANA, content=DOC, owner=LEE),
+        Rec("2026-11-03 10:00:00", "RevokeAccess", user=LEE, content=DOC),
+        Rec("2026-11-03 11:00:00", "AcquireLicense", user=LEE, content=DOC, owner=LEE),
+    ]
+    assert _detect(warehouse, tmp_path, records, "revoked-document-opened") == []
+
+
+# --------------------------------------------------------------------------- key-volume-spike
+
+
+def _key_hour(day: str, hour: int, n: int) -> list[Rec]:
+    return [
+        Rec(f"{day} {hour:02d}:{i * 60 // n:02d}:{i % 60:02d}", "KMSPDecrypt", corr=f"{day}-{i}")
+        for i in range(n)
+    ]
+
+
+def test_key_calls_far_above_the_same_hour_on_earlier_working_days_are_a_spike(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    history = [r for d in ("02", "03", "04") for r in _key_hour(f"2026-11-{d}", 10, 60)]
+    spike = _key_hour("2026-11-05", 10, 200)
+    found = _detect(warehouse, tmp_path, history + spike, "key-volume-spike")
+    assert [(f[0], f[1].date().isoformat(), len(f[3])) for f in found] == [  # type: ignore[union-attr]
+        ("tenant-key", "2026-11-05", 200)
+    ]
+
+
+def test_usual_volume_or_too_little_history_is_not_a_spike(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    first_days = _key_hour("2026-11-02", 10, 60) + _key_hour("2026-11-03", 10, 300)
+    assert _detect(warehouse, tmp_path, first_days, "key-volume-spike") == []  # 1 day of history
+    usual = [r for d in ("04", "05") for r in _key_hour(f"2026-11-{d}", 10, 90)]
+    usual += _key_hour("2026-11-06", 10, 400)  # below 2x the busiest comparable hour (300)
+    assert _detect(warehouse, tmp_path, usual, "key-volume-spike") == []
+
+
+# --------------------------------------------------------------------------- stability
+
+
+def test_rerunning_and_more_data_update_a_finding_instead_of_duplicating_it(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    first = _detect(
+        warehouse, tmp_path, _failures(ANA, "2026-11-03 10:00:00", 12, 0.5), "denied-burst"
+    )
+    ids = warehouse.sql("SELECT finding_id FROM findings").fetchall()
+    again = run_detections(warehouse, ["denied-burst"])
+    assert again.new_by_rule == {"denied-burst": 0}
+    more = _detect(
+        warehouse, tmp_path, _failures(ANA, "2026-11-03 10:06:00", 5, 0.5), "denied-burst"
+    )
+    assert warehouse.sql("SELECT finding_id FROM findings").fetchall() == ids
+    assert len(more[0][3]) == 17 and more[0][2] > first[0][2]  # type: ignore[operator]
+
+
+def test_running_one_rule_leaves_other_rules_findings_alone(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    _detect(warehouse, tmp_path, _failures(ANA, "2026-11-03 10:00:00", 12, 0.5), "denied-burst")
+    run_detections(warehouse, ["orphan-key-calls"])
+    assert warehouse.sql("SELECT rule FROM findings").fetchall() == [("denied-burst",)]
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"denied-burst.nope": "1"}, "rule denied-burst has no parameter 'nope'"),
+        ({"min_failures": "1"}, "name it as rule.name"),
+        ({"denied-burst.min_failures": "many"}, "must be INTEGER, got 'many'"),
+        ({"orphan-key-calls.min_calls": "2"}, "rule 'orphan-key-calls' is not among the rules run"),
+        ({"off-hours-reading.timezone": "UTC"}, "is a tenant setting"),
+    ],
+)
+def test_bad_parameters_are_refused_with_a_clear_message(
+    warehouse: duckdb.DuckDBPyConnection, params: dict[str, str], message: str
+) -> None:
+    rules = ["denied-burst", "off-hours-reading"]
+    with pytest.raises(UsageError, match=message):
+        run_detections(warehouse, rules, params)
+
+
+def test_an_unknown_rule_is_refused(warehouse: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(UsageError, match="unknown rule"):
+        run_detections(warehouse, ["no-such-rule"])
+
+
+def test_a_failing_rule_rolls_back_every_finding_of_the_run(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    _detect(warehouse, tmp_path, _failures(ANA, "2026-11-03 10:00:00", 12, 0.5), "denied-burst")
+    warehouse.execute("DROP VIEW key_usage")
+    with pytest.raises(QueryError, match="detection rule orphan-key-calls"):
+        run_detections(
+            warehouse, ["denied-burst", "orphan-key-calls"], {"denied-burst.min_failures": "50"}
+        )
+    assert warehouse.sql("SELECT count(*) FROM findings").fetchall() == [(1,)]

@@ -1,0 +1,69 @@
+"""`rmslog detect` on the command line: settings file, parameters, --fail-on, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from w3c_builder import Rec, write_log
+
+from pipeline.errors import ExitCode
+
+
+@pytest.fixture
+def night_reads_db(cli: Any, tmp_path: Path) -> Path:
+    """A warehouse where kim reads 12 documents at 01:00 UTC on a Wednesday."""
+    records = [
+        Rec(f"2026-11-04 01:{2 * i:02d}:00", "AcquireLicense", user="kim@x", content=f"{{d{i}}}")
+        for i in range(12)
+    ]
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", write_log(tmp_path / "a.log", records), "--db", db).exit_code == 0
+    return db
+
+
+def test_detect_json_reports_findings_per_rule_and_fail_on_sets_exit_code_1(
+    cli: Any, night_reads_db: Path
+) -> None:
+    result = cli("detect", "--db", night_reads_db, "--json", "--fail-on", "medium")
+    assert result.exit_code == ExitCode.FINDINGS
+    summary = json.loads(result.stdout)
+    assert summary["findings_by_rule"]["off-hours-reading"] == 1
+    assert "off-hours-reading: 1 finding(s), 1 new, 0 removed" in result.stderr
+    assert cli("detect", "--db", night_reads_db, "--fail-on", "high").exit_code == 0
+
+
+def test_the_settings_file_moves_working_hours_into_the_tenants_time_zone(
+    cli: Any, night_reads_db: Path, tmp_path: Path
+) -> None:
+    # 01:00 UTC is 09:00 in Singapore: working time there.
+    config = tmp_path / "rmslog.toml"
+    config.write_text('[tenant]\ntimezone = "Asia/Singapore"\n', encoding="utf-8")
+    result = cli("detect", "--db", night_reads_db, "--config", config, "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["findings_by_rule"]["off-hours-reading"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--param", "denied-burst.min_failures"], "--param must look like name=value"),
+        (["--param", "denied-burst.min_failures=lots"], "must be INTEGER, got 'lots'"),
+        (["--param", "denied-burst.nope=1"], "rule denied-burst has no parameter 'nope'"),
+        (["--config", "missing.toml"], "settings file missing.toml does not exist"),
+    ],
+)
+def test_bad_detect_options_exit_with_the_usage_code_and_say_why(
+    cli: Any, night_reads_db: Path, args: list[str], message: str
+) -> None:
+    result = cli("detect", "--db", night_reads_db, *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert message in result.stderr
+
+
+def test_an_unknown_fail_on_severity_is_a_usage_error(cli: Any, night_reads_db: Path) -> None:
+    result = cli("detect", "--db", night_reads_db, "--fail-on", "urgent")
+    assert result.exit_code == ExitCode.USAGE
+    assert "urgent" in result.stderr
