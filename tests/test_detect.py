@@ -232,7 +232,7 @@ def test_admin_looking_at_own_documents_or_one_users_is_not_browsing(
     assert _detect(warehouse, tmp_path, own + one_user, "admin-browsing") == []
 
 
-# --------------------------------------------------------------------------- revoked-document-opened
+# ---------------------------------------------------------------- revoked-document-opened
 
 
 def test_opening_a_document_after_its_revocation_is_a_finding(

@@ -1,4 +1,4 @@
-"""Hand-made RMS usage logs for tests: a few records, any log version, written as the service does."""
+"""Hand-made RMS usage logs for tests: a few records, any log version, as the service writes."""
 
 from __future__ import annotations
 
