@@ -63,12 +63,12 @@ def parse_ground_truth(data: dict[str, Any], source: str = "ground truth") -> Gr
     incidents = data.get("incidents")
     if not isinstance(incidents, list):
         raise UsageError(f"{source}: 'incidents' must be a list")
-    schema = {
-        "scenario": pl.String,
-        "entity": pl.String,
-        "first_ts": pl.String,
-        "last_ts": pl.String,
-        "row_ids": pl.List(pl.String),
+    schema: dict[str, pl.DataType] = {
+        "scenario": pl.String(),
+        "entity": pl.String(),
+        "first_ts": pl.String(),
+        "last_ts": pl.String(),
+        "row_ids": pl.List(pl.String()),
     }
     try:
         frame = pl.DataFrame(incidents, schema=schema)
