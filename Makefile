@@ -44,6 +44,10 @@ check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, pytest
 bench: $(VENV)/.synced  ## benchmarks; each prints ratios against a baseline measured in the same run
 	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done
 
+.PHONY: eval
+eval: $(VENV)/.synced  ## detection accuracy: precision/recall per rule vs the generator's ground truth
+	$(RUN) python bench/eval_detect.py
+
 sample-logs: $(VENV)/.synced  ## regenerate the committed sample under sample-logs/
 	rm -rf sample-logs
 	$(RUN) rmslog generate sample-logs --days 14 --users 40 --seed 2026 --topology byok-keyvault --scenarios all
