@@ -366,3 +366,17 @@ def test_a_failing_rule_rolls_back_every_finding_of_the_run(
             warehouse, ["denied-burst", "orphan-key-calls"], {"denied-burst.min_failures": "50"}
         )
     assert warehouse.sql("SELECT count(*) FROM findings").fetchall() == [(1,)]
+
+
+def test_the_readme_lists_every_rule_with_its_severity_and_parameter_defaults() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in readme.splitlines()
+        if line.startswith("| `")
+    }
+    for rule in list_rules():
+        row = rows[rule.id]
+        assert f"| {rule.severity} |" in row, rule.id
+        for param in rule.params:
+            assert f"`{param.name}` {param.default}" in row, (rule.id, param.name)
