@@ -1,7 +1,7 @@
 -- id: key-volume-spike
 -- title: Spike in tenant-key calls
 -- severity: medium
--- description: Tenant-key calls per hour compared with the tenant's own history: the same local hour of day on the same kind of day (working day or not, per the settings) over the baseline_days before. An hour is a spike when it has at least min_calls calls and more than baseline_factor times the busiest such hour of the baseline. Hours are judged only once at least min_history_days comparable days precede them. Consecutive spike hours form one finding.
+-- description: Tenant-key calls per hour compared with the tenant's own history: the same local hour of day on the same kind of day (working day or not, per the settings) over the baseline_days before. An hour is a spike when it has at least min_calls calls and more than baseline_factor times the busiest such hour of the baseline. Hours are judged only once at least min_history_days comparable earlier days had key calls. Consecutive spike hours form one finding.
 -- param: min_calls INTEGER = 50 | fewest key calls in an hour that can be a spike
 -- param: baseline_days INTEGER = 14 | days of the tenant's history to compare with
 -- param: baseline_factor DOUBLE = 2.0 | a spike exceeds this many times the busiest comparable hour
@@ -22,8 +22,9 @@ hourly AS (
     FROM calls GROUP BY hour
 ),
 days AS (
-    -- Every local day the warehouse has records for, so quiet hours count as zero.
-    SELECT DISTINCT timezone($timezone, timezone('UTC', ts))::DATE AS day FROM requests
+    -- Local days with tenant-key calls: the history a key-volume baseline can stand on
+    -- (a tenant that only started using its own key is not judged on an empty past).
+    SELECT DISTINCT timezone($timezone, timezone('UTC', ts))::DATE AS day FROM calls
 ),
 candidates AS (
     SELECT h.*, timezone($timezone, timezone('UTC', h.hour))::DATE AS day
