@@ -1,0 +1,162 @@
+"""Rules on a generated tenant: quiet on normal traffic, and each finds a hand-made incident
+hidden in it (and nothing else), scored through the accuracy evaluator."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from w3c_builder import Rec, licence, write_log
+
+from pipeline.detect import list_rules, run_detections
+from pipeline.detect.accuracy import parse_ground_truth, score_findings
+from pipeline.generate import GenerateOptions, generate_logs
+from pipeline.ingest import ingest_paths
+from pipeline.settings import Settings
+
+UTC = Settings(timezone="UTC")  # the simulator's working day is centred on 13:00 UTC
+
+
+@pytest.fixture(scope="module")
+def tenant_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten days (from a Monday) of a 40-user legacy-BYOK tenant."""
+    out = tmp_path_factory.mktemp("tenant")
+    generate_logs(out, GenerateOptions(start=date(2026, 11, 2), days=10, users=40, seed=5))
+    return out
+
+
+def _users(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(user_id, usual c_ip) of the generated users, busiest first."""
+    return [
+        (str(u), str(ip))
+        for u, ip in con.sql(
+            "SELECT user_id, mode(c_ip) FROM requests WHERE user_id IS NOT NULL "
+            "GROUP BY user_id ORDER BY count(*) DESC, user_id"
+        ).fetchall()
+    ]
+
+
+def _incidents(con: duckdb.DuckDBPyConnection) -> tuple[list[Rec], list[dict[str, object]]]:
+    """One hand-made incident per rule, with ground truth in the generator's format."""
+    users = _users(con)
+    (reader, r_ip), (traveller, home), (denied, d_ip), (admin, a_ip), (leaker, l_ip) = users[:5]
+    doc, owner = con.sql(
+        "SELECT content_id, owner_email FROM requests WHERE content_id IS NOT NULL "
+        "GROUP BY ALL ORDER BY count(*) DESC LIMIT 1"
+    ).fetchall()[0]
+    recs: list[Rec] = []
+    truth: list[dict[str, object]] = []
+
+    def incident(scenario: str, entity: str, records: list[Rec]) -> None:
+        recs.extend(records)
+        stamps = sorted(r.ts for r in records)
+        truth.append(
+            {
+                "scenario": scenario,
+                "entity": entity,
+                "first_ts": stamps[0].replace(" ", "T"),
+                "last_ts": stamps[-1].replace(" ", "T"),
+                "row_ids": [],
+            }
+        )
+
+    night = [
+        *(
+            r
+            for i in range(25)
+            for r in licence(
+                f"2026-11-10 01:{2 * i:02d}:00", reader, f"n{i}", ("KMSPDecrypt",), ip=r_ip
+            )
+        )
+    ]
+    incident("off-hours-reading", reader, night)
+    incident(
+        "impossible-travel",
+        traveller,
+        [
+            Rec("2026-11-09 12:00:00", "Certify", user=traveller, ip=home),
+            Rec("2026-11-09 12:09:00", "AcquireLicense", user=traveller, ip="185.220.101.4"),
+        ],
+    )
+    incident(
+        "denied-burst",
+        denied,
+        [
+            Rec(
+                f"2026-11-06 14:10:{3 * i:02d}",
+                "AcquireLicense",
+                user=denied,
+                result="Denied",
+                ip=d_ip,
+            )
+            for i in range(15)
+        ],
+    )
+    incident(
+        "orphan-key-calls",
+        "tenant-key",
+        [Rec(f"2026-11-07 03:0{i}:00", "KMSPDecrypt", corr=f"ghost-{i}") for i in range(3)],
+    )
+    victims = [u for u, _ in users[10:16]]
+    incident(
+        "admin-browsing",
+        admin,
+        [
+            Rec(
+                f"2026-11-09 16:{3 * i:02d}:00",
+                "GetSingle",
+                user=admin,
+                admin=True,
+                acting=v,
+                ip=a_ip,
+            )
+            for i, v in enumerate(victims)
+        ],
+    )
+    incident(
+        "revoked-document-opened",
+        str(doc),
+        [
+            Rec("2026-11-11 09:00:00", "RevokeAccess", user=str(owner), content=str(doc), ip=None),
+            Rec("2026-11-11 09:40:00", "AcquireLicense", user=leaker, content=str(doc), ip=l_ip),
+        ],
+    )
+    spike = [
+        r
+        for i in range(1500)
+        for r in licence(
+            f"2026-11-11 11:{i // 25:02d}:{i % 25:02d}",
+            leaker,
+            f"s{i}",
+            ("KMSPDecrypt",),
+            ip=l_ip,
+        )
+    ]
+    incident("key-volume-spike", "tenant-key", spike)
+    return recs, truth
+
+
+def test_normal_traffic_of_a_generated_tenant_makes_no_finding(
+    warehouse: duckdb.DuckDBPyConnection, tenant_logs: Path
+) -> None:
+    ingest_paths(warehouse, [tenant_logs])
+    summary = run_detections(warehouse, settings=UTC)
+    assert summary.findings == 0, warehouse.sql("SELECT rule, summary FROM findings").fetchall()
+
+
+def test_each_rule_finds_its_hidden_incident_and_nothing_else(
+    warehouse: duckdb.DuckDBPyConnection, tenant_logs: Path, tmp_path: Path
+) -> None:
+    ingest_paths(warehouse, [tenant_logs])
+    records, incidents = _incidents(warehouse)
+    ingest_paths(warehouse, [write_log(tmp_path / "incidents.log", records)])
+    run_detections(warehouse, settings=UTC)
+    truth = parse_ground_truth({"format": "rmslog-ground-truth/1", "incidents": incidents})
+    findings = warehouse.sql("SELECT * FROM findings").pl()
+    rules = [r.id for r in list_rules()]
+    scores = score_findings(findings, truth, rules)
+    assert {(s.rule, s.precision, s.recall) for s in scores} == {(r, 1.0, 1.0) for r in rules}, (
+        findings.select("rule", "entity", "first_ts", "summary").rows()
+    )
