@@ -203,6 +203,7 @@ def detect(
     fail_on: Annotated[
         Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
     ] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
     as_json: JsonOption = False,
 ) -> None:
     """Attribute tenant-key calls and run the detection rules into `findings`.
@@ -211,7 +212,7 @@ def detect(
     """
     with _errors():
         settings = load_settings(config)
-        with open_warehouse(_db(db)) as con:
+        with open_warehouse(_db(db), wait_seconds=wait) as con:
             summary = run_detections(con, rule, _pairs(param, "--param"), settings)
         if as_json:
             _print_json(summary.as_dict())

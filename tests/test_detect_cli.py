@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +69,27 @@ def test_an_unknown_fail_on_severity_is_a_usage_error(cli: Any, night_reads_db: 
     result = cli("detect", "--db", night_reads_db, "--fail-on", "urgent")
     assert result.exit_code == ExitCode.USAGE
     assert "urgent" in result.stderr
+
+
+def test_detect_on_a_warehouse_held_by_another_process_waits_then_exits_4(
+    cli: Any, night_reads_db: Path
+) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(30)",
+            str(night_reads_db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = cli("detect", "--db", night_reads_db, "--wait", "0.5")
+        assert result.exit_code == ExitCode.WAREHOUSE
+        assert "in use by another rmslog process" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
