@@ -9,6 +9,7 @@ from pipeline.detect import DetectSummary, run_detections
 from pipeline.generate import SCENARIOS, GenerateOptions, GenerateResult, generate_logs
 from pipeline.ingest import IngestSummary, ingest_paths
 from pipeline.report import ReportResult, build_report
+from pipeline.settings import Settings
 from pipeline.warehouse import open_warehouse
 
 
@@ -34,8 +35,7 @@ def run_demo(directory: Path, options: GenerateOptions | None = None) -> DemoRes
     db = directory / "rmslog.duckdb"
     with open_warehouse(db) as con:
         ingested = ingest_paths(con, [directory / "logs"])
-        # TODO(issue 5): pass Settings(timezone=generated.timezone) once run_detections
-        # accepts `settings` on main, so off-hours rules use the tenant's clock.
-        detected = run_detections(con)
+        # The simulated tenant's working hours are in its own time zone.
+        detected = run_detections(con, settings=Settings(timezone=generated.timezone))
         report = build_report(con, directory / "report", label="demo")
     return DemoResult(directory, db, generated, ingested, detected, report)

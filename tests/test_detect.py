@@ -16,6 +16,7 @@ from pipeline.settings import Settings
 
 KIM, ANA, LEE = "kim@contoso.example", "ana@contoso.example", "lee@contoso.example"
 ADMIN = "root.admin@contoso.example"
+TARGETS = [KIM, ANA, LEE, "mia@contoso.example", "raj@contoso.example", "ivo@contoso.example"]
 DOC = "{7a1e4c2b-3f5d-4b6a-9c8e-1d0f2e3a4b5c}"
 BERLIN = Settings(timezone="Europe/Berlin")
 CONTRACT_RULES = {
@@ -109,6 +110,15 @@ def test_a_user_who_habitually_reads_at_night_is_compared_with_their_own_habit(
     assert [f[1] for f in found] == [datetime(2026, 11, 7, 22, 0)]
 
 
+def test_one_earlier_surge_does_not_raise_the_bar_for_the_next(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    first = _reads(KIM, "2026-11-03 01:00:00", 80, every=1)
+    second = _reads(KIM, "2026-11-10 01:00:00", 20)
+    found = _detect(warehouse, tmp_path, first + second, "off-hours-reading", BERLIN)
+    assert [f[1].day for f in found] == [3, 10]  # type: ignore[union-attr]
+
+
 def test_service_accounts_reading_at_night_are_allow_listed(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
@@ -137,6 +147,22 @@ def test_one_account_on_a_new_distant_network_within_minutes_is_a_finding(
     assert found == [
         (KIM, datetime(2026, 11, 3, 10, 0), datetime(2026, 11, 3, 10, 12), ["h1", "a1"])
     ]
+
+
+def test_without_history_a_network_that_never_recurs_is_new_and_a_usual_one_is_not(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    first_day = [
+        Rec("2026-11-02 10:00:00", "Certify", user=KIM, ip="198.51.100.7", row="h1"),
+        Rec("2026-11-02 10:05:00", "Certify", user=KIM, ip="185.220.101.4", row="a1"),
+        Rec("2026-11-02 10:00:00", "Certify", user=ANA, ip="198.51.100.8"),
+        Rec("2026-11-02 10:05:00", "Certify", user=ANA, ip="100.64.12.9"),
+    ]
+    later = _day_one(KIM, "198.51.100.7") + _day_one(ANA, "198.51.100.8")
+    later += _day_one(ANA, "100.64.12.9")  # ana's phone network is usual after all
+    later = [Rec(r.ts.replace("11-02", "11-04"), r.kind, user=r.user, ip=r.ip) for r in later]
+    found = _detect(warehouse, tmp_path, first_day + later, "impossible-travel")
+    assert [(f[0], f[3]) for f in found] == [(KIM, ["h1", "a1"])]
 
 
 def test_a_users_usual_second_network_and_a_slow_move_are_not_travel(
@@ -216,9 +242,9 @@ def _admin_views(start: str, targets: list[str], per_target: int = 2) -> list[Re
 def test_admin_browsing_several_users_documents_is_a_finding(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    records = _admin_views("2026-11-03 15:00:00", [KIM, ANA, LEE, "mia@contoso.example"])
+    records = _admin_views("2026-11-03 15:00:00", TARGETS)
     found = _detect(warehouse, tmp_path, records, "admin-browsing")
-    assert [(f[0], len(f[3])) for f in found] == [(ADMIN, 8)]
+    assert [(f[0], len(f[3])) for f in found] == [(ADMIN, 12)]
 
 
 def test_admin_looking_at_own_documents_or_one_users_is_not_browsing(
@@ -229,7 +255,27 @@ def test_admin_looking_at_own_documents_or_one_users_is_not_browsing(
         for i in range(10)
     ]
     one_user = _admin_views("2026-11-03 17:00:00", [KIM], per_target=3)
-    assert _detect(warehouse, tmp_path, own + one_user, "admin-browsing") == []
+    whole_tenant = [
+        Rec(_at("2026-11-03 19:00:00", i), "GetAllDocs", user=ADMIN, admin=True) for i in range(10)
+    ]
+    records = own + one_user + whole_tenant
+    assert _detect(warehouse, tmp_path, records, "admin-browsing") == []
+
+
+def test_a_helpdesk_admin_who_acts_for_many_users_daily_is_compared_with_that_habit(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    days = [2, 3, 4, 5, 6, 9, 10, 11, 12, 13]  # two working weeks
+    habit = [r for d in days for r in _admin_views(f"2026-11-{d:02d} 09:00:00", TARGETS)]
+    today = _admin_views("2026-11-16 09:00:00", [*TARGETS, "noa@contoso.example"])
+    found = _detect(warehouse, tmp_path, habit + today, "admin-browsing")
+    new_habit = [2, 3, 4, 5]  # until the habit is part of the baseline
+    assert [f[1].day for f in found] == new_habit  # type: ignore[union-attr]
+    many = [f"user{i}@contoso.example" for i in range(20)]
+    found = _detect(
+        warehouse, tmp_path, _admin_views("2026-11-17 09:00:00", many), "admin-browsing"
+    )
+    assert [f[1].day for f in found] == [*new_habit, 17]  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- revoked-document-opened

@@ -16,32 +16,46 @@ from pipeline.generate import GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings
 
-UTC = Settings(timezone="UTC")  # the simulator's working day is centred on 13:00 UTC
+#: The simulated tenant's working hours are in its region's zone (na: New York).
+TENANT = Settings(timezone="America/New_York")
 
 
 @pytest.fixture(scope="module")
 def tenant_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Ten days (from a Monday) of a 40-user legacy-BYOK tenant."""
     out = tmp_path_factory.mktemp("tenant")
-    generate_logs(out, GenerateOptions(start=date(2026, 11, 2), days=10, users=40, seed=5))
+    result = generate_logs(out, GenerateOptions(start=date(2026, 11, 2), days=10, users=40, seed=5))
+    assert result.timezone == TENANT.timezone
     return out
 
 
 def _users(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(user_id, usual c_ip) of the generated users, busiest first."""
+    """(user_id, usual c_ip) of the generated people (not services), busiest first."""
     return [
         (str(u), str(ip))
         for u, ip in con.sql(
             "SELECT user_id, mode(c_ip) FROM requests WHERE user_id IS NOT NULL "
+            "AND user_id NOT ILIKE 'microsoftrmsonline@%' AND user_id <> 'Aadrm_S-1-7-0' "
             "GROUP BY user_id ORDER BY count(*) DESC, user_id"
         ).fetchall()
     ]
 
 
+def _address(con: duckdb.DuckDBPyConnection, user: str) -> str:
+    """The address `user` had on 2026-11-09 (people have one address per day)."""
+    rows = con.execute(
+        "SELECT mode(c_ip) FROM requests WHERE user_id = $u AND ts::DATE = DATE '2026-11-09'",
+        {"u": user},
+    ).fetchall()
+    return str(rows[0][0])
+
+
 def _incidents(con: duckdb.DuckDBPyConnection) -> tuple[list[Rec], list[dict[str, object]]]:
-    """One hand-made incident per rule, with ground truth in the generator's format."""
+    """One hand-made incident per rule, with ground truth in the generator's format.
+
+    Times are UTC; the tenant is in New York (UTC-5 in November)."""
     users = _users(con)
-    (reader, r_ip), (traveller, home), (denied, d_ip), (admin, a_ip), (leaker, l_ip) = users[:5]
+    (reader, r_ip), (traveller, _), (denied, d_ip), (admin, a_ip), (leaker, l_ip) = users[:5]
     doc, owner = con.sql(
         "SELECT content_id, owner_email FROM requests WHERE content_id IS NOT NULL "
         "GROUP BY ALL ORDER BY count(*) DESC LIMIT 1"
@@ -65,9 +79,9 @@ def _incidents(con: duckdb.DuckDBPyConnection) -> tuple[list[Rec], list[dict[str
     night = [
         *(
             r
-            for i in range(25)
+            for i in range(60)
             for r in licence(
-                f"2026-11-10 01:{2 * i:02d}:00", reader, f"n{i}", ("KMSPDecrypt",), ip=r_ip
+                f"2026-11-10 07:{i:02d}:00", reader, f"n{i}", ("KMSPDecrypt",), ip=r_ip
             )
         )
     ]
@@ -76,8 +90,8 @@ def _incidents(con: duckdb.DuckDBPyConnection) -> tuple[list[Rec], list[dict[str
         "impossible-travel",
         traveller,
         [
-            Rec("2026-11-09 12:00:00", "Certify", user=traveller, ip=home),
-            Rec("2026-11-09 12:09:00", "AcquireLicense", user=traveller, ip="185.220.101.4"),
+            Rec("2026-11-09 15:00:00", "Certify", user=traveller, ip=_address(con, traveller)),
+            Rec("2026-11-09 15:09:00", "AcquireLicense", user=traveller, ip="185.220.101.4"),
         ],
     )
     incident(
@@ -127,7 +141,7 @@ def _incidents(con: duckdb.DuckDBPyConnection) -> tuple[list[Rec], list[dict[str
         r
         for i in range(1500)
         for r in licence(
-            f"2026-11-11 11:{i // 25:02d}:{i % 25:02d}",
+            f"2026-11-11 15:{i // 25:02d}:{i % 25:02d}",
             leaker,
             f"s{i}",
             ("KMSPDecrypt",),
@@ -142,7 +156,7 @@ def test_normal_traffic_of_a_generated_tenant_makes_no_finding(
     warehouse: duckdb.DuckDBPyConnection, tenant_logs: Path
 ) -> None:
     ingest_paths(warehouse, [tenant_logs])
-    summary = run_detections(warehouse, settings=UTC)
+    summary = run_detections(warehouse, settings=TENANT)
     assert summary.findings == 0, warehouse.sql("SELECT rule, summary FROM findings").fetchall()
 
 
@@ -152,7 +166,7 @@ def test_each_rule_finds_its_hidden_incident_and_nothing_else(
     ingest_paths(warehouse, [tenant_logs])
     records, incidents = _incidents(warehouse)
     ingest_paths(warehouse, [write_log(tmp_path / "incidents.log", records)])
-    run_detections(warehouse, settings=UTC)
+    run_detections(warehouse, settings=TENANT)
     truth = parse_ground_truth({"format": "rmslog-ground-truth/1", "incidents": incidents})
     findings = warehouse.sql("SELECT * FROM findings").pl()
     rules = [r.id for r in list_rules()]

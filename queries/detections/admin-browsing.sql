@@ -1,12 +1,12 @@
 -- id: admin-browsing
 -- title: Administrator browsing other users' documents in admin mode
 -- severity: high
--- description: Document-tracking requests made in admin mode (admin-action True) that look at other users' documents: acting as another user, or across the whole tenant. One administrator's such requests are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it holds at least min_requests requests about at least min_targets other users or documents, and more than baseline_factor times the administrator's busiest admin-mode day in the baseline_days before it, so a helpdesk admin who does this daily is compared with their own habit. Needs the 1.1 log with admin fields; service accounts from the settings are ignored.
--- param: min_requests INTEGER = 5 | fewest admin-mode requests in a session that make a finding
--- param: min_targets INTEGER = 3 | fewest distinct other users or documents looked at
+-- description: Document-tracking requests made in admin mode (admin-action True) about other people: acting as another user, or across the whole tenant. One administrator's such requests are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it looks at at least min_targets other users (or, without acting-as-user, documents) and more than baseline_factor times as many as on the administrator's usual day: the baseline_quantile of their daily count over the baseline_days before (quiet days count as zero). A helpdesk admin who acts for a user or two a day, or an admin who lists the whole tenant's documents, does not fire. Needs the 1.1 log with admin fields; service accounts from the settings are ignored.
+-- param: min_targets INTEGER = 5 | fewest distinct other users or documents looked at in a session
 -- param: gap_minutes INTEGER = 60 | a gap longer than this between requests ends a session
 -- param: baseline_days INTEGER = 14 | days of the administrator's own history to compare with
--- param: baseline_factor DOUBLE = 3.0 | a session must exceed this many times the busiest earlier day
+-- param: baseline_quantile DOUBLE = 0.8 | which of those days is the administrator's usual busy day
+-- param: baseline_factor DOUBLE = 2.0 | a session must exceed this many times the usual busy day
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
 WITH service AS (
@@ -14,15 +14,15 @@ WITH service AS (
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
 ),
 admin_mode AS (
-    SELECT user_id, ts, row_id, request_type, acting_as_user, content_id,
-           coalesce(lower(acting_as_user), content_id, lower(owner_email), 'whole tenant') AS target
+    SELECT user_id, ts, row_id, request_type, acting_as_user,
+           coalesce(lower(acting_as_user), content_id) AS target
     FROM requests
     WHERE admin_action AND user_id IS NOT NULL
       AND user_id NOT IN (SELECT user_id FROM service)
       AND lower(user_id) IS DISTINCT FROM lower(acting_as_user)
 ),
 daily AS (
-    SELECT user_id, ts::DATE AS day, count(*) AS requests
+    SELECT user_id, ts::DATE AS day, count(DISTINCT target) AS targets
     FROM admin_mode GROUP BY ALL
 ),
 marked AS (
@@ -42,22 +42,24 @@ sessions AS (
            list(row_id ORDER BY ts, row_id) AS evidence_row_ids
     FROM numbered
     GROUP BY user_id, session
-    HAVING count(*) >= $min_requests AND count(DISTINCT target) >= $min_targets
+    HAVING count(DISTINCT target) >= $min_targets
+),
+baseline AS (
+    SELECT s.user_id, s.session,
+           quantile_cont(coalesce(d.targets, 0), $baseline_quantile) AS usual
+    FROM sessions s
+    CROSS JOIN range(1, $baseline_days + 1) AS back(n)
+    LEFT JOIN daily d ON d.user_id = s.user_id AND d.day = s.first_ts::DATE - back.n::INTEGER
+    GROUP BY s.user_id, s.session
 )
 SELECT
     s.user_id AS entity,
     s.first_ts,
     s.last_ts,
-    format('{} made {} admin-mode requests about {} other users or documents (acting as {} users); busiest earlier day: {}',
-           s.user_id, s.requests, s.targets, s.users_acted_for,
-           coalesce(max(d.requests), 0)) AS summary,
+    format('{} made {} admin-mode requests about {} other users or documents (acting as {} users); usual day: {}',
+           s.user_id, s.requests, s.targets, s.users_acted_for, b.usual) AS summary,
     s.evidence_row_ids,
     s.first_ts AS window_start
 FROM sessions s
-LEFT JOIN daily d
-       ON d.user_id = s.user_id
-      AND d.day >= s.first_ts::DATE - $baseline_days
-      AND d.day < s.first_ts::DATE
-GROUP BY s.user_id, s.session, s.first_ts, s.last_ts, s.requests, s.targets,
-         s.users_acted_for, s.evidence_row_ids
-HAVING s.requests > $baseline_factor * coalesce(max(d.requests), 0)
+JOIN baseline b USING (user_id, session)
+WHERE s.targets > $baseline_factor * b.usual

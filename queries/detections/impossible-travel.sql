@@ -1,10 +1,10 @@
 -- id: impossible-travel
 -- title: One account on two distant networks within a short time
 -- severity: high
--- description: Consecutive requests of one user from two different networks (the /16 of an IPv4 address, the /48 of an IPv6 one) less than window_minutes apart, where at least one of the two networks is new for that user: not seen in the baseline_days before that day. A user's usual networks (office, home, phone) therefore do not fire; a stolen session used from elsewhere does. Judged only once the user has at least min_history_days earlier days of activity in the baseline, since without history every network is new. Private and link-local addresses carry no location and are ignored; so are service accounts from the settings. Hops of one user less than window_minutes apart form one finding.
+-- description: Consecutive requests of one user from two different networks (the /16 of an IPv4 address, the /48 of an IPv6 one) less than window_minutes apart, where at least one of the two networks is new for that user: not seen in the baseline_days before that day. A user's usual networks (office, home, phone) therefore do not fire; a stolen session used from elsewhere does. A user with fewer than min_history_days earlier active days in the baseline (the first days of a collection) is judged on the days after instead: a network that does not recur in the next baseline_days is new, so such a finding may go away when the network turns out to be usual. Private and link-local addresses carry no location and are ignored; so are service accounts from the settings. Hops of one user less than window_minutes apart form one finding.
 -- param: window_minutes INTEGER = 60 | the most minutes between requests from the two networks
 -- param: baseline_days INTEGER = 14 | days of the user's own history that make a network known
--- param: min_history_days INTEGER = 1 | earlier active days the user needs before networks are judged new
+-- param: min_history_days INTEGER = 1 | earlier active days the user needs before networks are judged on the past alone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
 WITH service AS (
@@ -34,12 +34,16 @@ user_days AS (
     FROM (SELECT DISTINCT user_id, day FROM req)
 ),
 novelty AS (
+    -- New: not used by this user in the baseline_days before. A user without that much
+    -- history (the first days of a collection) is judged on the days after instead: a
+    -- network that does not recur in the next baseline_days is new too.
     SELECT n.user_id, n.network, n.day,
-           NOT coalesce(lag(n.day) OVER (PARTITION BY n.user_id, n.network ORDER BY n.day)
-                        >= n.day - $baseline_days, false)
-               AND u.history_days >= $min_history_days AS novel
+           NOT coalesce(lag(n.day) OVER w >= n.day - $baseline_days, false)
+           AND (u.history_days >= $min_history_days
+                OR NOT coalesce(lead(n.day) OVER w <= n.day + $baseline_days, false)) AS novel
     FROM (SELECT DISTINCT user_id, network, day FROM req) n
     JOIN user_days u USING (user_id, day)
+    WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
 ),
 seq AS (
     SELECT r.user_id, r.ts, r.row_id, r.c_ip, r.network, v.novel,
