@@ -339,6 +339,16 @@ def test_key_calls_far_above_the_same_hour_on_earlier_working_days_are_a_spike(
     ]
 
 
+def test_a_spike_in_the_first_days_is_judged_on_the_days_after_and_one_spike_hides_no_other(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    days = [f"2026-11-{d:02d}" for d in range(2, 14)]
+    records = [r for d in days for r in _key_hour(d, 10, 60)]
+    records += _key_hour("2026-11-03", 15, 400) + _key_hour("2026-11-10", 15, 400)
+    found = _detect(warehouse, tmp_path, records, "key-volume-spike")
+    assert [f[1].date().day for f in found] == [3, 10]  # type: ignore[union-attr]
+
+
 def test_usual_volume_or_too_little_history_is_not_a_spike(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:

@@ -1,12 +1,12 @@
 -- id: key-volume-spike
 -- title: Spike in tenant-key calls
 -- severity: medium
--- description: Tenant-key calls per UTC hour compared with the tenant's own usual busiest hour: the baseline_quantile (0.8: a busy but ordinary day) of each day's busiest hour over the baseline_days before (local days with key calls, time zone from the settings). An hour is a spike when it has at least min_calls calls and more than baseline_factor times that usual peak. The quantile leaves out an earlier spike or two, the tenant's quiet nights and weekends do not lower the bar for a busy but normal night, and a tenant moving to its own key over weeks ramps up too slowly to fire. Hours are judged only once at least min_history_days earlier days had key calls. Consecutive spike hours form one finding.
+-- description: Tenant-key calls per UTC hour compared with the tenant's own usual busiest hour: the baseline_quantile (0.8: a busy but ordinary day) of each day's busiest hour over the baseline_days before (local days with key calls, time zone from the settings). An hour is a spike when it has at least min_calls calls and more than baseline_factor times that usual peak. The quantile leaves out an earlier spike or two, the tenant's quiet nights and weekends do not lower the bar for a busy but normal night, and a tenant moving to its own key over weeks ramps up too slowly to fire. In the first days of a collection, with fewer than min_history_days earlier days of key calls, the days around the hour (before and after) stand in, so such a finding may change as more days arrive. Consecutive spike hours form one finding.
 -- param: min_calls INTEGER = 50 | fewest key calls in an hour that can be a spike
 -- param: baseline_days INTEGER = 14 | days of the tenant's history to compare with
 -- param: baseline_quantile DOUBLE = 0.8 | which day's busiest hour is the usual one (quiet days and earlier spikes fall outside 0.8)
 -- param: baseline_factor DOUBLE = 3.0 | a spike exceeds this many times the usual busiest hour
--- param: min_history_days INTEGER = 3 | earlier days with key calls needed before an hour is judged
+-- param: min_history_days INTEGER = 3 | earlier days with key calls needed to judge an hour on its past alone
 -- param: timezone VARCHAR | from the settings: the tenant's time zone (where its days begin)
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
 WITH calls AS (
@@ -22,15 +22,31 @@ daily_peak AS (
     SELECT day, max(calls) AS peak FROM hourly GROUP BY day
 ),
 judged AS (
-    SELECT h.hour, h.calls, quantile_cont(p.peak, $baseline_quantile) AS usual_peak, count(p.day) AS history_days
+    -- The usual peak from the days before; in the first days of a collection, when fewer
+    -- than min_history_days precede, from the days around (before and after) instead.
+    SELECT h.hour, h.calls,
+           quantile_cont(p.peak, $baseline_quantile) FILTER (p.day < h.day) AS prior_peak,
+           count(p.day) FILTER (p.day < h.day) AS prior_days,
+           quantile_cont(p.peak, $baseline_quantile) AS around_peak,
+           count(p.day) AS around_days
     FROM hourly h
-    LEFT JOIN daily_peak p ON p.day < h.day AND p.day >= h.day - $baseline_days
+    LEFT JOIN daily_peak p
+           ON p.day <> h.day
+          AND p.day BETWEEN h.day - $baseline_days AND h.day + $baseline_days
     WHERE h.calls >= $min_calls
     GROUP BY h.hour, h.calls
 ),
+usual AS (
+    SELECT hour, calls,
+           CASE WHEN prior_days >= $min_history_days THEN prior_peak ELSE around_peak END
+               AS usual_peak,
+           CASE WHEN prior_days >= $min_history_days THEN prior_days ELSE around_days END
+               AS history_days
+    FROM judged
+),
 spikes AS (
     SELECT *, coalesce(hour - lag(hour) OVER (ORDER BY hour) > INTERVAL 1 HOUR, true) AS starts
-    FROM judged
+    FROM usual
     WHERE history_days >= $min_history_days AND calls > $baseline_factor * usual_peak
 ),
 episodes AS (
