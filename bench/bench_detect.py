@@ -19,10 +19,11 @@ def _scan(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
 
 
 def main() -> None:
+    options = tenant_options()
     with section(f"warehouse (BENCH_SCALE={SCALE:g})"):
-        db, build_s = timed(lambda: ensure_warehouse(f"tenant-x{SCALE:g}", tenant_options()))
+        db, build_s = timed(lambda: ensure_warehouse(f"tenant-x{SCALE:g}", options))
         print(f"ready in {build_s:.1f}s: {db}")
-    settings = Settings(timezone="America/New_York")
+    settings = Settings(timezone=options.tz)
     with open_warehouse(db) as con:
         (rows,), count_s = timed(lambda: _scan(con, "SELECT count(*) FROM requests")[0])
         _, group_s = timed(

@@ -174,3 +174,8 @@ def test_each_rule_finds_its_hidden_incident_and_nothing_else(
     assert {(s.rule, s.precision, s.recall) for s in scores} == {(r, 1.0, 1.0) for r in rules}, (
         findings.select("rule", "entity", "first_ts", "summary").rows()
     )
+    orphans = warehouse.sql("SELECT row_id FROM key_usage WHERE is_orphan ORDER BY ts").fetchall()
+    evidence = warehouse.sql(
+        "SELECT unnest(evidence_row_ids) FROM findings WHERE rule = 'orphan-key-calls'"
+    ).fetchall()
+    assert evidence == orphans and len(orphans) == 3

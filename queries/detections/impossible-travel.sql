@@ -7,12 +7,13 @@
 -- param: min_history_days INTEGER = 1 | earlier active days the user needs before networks are judged on the past alone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
-WITH service AS (
+WITH service AS MATERIALIZED (
     SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
 ),
-addressed AS (
-    SELECT user_id, ts, row_id, c_ip,
+networks AS MATERIALIZED (
+    -- The network of each distinct address (a few thousand), not of every request.
+    SELECT c_ip,
            CASE WHEN regexp_matches(c_ip, '^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$')
                      AND NOT regexp_matches(c_ip,
                          '^(10\.|127\.|169\.254\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)')
@@ -21,11 +22,15 @@ addressed AS (
                 THEN array_to_string(list_slice(string_split(lower(c_ip), ':'), 1, 3), ':')
                      || '::/48'
            END AS network
-    FROM requests
-    WHERE user_id IS NOT NULL AND c_ip IS NOT NULL
-      AND user_id NOT IN (SELECT user_id FROM service)
+    FROM (SELECT DISTINCT c_ip FROM requests WHERE c_ip IS NOT NULL)
 ),
-req AS (SELECT *, ts::DATE AS day FROM addressed WHERE network IS NOT NULL),
+req AS (
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, n.network, r.ts::DATE AS day
+    FROM requests r
+    JOIN networks n ON n.c_ip = r.c_ip AND n.network IS NOT NULL
+    WHERE r.user_id IS NOT NULL
+      AND r.user_id NOT IN (SELECT user_id FROM service)
+),
 user_days AS (
     SELECT user_id, day,
            count(*) OVER (PARTITION BY user_id ORDER BY day

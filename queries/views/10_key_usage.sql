@@ -7,33 +7,30 @@ WITH key_ops AS (
     FROM requests r
     JOIN request_types t ON t.name = r.request_type AND t.key_topology IS NOT NULL
 ),
-origins AS (
+origin_ids AS (
     -- The user request behind a correlation id: among the non-key requests carrying it,
     -- one whose type uses the tenant key (AcquireLicense, Certify, ...) wins over one that
-    -- does not (a FindServiceLocationsForUser sharing the id); then the earliest.
+    -- does not (a FindServiceLocationsForUser sharing the id); then the earliest. Only its
+    -- row id is carried through the aggregate; its columns are joined back by row id.
     SELECT r.correlation_id,
-           arg_min(
-               {'request_type': r.request_type, 'user_id': r.user_id,
-                'content_id': r.content_id, 'file_name': r.file_name,
-                'owner_email': r.owner_email, 'template_id': r.template_id,
-                'c_info': r.c_info, 'c_ip': r.c_ip, 'ts': r.ts, 'row_id': r.row_id,
-                'result': r.result, 'source_file': r.source_file,
-                'source_line': r.source_line},
-               (NOT coalesce(t.causes_key_use, false), r.ts, r.row_id)
-           ) AS o
+           arg_min(r.row_id, (NOT coalesce(t.causes_key_use, false), r.ts, r.row_id)) AS row_id
     FROM requests r
     LEFT JOIN request_types t ON t.name = r.request_type
     WHERE r.correlation_id IN (SELECT correlation_id FROM key_ops)
       AND t.key_topology IS NULL
     GROUP BY r.correlation_id
+),
+origins AS (
+    SELECT r.*
+    FROM origin_ids o JOIN requests r ON r.row_id = o.row_id
 )
 SELECT k.ts, k.row_id, k.operation, k.key_topology, k.result, k.correlation_id,
-       o.o.request_type AS origin_request_type, o.o.user_id, o.o.content_id, o.o.file_name,
-       o.o.owner_email, o.o.template_id, o.o.c_info, o.o.c_ip,
-       o.o.ts AS origin_ts, o.o.row_id AS origin_row_id,
+       o.request_type AS origin_request_type, o.user_id, o.content_id, o.file_name,
+       o.owner_email, o.template_id, o.c_info, o.c_ip,
+       o.ts AS origin_ts, o.row_id AS origin_row_id,
        o.correlation_id IS NULL AS is_orphan,
        k.source_file, k.source_line,
-       o.o.result AS origin_result, o.o.source_file AS origin_source_file,
-       o.o.source_line AS origin_source_line
+       o.result AS origin_result, o.source_file AS origin_source_file,
+       o.source_line AS origin_source_line
 FROM key_ops k
 LEFT JOIN origins o USING (correlation_id);
