@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from common import OUT, ensure_warehouse, section, timed
+from common import OUT, ensure_warehouse, section
 
 from pipeline.detect import list_rules, run_detections
 from pipeline.detect.accuracy import RuleScore, format_scores, read_ground_truth, score_findings
@@ -83,13 +83,11 @@ def main() -> None:
     per_seed = []
     for seed in SEEDS:
         with section(f"incident tenant, seed {seed}"):
-            (findings, truth_file, tz), seconds = timed(
-                lambda s=seed: detect(f"eval-incidents-{s}", incident_options(s))
-            )
+            findings, truth_file, tz = detect(f"eval-incidents-{seed}", incident_options(seed))
             truth = read_ground_truth(truth_file)
             scores = score_findings(findings, truth, RULES)
             per_seed.append(scores)
-            print(f"time zone {tz}; {truth.incidents.height} incidents; {seconds:.1f}s")
+            print(f"time zone {tz}; {truth.incidents.height} incidents")
             print(format_scores(scores))
     with section(f"all incident tenants (seeds {', '.join(map(str, SEEDS))})"):
         print(format_scores(_sum(per_seed)))
