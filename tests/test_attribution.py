@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,9 @@ import pytest
 from w3c_builder import Rec, licence, write_log
 
 from pipeline.detect import run_detections
+from pipeline.generate import GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
+from pipeline.schema import Topology
 
 CASES = [
     # (log version, topology name, key operations as logged, canonical operations)
@@ -158,3 +161,32 @@ def test_key_call_without_correlation_id_is_an_orphan(
     assert warehouse.sql("SELECT row_id, is_orphan, user_id FROM key_usage").fetchall() == [
         ("k1", True, None)
     ]
+
+
+@pytest.mark.parametrize(
+    ("topology", "version"),
+    [(Topology.BYOK_KEYVAULT, "1.1-admin"), (Topology.BYOK_LEGACY, "1.0")],
+)
+def test_generated_blobs_with_late_records_leave_no_key_call_unattributed(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, topology: Topology, version: str
+) -> None:
+    options = GenerateOptions(
+        start=date(2026, 11, 2),
+        days=3,
+        users=30,
+        seed=3,
+        topology=topology,
+        log_version=version,
+        layout="blobs",
+        blob_minutes=15,
+    )
+    generate_logs(tmp_path, options)
+    ingest_paths(warehouse, [tmp_path])
+    rows = warehouse.sql(
+        "SELECT count(*), count(*) FILTER (is_orphan), "
+        "count(*) FILTER (origin_source_file <> source_file), count(DISTINCT key_topology) "
+        "FROM key_usage"
+    ).fetchall()
+    calls, orphans, across_files, topologies = rows[0]
+    assert calls > 1000 and orphans == 0 and topologies == 1
+    assert across_files > 0  # origins in another blob than their key calls were found
