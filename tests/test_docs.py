@@ -85,3 +85,16 @@ def test_the_readme_lists_every_named_query_with_its_title() -> None:
 def test_the_readme_exit_code_table_matches_the_exit_codes() -> None:
     codes = re.findall(r"^\| (\d+) \| ", _section("### Exit codes"), re.M)
     assert sorted(int(c) for c in codes) == sorted(int(c) for c in ExitCode)
+
+
+def test_the_readme_shows_what_make_demo_really_prints(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = README.read_text(encoding="utf-8")
+    block = text.split("`make demo` prints", 1)[1].split("```", 2)[1].strip().splitlines()
+    monkeypatch.chdir(tmp_path)
+    result = cli("demo")
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.strip().splitlines()
+    assert printed[:-1] == block[:-1]  # the summary, word for word
+    assert Path(printed[-1]).name == Path(block[-1]).name  # the report path, last
