@@ -6,14 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
+from pipeline.detect import SEVERITIES, severity_at_least
 from pipeline.errors import UsageError
 from pipeline.report.data import ReportOptions, collect_report_data
 from pipeline.report.exports import EXPORT_FORMATS, export_name, write_atomically, write_exports
 from pipeline.report.html import render_html
-
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,8 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def check_fail_on(level: str | None) -> str | None:
-    if level is not None and level not in SEVERITY_RANK:
-        raise UsageError(f"--fail-on must be one of {', '.join(SEVERITY_RANK)}, not {level!r}")
+    if level is not None and level not in SEVERITIES:
+        raise UsageError(f"--fail-on must be one of {', '.join(SEVERITIES)}, not {level!r}")
     return level
 
 
@@ -70,9 +68,8 @@ def build_report(
     target = out_dir / export_name(label, None, "html")
     write_atomically(target, lambda p: p.write_text(html, encoding="utf-8"))
     findings = data["findings"]
-    failing = (
-        findings.filter(pl.col("severity_rank") >= SEVERITY_RANK[fail_on]).height if fail_on else 0
-    )
+    # One ranking for detect and report: an unknown severity counts as the worst.
+    failing = sum(severity_at_least(s, fail_on) for s in findings["severity"]) if fail_on else 0
     return ReportResult(
         html=target,
         files=(target, *exports),
