@@ -1,29 +1,54 @@
-"""Load files into the warehouse exactly once: manifest, resume, dedup, one transaction per file."""
+"""Load files into the warehouse exactly once: manifest, resume, dedup, atomic commits.
+
+A reader thread parses the next chunk with NumPy and Polars while this thread stores
+the previous one with DuckDB (all three release the GIL), through a queue of depth 2,
+so memory stays bounded and both cores work. A file's rows, rejects and manifest row
+commit together (`store.py`): kill the process at any moment and the next run picks up
+exactly where the last commit left off.
+"""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
+import queue
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from pipeline.errors import LogFormatError, WarehouseError
-from pipeline.ingest.w3c import Header, Parsed, parse_fields_line, parse_text
+from pipeline.ingest.lake import Lake
+from pipeline.ingest.source import (
+    CHUNK_BYTES,
+    Chunk,
+    FileCounts,
+    FileDone,
+    FileSkipped,
+    Known,
+    Resume,
+    read_file,
+)
+from pipeline.ingest.store import Batch, Store
+from pipeline.ingest.survey import FAST_MIN_BYTES, WholeFile, survey_file
 
 #: In folders, files named like RMS logs are taken: `*.log`, numbered blobs, and their `.gz`.
 LOG_SUFFIXES = (".log", ".log.gz")
+#: DuckDB memory while ingesting: big files stream through; the rest spills to disk.
+MEMORY_LIMIT = "512MB"
+
+OnFile = Callable[[str, str], None]
+"""Called with (file key, "ingested" | "skipped" | "refused") after each file."""
 
 
 @dataclass
 class IngestSummary:
     """What one ingest did. `data_lines == rows_stored + duplicates + rejected` always."""
 
-    files: int = 0
+    files: int = 0  # files with new lines read and committed
     files_skipped: int = 0  # already ingested, unchanged
     files_refused: int = 0
     data_lines: int = 0
@@ -32,6 +57,10 @@ class IngestSummary:
     rejected: int = 0
     seconds: float = 0.0
     refused: list[str] = field(default_factory=list)
+    bytes_pending: int = 0  # bytes after the last LF of files, waiting for their line to end
+    pending: list[str] = field(default_factory=list)  # files with such bytes
+    newest_ts: datetime | None = None  # latest record time stored in this run
+    lake_files: int = 0  # Parquet files published to the lake
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -54,154 +83,228 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
             raise LogFormatError(f"{p}: no such file or folder")
 
 
-def _read_bytes(path: Path) -> bytes:
+def ingest_paths(
+    con: duckdb.DuckDBPyConnection,
+    paths: Iterable[Path | str],
+    *,
+    lake: Path | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    fast_min_bytes: int = FAST_MIN_BYTES,
+    stop: threading.Event | None = None,
+    on_file: OnFile | None = None,
+    resume: dict[str, Resume] | None = None,
+) -> IngestSummary:
+    """Ingest files and folders (recursively, `.gz` too) into the warehouse on `con`.
+
+    `lake`: also publish the stored rows as day-partitioned Parquet, after each commit.
+    `fast_min_bytes`: regular files at least this big are read by DuckDB (`fast.py`).
+    `stop`: when set, no new file is started (what was read still commits).
+    `resume`: a dict kept by a long-running caller between calls (see `Resume`).
+    """
+    started = time.perf_counter()
+    files = list(dict.fromkeys(discover(Path(p) for p in paths)))
+    summary = IngestSummary()
+    tally = _Tally(summary, on_file, resume)
+    store = Store(con, Lake(lake) if lake else None, tally.committed)
+
+    def fallback(whole: WholeFile) -> None:  # DuckDB could not read it: the general path
+        for item in _general(whole.path, whole.done.key, None, chunk_bytes, None):
+            _handle(store, tally, item, chunk_bytes)
+
+    store.fallback = fallback
+    with _ingest_settings(con):
+        if store.lake is not None:
+            store.lake.recover(con)
+        jobs = [(f, str(f), k) for f, k in zip(files, _manifest(con, files), strict=True)]
+        reader = _Reader(jobs, chunk_bytes, fast_min_bytes, stop or threading.Event(), resume)
+        try:
+            with reader as events:
+                for event in events:
+                    _handle(store, tally, event, chunk_bytes)
+                store.close()
+        except duckdb.Error as e:
+            store.abort()
+            raise WarehouseError(f"could not store rows: {e}") from e
+        except BaseException:
+            store.abort()
+            raise
+    summary.lake_files = store.lake_files
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _handle(store: Store, tally: _Tally, event: _Item, chunk_bytes: int) -> None:
+    if isinstance(event, Batch):
+        store.add(event)
+    elif isinstance(event, FileDone):
+        store.finish(event)
+    elif isinstance(event, WholeFile):
+        store.add_whole(event)
+    elif isinstance(event, FileSkipped):
+        tally.skipped(event.key)
+    else:
+        store.discard(event.key)
+        tally.refused(event)
+
+
+def _general(
+    path: Path, key: str, known: Known | None, chunk_bytes: int, resume: Resume | None
+) -> Iterator[_Item]:
+    """The general path's events for one file; a refusal ends them."""
     try:
-        data = path.read_bytes()
-        return gzip.decompress(data) if path.name.lower().endswith(".gz") else data
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise LogFormatError(f"{path}: cannot read: {e}") from e
+        for event in read_file(path, key, known, chunk_bytes=chunk_bytes, resume=resume):
+            yield Batch.of(event) if isinstance(event, Chunk) else event
+    except LogFormatError as e:
+        yield _Refused(key, str(e))
+
+
+def _manifest(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Known | None]:
+    rows = con.execute(
+        "SELECT path, size, sha256, bytes_consumed, fields_header FROM ingested_files "
+        "WHERE path IN (SELECT unnest($paths))",
+        {"paths": [str(f) for f in files]},
+    ).fetchall()
+    known = {r[0]: Known(*r[1:]) for r in rows}
+    return [known.get(str(f)) for f in files]
+
+
+@contextmanager
+def _ingest_settings(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Parallel, order-free appends (lineage columns keep the order) and bounded memory."""
+    names = ("preserve_insertion_order", "memory_limit")
+    before = {n: con.execute(f"SELECT current_setting('{n}')").fetchall()[0][0] for n in names}
+    con.execute(f"SET preserve_insertion_order = false; SET memory_limit = '{MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            con.execute(f"SET {name} = $v", {"v": value})
+
+
+class _Tally:
+    """Summary bookkeeping: counts land only when their transaction has committed."""
+
+    def __init__(
+        self, summary: IngestSummary, on_file: OnFile | None, resume: dict[str, Resume] | None
+    ) -> None:
+        self.summary, self.on_file, self.resume = summary, on_file, resume
+
+    def committed(self, done: FileDone, counts: FileCounts) -> None:
+        s = self.summary
+        s.files += 1
+        s.data_lines += counts.data_lines
+        s.rows_stored += counts.stored
+        s.duplicates += counts.duplicates
+        s.rejected += counts.rejected
+        if done.pending:
+            s.bytes_pending += done.pending
+            s.pending.append(done.key)
+        if counts.last_ts is not None:
+            s.newest_ts = max(counts.last_ts, s.newest_ts) if s.newest_ts else counts.last_ts
+        if self.resume is not None:
+            self.resume[done.key] = done.resume
+        self._notify(done.key, "ingested")
+
+    def skipped(self, key: str) -> None:
+        self.summary.files_skipped += 1
+        self._notify(key, "skipped")
+
+    def refused(self, refused: _Refused) -> None:
+        self.summary.files_refused += 1
+        self.summary.refused.append(refused.reason)
+        self._notify(refused.key, "refused")
+
+    def _notify(self, key: str, outcome: str) -> None:
+        if self.on_file is not None:
+            self.on_file(key, outcome)
 
 
 @dataclass(frozen=True, slots=True)
-class _Manifest:
-    size: int
-    sha256: str
-    bytes_consumed: int
-    fields_header: str | None
+class _Refused:
+    key: str
+    reason: str
 
 
-def _manifest(con: duckdb.DuckDBPyConnection, path: str) -> _Manifest | None:
-    row = con.execute(
-        "SELECT size, sha256, bytes_consumed, fields_header FROM ingested_files WHERE path = $p",
-        {"p": path},
-    ).fetchall()
-    return _Manifest(*row[0]) if row else None
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: Path, summary: IngestSummary) -> None:
-    """Ingest the unread complete lines of one file in a single transaction."""
-    key = str(path)
-    raw = _read_bytes(path)
-    end = raw.rfind(b"\n") + 1  # complete lines only
-    if end == 0 and raw:
-        end = 0
-    known = _manifest(con, key)
-    start, header = 0, Header()
-    if known is not None:
-        prefix_sha = hashlib.sha256(raw[: known.bytes_consumed]).hexdigest()
-        if known.bytes_consumed == end and prefix_sha == known.sha256:
-            summary.files_skipped += 1
-            return
-        if prefix_sha == known.sha256 and end > known.bytes_consumed:
-            start = known.bytes_consumed
-            fields = parse_fields_line(known.fields_header) if known.fields_header else None
-            header = Header(software="RMS", fields=fields)
-    first_line = raw[:start].count(b"\n") + 1
-    text = raw[start:end].decode("utf-8", errors="replace")
-    parsed = parse_text(text, key, first_line=first_line, header=header)
-    _store(con, key, len(raw), hashlib.sha256(raw[:end]).hexdigest(), end, parsed, summary)
+_END = object()
+_Item = Batch | FileDone | FileSkipped | WholeFile | _Refused
 
 
-def _store(
-    con: duckdb.DuckDBPyConnection,
-    key: str,
-    size: int,
-    sha: str,
-    consumed: int,
-    parsed: Parsed,
-    summary: IngestSummary,
-) -> None:
-    rows = parsed.rows.unique(subset="row_id", keep="first", maintain_order=True)
-    in_file_dups = parsed.rows.height - rows.height
-    con.execute("BEGIN")
-    try:
-        con.register("batch_rows", rows.to_arrow())
-        con.register("batch_rejects", parsed.rejects.to_arrow())
-        stored = _insert_new_rows(con)
-        con.execute("INSERT INTO rejects SELECT * FROM batch_rejects")
-        dups = in_file_dups + (rows.height - stored)
-        rejected = parsed.rejects.height
-        con.execute(
-            """
-            INSERT INTO ingested_files AS f VALUES
-                ($path, $size, $sha, $consumed, $stored, $dups, $rejected,
-                 $first_ts, $last_ts, $now, $fields)
-            ON CONFLICT (path) DO UPDATE SET
-                size = excluded.size, sha256 = excluded.sha256,
-                bytes_consumed = excluded.bytes_consumed,
-                rows_stored = f.rows_stored + excluded.rows_stored,
-                duplicates = f.duplicates + excluded.duplicates,
-                rejects = f.rejects + excluded.rejects,
-                first_ts = least(f.first_ts, excluded.first_ts),
-                last_ts = greatest(f.last_ts, excluded.last_ts),
-                ingested_at = excluded.ingested_at,
-                fields_header = excluded.fields_header
-            """,
-            {
-                "path": key,
-                "size": size,
-                "sha": sha,
-                "consumed": consumed,
-                "stored": stored,
-                "dups": dups,
-                "rejected": rejected,
-                "first_ts": rows["ts"].min() if rows.height else None,
-                "last_ts": rows["ts"].max() if rows.height else None,
-                "now": datetime.now(UTC).replace(tzinfo=None),
-                "fields": parsed.header.fields_line(),
-            },
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("batch_rows")
-        con.unregister("batch_rejects")
-    summary.files += 1
-    summary.data_lines += parsed.data_lines
-    summary.rows_stored += stored
-    summary.duplicates += dups
-    summary.rejected += rejected
+class _Reader:
+    """Reads and parses files on a thread, handing events over a bounded queue."""
 
+    def __init__(
+        self,
+        jobs: list[tuple[Path, str, Known | None]],
+        chunk_bytes: int,
+        fast_min_bytes: int,
+        stop: threading.Event,
+        resume: dict[str, Resume] | None,
+    ) -> None:
+        self.jobs, self.chunk_bytes, self.fast_min_bytes = jobs, chunk_bytes, fast_min_bytes
+        self.stop, self.resume = stop, resume
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=2)
+        self.cancel = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="rmslog-reader", daemon=True)
 
-def _insert_new_rows(con: duckdb.DuckDBPyConnection) -> int:
-    """Insert batch rows whose row_id is not stored yet; return how many were inserted."""
-    result = con.execute(
-        """
-        INSERT INTO requests
-        SELECT b.* FROM batch_rows b
-        WHERE NOT EXISTS (
-            SELECT 1 FROM requests r
-            WHERE r.row_id = b.row_id
-              AND r.ts BETWEEN (SELECT min(ts) FROM batch_rows) - INTERVAL 1 DAY
-                           AND (SELECT max(ts) FROM batch_rows) + INTERVAL 1 DAY
-        )
-        """
-    ).fetchall()
-    return int(result[0][0]) if result else 0
+    def __enter__(self) -> Iterator[_Item]:
+        self.thread.start()
+        return self._events()
 
+    def __exit__(self, *exc: object) -> None:
+        self.cancel.set()
+        while self.thread.is_alive():
+            with suppress(queue.Empty):
+                self.queue.get(timeout=0.05)
 
-def _record_refusal(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> None:
-    """Keep the refusal in `refused_files` (latest reason wins) so reports can show it."""
-    con.execute(
-        "INSERT OR REPLACE INTO refused_files VALUES ($p, $r, $now)",
-        {"p": str(path), "r": reason, "now": datetime.now(UTC).replace(tzinfo=None)},
-    ).fetchall()
+    def _events(self) -> Iterator[_Item]:
+        while (item := self.queue.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
 
-
-def ingest_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str]) -> IngestSummary:
-    """Ingest files and folders (recursively, `.gz` too) into the warehouse on `con`."""
-    started = time.perf_counter()
-    summary = IngestSummary()
-    for path in discover(Path(p) for p in paths):
+    def _run(self) -> None:
         try:
-            ingest_file(con, path, summary)
-        except LogFormatError as e:
-            summary.files_refused += 1
-            summary.refused.append(str(e))
-            _record_refusal(con, path, str(e))
-        except duckdb.Error as e:
-            raise WarehouseError(f"{path}: could not store rows: {e}") from e
-    summary.seconds = round(time.perf_counter() - started, 3)
-    return summary
+            for path, key, known in self.jobs:
+                if self.stop.is_set() or self.cancel.is_set():
+                    break
+                for item in self._read_one(path, key, known):
+                    if not self._put(item):
+                        return
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            self._put(_Failed(e))
+        finally:
+            self._put(_END)
+
+    def _read_one(self, path: Path, key: str, known: Known | None) -> Iterator[_Item]:
+        if known is None and _size(path) >= self.fast_min_bytes:
+            try:
+                whole = survey_file(path, key, self.chunk_bytes)
+            except LogFormatError as e:
+                yield _Refused(key, str(e))
+                return
+            if whole is not None:
+                yield whole
+                return
+        resume = self.resume.get(key) if self.resume is not None else None
+        yield from _general(path, key, known, self.chunk_bytes, resume)
+
+    def _put(self, item: object) -> bool:
+        while not self.cancel.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the general path reports it

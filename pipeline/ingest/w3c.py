@@ -1,29 +1,36 @@
-"""Parse RMS W3C usage-log text into typed rows and rejects (pure: bytes in, frames out).
+"""Parse RMS W3C usage-log bytes into typed rows and rejects (pure: bytes in, frames out).
 
 The parser is header-driven: every `#Fields:` line defines the columns of the data
 lines after it, so one file may hold several blobs one after another, in any of the
-three field lists. All per-line work is done by Polars expressions.
+three field lists. NumPy finds the lines and counts their TABs (`lines.py`), Polars'
+CSV reader splits the well-formed ones and Polars expressions type them; Python only
+looks at the few `#` directive lines.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from pipeline import schema
 from pipeline.errors import LogFormatError
+from pipeline.ingest.lines import DATA, DIRECTIVE, Ints, Lines, scan_lines, strip_quotes
 
-_BOM = "\ufeff"
 #: Values that mean "no value" once one pair of surrounding quotes is stripped.
 NULL_TOKENS = ("", "-")
-#: One pair of surrounding quotes, straight or curly (mixed pairs are accepted too).
-_QUOTED = r"(?s)^['‘’](.*)['‘’]$"
+QUOTES = ("'", "‘", "’")
+_TS_SHAPE = r"^[1-9]\d{3}-\d{2}-\d{2} \d{2}:[0-5]\d:[0-5]\d$"
+_PUBLISHED_SHAPE = r"^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:[0-5]\d:[0-5]\d$"
+REJECT_SCHEMA = pl.Schema(
+    {"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw_line": pl.String}
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """The header state in force at some point of a file."""
+    """The header state in force at some point of a file (carried across chunks)."""
 
     software: str | None = None
     fields: tuple[str, ...] | None = None
@@ -34,209 +41,268 @@ class Header:
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    rows: pl.DataFrame  # columns of schema.REQUESTS_ARROW_SCHEMA
-    rejects: pl.DataFrame  # source_file, source_line, reason, raw_line
+    rows: pl.DataFrame  # columns of schema.REQUESTS_POLARS_SCHEMA, in order
+    rejects: pl.DataFrame  # REJECT_SCHEMA
     header: Header  # header state in force after the last line
-    data_lines: int
-
-
-REJECT_SCHEMA = {
-    "source_file": pl.String,
-    "source_line": pl.Int64,
-    "reason": pl.String,
-    "raw_line": pl.String,
-}
+    data_lines: int  # lines that were neither blank nor `#` directives
 
 
 def clean_value(expr: pl.Expr) -> pl.Expr:
-    """Strip one pair of surrounding quotes; empty, `''` and `-` become null."""
-    stripped = expr.str.replace(_QUOTED, "$1")
-    return pl.when(stripped.is_in(NULL_TOKENS)).then(None).otherwise(stripped)
+    """The value rule as a Polars expression: strip one pair of surrounding quotes (straight
+    or curly, mixed too); then empty, `''` and `-` become null. The parser applies the same
+    rule to raw bytes (`lines.strip_quotes` + the CSV reader's null values), faster."""
+    n = expr.str.len_chars()
+    opens = pl.any_horizontal(expr.str.starts_with(q) for q in QUOTES)
+    closes = pl.any_horizontal(expr.str.ends_with(q) for q in QUOTES)
+    value = pl.when(opens & closes & (n >= 2)).then(expr.str.slice(1, n - 2)).otherwise(expr)
+    return pl.when(value.is_in(NULL_TOKENS)).then(None).otherwise(value)
 
 
 def parse_fields_line(line: str) -> tuple[str, ...]:
     """`#Fields: date time ...` -> canonical field names."""
-    names = line.split(":", 1)[1].split()
-    return tuple(schema.canonical_field(n) for n in names)
-
-
-def split_lines(text: str, first_line: int) -> pl.DataFrame:
-    """One row per line: `line` (1-based, from `first_line`) and `raw` without CR/LF."""
-    if text.startswith(_BOM):
-        text = text[1:]
-    if text.endswith("\n"):
-        text = text[:-1]
-    raw = pl.Series("raw", [text]).str.split("\n").explode().str.strip_suffix("\r")
-    return (
-        pl.DataFrame({"raw": raw})
-        .with_row_index("line", offset=first_line)
-        .with_columns(pl.col("line").cast(pl.Int64))
-    )
+    return tuple(schema.canonical_field(n) for n in line.split(":", 1)[1].split())
 
 
 def parse_text(
     text: str, source_file: str, *, first_line: int = 1, header: Header | None = None
 ) -> Parsed:
-    """Parse log text whose first line is line `first_line` of `source_file`.
+    """`parse_bytes` for text (tests and small inputs)."""
+    return parse_bytes(text.encode("utf-8"), source_file, first_line=first_line, header=header)
 
-    `header` is the header state in force before the text (when resuming a grown file).
-    Raises LogFormatError when the text declares itself as a non-RMS W3C log.
+
+def parse_bytes(
+    buf: bytes, source_file: str, *, first_line: int = 1, header: Header | None = None
+) -> Parsed:
+    """Parse log bytes whose first line is line `first_line` of `source_file`.
+
+    `header` is the header state in force before the bytes (resuming a file, or the
+    next chunk of a big one). Raises LogFormatError when a `#Software` line names
+    anything but RMS, or a `#Fields` line comes without `#Software: RMS` or lacks date
+    and time: such a file is refused whole.
     """
-    lines = split_lines(text, first_line) if text else split_lines("", first_line).clear()
-    header = header or Header()
-    directives = lines.filter(pl.col("raw").str.starts_with("#"))
-    software = header.software
-    for line_no, raw in directives.filter(
-        pl.col("raw").str.to_lowercase().str.starts_with("#software:")
-    ).iter_rows():
-        software = raw.split(":", 1)[1].strip()
-        if software.upper() != "RMS":
-            raise LogFormatError(
-                f"{source_file}:{line_no}: not an RMS usage log (#Software: {software}); "
-                "refusing the whole file"
-            )
-    # Segment the data lines by the #Fields line in force above them.
-    fields_rows = directives.filter(pl.col("raw").str.to_lowercase().str.starts_with("#fields:"))
-    seg = lines.join(
-        fields_rows.select(pl.col("line").alias("seg_line"), pl.col("raw").alias("seg_fields")),
-        left_on="line",
-        right_on="seg_line",
-        how="left",
-        coalesce=False,
-    ).with_columns(
-        pl.col("seg_fields").forward_fill(),
-    )
-    data = seg.filter(~pl.col("raw").str.starts_with("#") & (pl.col("raw").str.strip_chars() != ""))
+    lines = scan_lines(buf)
+    state = header or Header()
     rows: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
-    inherited = header.fields_line()
-    if inherited is not None:
-        data = data.with_columns(pl.col("seg_fields").fill_null(inherited))
-    for (fields_line,), part in data.group_by("seg_fields", maintain_order=True):
-        if fields_line is None:
-            rejects.append(_reject(part, source_file, "data line before any #Fields header"))
-            continue
-        ok, bad = _parse_segment(part, parse_fields_line(str(fields_line)), source_file)
-        rows.append(ok)
-        rejects.append(bad)
-    last_fields = fields_rows["raw"][-1] if fields_rows.height else None
-    final_fields = parse_fields_line(last_fields) if last_fields else header.fields
+    seg_start = 0
+    for i in _header_lines(lines):
+        changed = _apply_directive(lines, i, state, source_file, first_line)
+        if changed.fields is not state.fields:
+            _parse_segment(
+                lines, seg_start, i, state.fields, source_file, first_line, rows, rejects
+            )
+            seg_start = i + 1
+        state = changed
+    _parse_segment(
+        lines, seg_start, len(lines), state.fields, source_file, first_line, rows, rejects
+    )
     return Parsed(
-        rows=pl.concat(rows) if rows else _empty_rows(),
+        rows=pl.concat(rows) if rows else pl.DataFrame(schema=schema.REQUESTS_POLARS_SCHEMA),
         rejects=pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECT_SCHEMA),
-        header=Header(software=software, fields=final_fields),
-        data_lines=data.height,
+        header=state,
+        data_lines=int(np.count_nonzero(lines.kinds == DATA)),
     )
 
 
-def _empty_rows() -> pl.DataFrame:
-    return pl.DataFrame(schema=schema.REQUESTS_POLARS_SCHEMA)
+def read_header_block(buf: bytes, source_file: str) -> tuple[int, Header] | None:
+    """The `#` lines that open a file: how many, and the header state after them; None
+    when `buf` holds nothing but such lines. Raises LogFormatError like `parse_bytes`."""
+    lines = scan_lines(buf)
+    body = np.flatnonzero(lines.kinds != DIRECTIVE)
+    if len(body) == 0:
+        return None
+    count, state = int(body[0]), Header()
+    for i in _header_lines(lines):
+        if i >= count:
+            break
+        state = _apply_directive(lines, i, state, source_file, 1)
+    return count, state
 
 
-def _reject(part: pl.DataFrame, source_file: str, reason: str | pl.Expr) -> pl.DataFrame:
-    reason_expr = pl.lit(reason) if isinstance(reason, str) else reason
-    return part.select(
-        pl.lit(source_file).alias("source_file"),
-        pl.col("line").alias("source_line"),
-        reason_expr.cast(pl.String).alias("reason"),
-        pl.col("raw").alias("raw_line"),
-    )
+def _apply_directive(
+    lines: Lines, i: int, state: Header, source_file: str, first_line: int
+) -> Header:
+    """Header state after the `#Software` or `#Fields` line `i` (a new `fields` object
+    for every `#Fields` line, even one that repeats the list)."""
+    key, _, value = lines.text(i)[1:].partition(":")
+    line_no = first_line + i
+    if key.strip().lower() == "software":
+        return Header(_check_software(value.strip(), source_file, line_no), state.fields)
+    return Header(state.software, _check_fields(value, state, source_file, line_no))
 
 
-def _parse_segment(
-    part: pl.DataFrame, fields: tuple[str, ...], source_file: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed rows and rejects for data lines that share one #Fields list."""
+def _header_lines(lines: Lines) -> list[int]:
+    """Indexes of `#Software:` and `#Fields:` lines (other directives are ignored)."""
+    found = []
+    for i in np.flatnonzero(lines.kinds == DIRECTIVE).tolist():
+        key = lines.text(i)[1:].partition(":")[0].strip().lower()
+        if key in ("software", "fields"):
+            found.append(i)
+    return found
+
+
+def _check_software(software: str, source_file: str, line_no: int) -> str:
+    if software.upper() != "RMS":
+        raise LogFormatError(
+            f"{source_file}:{line_no}: not an RMS usage log (#Software: {software}); "
+            "refusing the whole file"
+        )
+    return software
+
+
+def _check_fields(value: str, state: Header, source_file: str, line_no: int) -> tuple[str, ...]:
+    if state.software is None:
+        raise LogFormatError(
+            f"{source_file}:{line_no}: #Fields without a '#Software: RMS' line before it; "
+            "not an RMS usage log, refusing the whole file"
+        )
+    fields = tuple(schema.canonical_field(n) for n in value.split())
     missing = {"date", "time"} - set(fields)
     if missing:
         raise LogFormatError(
-            f"{source_file}: #Fields lacks {', '.join(sorted(missing))}; cannot place records"
+            f"{source_file}:{line_no}: #Fields lacks {', '.join(sorted(missing))}; "
+            "cannot place records in time, refusing the whole file"
         )
+    return fields
+
+
+def _parse_segment(
+    lines: Lines,
+    lo: int,
+    hi: int,
+    fields: tuple[str, ...] | None,
+    source_file: str,
+    first_line: int,
+    rows: list[pl.DataFrame],
+    rejects: list[pl.DataFrame],
+) -> None:
+    """Typed rows and rejects for the data lines in lines[lo:hi], which share `fields`."""
+    idx = lo + np.flatnonzero(lines.kinds[lo:hi] == DATA)
+    if len(idx) == 0:
+        return
+    if fields is None:
+        rejects.append(
+            _rejects(lines, idx, source_file, first_line, "data line before any #Fields header")
+        )
+        return
     n = len(fields)
-    split = part.with_columns(pl.col("raw").str.split("\t").alias("cells"))
-    split = split.with_columns(pl.col("cells").list.len().alias("n_cells"))
-    wrong = split.filter(pl.col("n_cells") != n)
-    good = split.filter(pl.col("n_cells") == n)
-    values = good.select(
-        "line",
-        "raw",
-        *[
-            clean_value(pl.col("cells").list.get(i)).alias(schema.column_name(f))
-            for i, f in enumerate(fields)
-        ],
-    )
-    typed = _type_values(values, source_file)
-    problem = pl.col("_problem")
-    bad_rows = typed.filter(problem.is_not_null())
-    rejects = pl.concat(
-        [
-            _reject(
-                wrong,
-                source_file,
-                pl.format(
-                    "expected {} tab-separated fields, found {}", pl.lit(n), pl.col("n_cells")
-                ),
-            ),
-            _reject(bad_rows, source_file, problem),
-        ]
-    )
-    rows = typed.filter(problem.is_null()).select(
-        [_column_or_null(typed, c) for c in schema.REQUEST_COLUMNS]
-    )
-    return rows, rejects
+    fits = lines.tabs[idx] == n - 1
+    bad = idx[~fits]
+    if len(bad):
+        found = pl.Series(lines.tabs[bad] + 1).cast(pl.String)
+        reason = f"expected {n} tab-separated fields, found " + found
+        rejects.append(_rejects(lines, bad, source_file, first_line, reason))
+    good = idx[fits]
+    if len(good):
+        typed = _type_values(_read_fields(lines, good, fields, first_line), source_file)
+        problem = pl.col("_problem")
+        rows.append(typed.filter(problem.is_null()).select(_request_columns(typed)))
+        failed = typed.filter(problem.is_not_null())
+        if failed.height:
+            where = failed["source_line"].to_numpy() - first_line
+            rejects.append(_rejects(lines, where, source_file, first_line, failed["_problem"]))
 
 
-def _column_or_null(frame: pl.DataFrame, col: schema.Column) -> pl.Expr:
-    dtype = schema.REQUESTS_POLARS_SCHEMA[col.name]
-    if col.name in frame.columns:
-        return pl.col(col.name).cast(dtype)
-    return pl.lit(None, dtype=dtype).alias(col.name)
+def _read_fields(lines: Lines, idx: Ints, fields: tuple[str, ...], first_line: int) -> pl.DataFrame:
+    """Lines that have exactly len(fields) fields -> one String column per known field,
+    quotes stripped and blanks nulled (as `clean_value` says), plus `source_line`."""
+    names = [f"f{i}" for i in range(len(fields))]
+    raw = pl.read_csv(
+        strip_quotes(lines.cut(idx)),
+        separator="\t",
+        has_header=False,
+        quote_char=None,
+        schema=dict.fromkeys(names, pl.String),
+        null_values=[token for token in NULL_TOKENS if token],  # and empty fields are null
+        encoding="utf8-lossy",
+    )
+    if raw.height != len(idx):  # the line index and the CSV reader must agree exactly
+        raise AssertionError(f"CSV reader saw {raw.height} lines, expected {len(idx)}")
+    known = schema.REQUESTS_POLARS_SCHEMA
+    chosen: dict[str, str] = {}
+    for name, field in zip(names, fields, strict=True):
+        column = schema.column_name(field)
+        if (column in known or column in ("date", "time")) and column not in chosen.values():
+            chosen[name] = column
+    return raw.select(
+        *[pl.col(k).alias(v) for k, v in chosen.items()],
+        pl.Series("source_line", first_line + idx, dtype=pl.Int64),
+    )
+
+
+def _rejects(
+    lines: Lines, idx: Ints, source_file: str, first_line: int, reason: str | pl.Expr | pl.Series
+) -> pl.DataFrame:
+    """Reject rows for lines `idx`, raw text included (vectorised; no per-line Python)."""
+    text = lines.cut(idx).decode("utf-8", errors="replace")[:-1]
+    raw = pl.Series("raw_line", [text]).str.split("\n").explode().str.strip_suffix("\r")
+    frame = pl.DataFrame({"source_line": first_line + idx, "raw_line": raw})
+    reason_expr = reason if isinstance(reason, pl.Expr) else pl.lit(reason)
+    return frame.select(
+        pl.lit(source_file).alias("source_file"),
+        pl.col("source_line").cast(pl.Int64),
+        reason_expr.cast(pl.String).alias("reason"),
+        pl.col("raw_line"),
+    )
+
+
+def _request_columns(frame: pl.DataFrame) -> list[pl.Expr]:
+    exprs = []
+    for name, dtype in schema.REQUESTS_POLARS_SCHEMA.items():
+        column = pl.col(name) if name in frame.columns else pl.lit(None)
+        exprs.append(column.cast(dtype).alias(name))
+    return exprs
 
 
 def _type_values(values: pl.DataFrame, source_file: str) -> pl.DataFrame:
+    """Typed columns and `_problem` (why a line cannot be stored, or null)."""
     cols = set(values.columns)
-    ts = pl.concat_str(pl.col("date"), pl.lit(" "), pl.col("time")).str.strptime(
-        pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False
+    stamp = pl.concat_str(pl.col("date"), pl.lit(" "), pl.col("time"))
+    ts = pl.when(stamp.str.contains(_TS_SHAPE)).then(
+        stamp.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     )
     exprs: list[pl.Expr] = [ts.alias("ts")]
     problems: list[pl.Expr] = [
-        pl.when(ts.is_null()).then(pl.format("invalid date/time '{} {}'", "date", "time"))
+        pl.when(ts.is_null()).then(
+            pl.format(
+                "invalid date/time '{} {}'",
+                pl.col("date").fill_null(""),
+                pl.col("time").fill_null(""),
+            )
+        )
     ]
     if "date_published" in cols:
-        published = pl.col("date_published").str.strptime(
-            pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False
+        raw = pl.col("date_published")
+        published = pl.when(raw.str.contains(_PUBLISHED_SHAPE)).then(
+            raw.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
         )
         exprs.append(published.alias("date_published"))
         problems.append(
-            pl.when(pl.col("date_published").is_not_null() & published.is_null()).then(
-                pl.format("invalid date-published '{}'", "date_published")
+            pl.when(raw.is_not_null() & published.is_null()).then(
+                pl.format("invalid date-published '{}'", raw)
             )
         )
     if "admin_action" in cols:
         lowered = pl.col("admin_action").str.to_lowercase()
-        exprs.append(
-            pl.when(lowered == "true")
-            .then(True)
-            .when(lowered == "false")
-            .then(False)
-            .otherwise(None)
-            .alias("admin_action")
-        )
+        exprs.append(pl.when(lowered.is_not_null()).then(lowered == "true").alias("admin_action"))
         problems.append(
             pl.when(lowered.is_not_null() & ~lowered.is_in(["true", "false"])).then(
-                pl.format("invalid admin-action '{}'", "admin_action")
+                pl.format("invalid admin-action '{}'", pl.col("admin_action"))
             )
         )
-    # Without a row-id the record is keyed by what identifies it (documented in the README).
-    fallback_id = pl.format("{}/{}/{}T{}", "correlation_id", "request_type", "date", "time")
-    row_id = pl.coalesce(pl.col("row_id"), fallback_id) if "row_id" in cols else fallback_id
+
+    # Without a row-id a record is keyed by what identifies it (documented in the README).
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in cols else pl.lit(None, dtype=pl.String)
+
+    fallback = pl.format(
+        "{}/{}/{}T{}", col("correlation_id"), col("request_type").fill_null(""), "date", "time"
+    )
+    row_id = pl.coalesce(pl.col("row_id"), fallback) if "row_id" in cols else fallback
     exprs.append(row_id.alias("row_id"))
     problems.append(
         pl.when(row_id.is_null()).then(pl.lit("no row-id and no correlation-id to key the record"))
     )
     return values.with_columns(
-        *exprs,
-        pl.lit(source_file).alias("source_file"),
-        pl.col("line").alias("source_line"),
-        pl.coalesce(problems).alias("_problem"),
+        *exprs, pl.lit(source_file).alias("source_file"), pl.coalesce(problems).alias("_problem")
     )

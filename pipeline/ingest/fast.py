@@ -1,0 +1,354 @@
+"""The fast path: DuckDB's own CSV reader loads regular log files (see `survey.py`).
+
+Measured on generated logs (`bench/bench_ingest.py`), DuckDB's multi-threaded CSV reader
+splits the text in a fraction of the CPU time of the NumPy + Polars path (`w3c.py`),
+and the text never crosses into Python. It cannot say which line a row came from, where
+a field count is wrong, or resume mid-file, so it only takes regular files, and:
+
+- reads them, in order, into a temporary table with `preserve_insertion_order` on, so
+  that `rowid` order is line order (sampled lines from the survey prove it each time);
+- strips straight quotes while reading (quote `'`, no escape: any other use of `'` is a
+  read error) and nulls `''`, `-`, empty and their quoted forms (`nullstr`); a file with
+  curly quotes is read as plain text and SQL strips them as `w3c.clean_value` does;
+- types the values with the rules of `w3c._type_values`, in SQL, and stores many files
+  with one INSERT, so that DuckDB compresses many row groups on all cores.
+
+Whatever DuckDB refuses (a wrong field count, invalid UTF-8, a stray quote) or counts
+differently from the survey goes through the general path instead. Both paths apply the
+same rules; the tests compare them on the same inputs.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipeline import schema
+from pipeline.ingest.source import FileCounts, is_gzip
+from pipeline.ingest.survey import WholeFile
+from pipeline.ingest.w3c import NULL_TOKENS, QUOTES
+
+_TS_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-5][0-9]:[0-5][0-9]"
+_PUBLISHED_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]"
+
+
+class FastPathMiss(Exception):
+    """DuckDB could not read the file as the survey expected: use the general path."""
+
+
+class Staged:
+    """Regular files read by DuckDB, in order, into one temporary table (`_lines_<n>`),
+    waiting to be stored. Line numbers come from `rowid`: DuckDB reads the files in
+    parallel and keeps their order when `preserve_insertion_order` is on; sampled lines
+    prove it. (Rows added inside a transaction get rowids from a high base.)"""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        files: list[WholeFile],
+        table: str,
+        *,
+        raw: bool = False,
+    ) -> None:
+        """Read `files` (see `fits`); `raw`: keep every field as text, to rebuild lines."""
+        self.files, self.table, self.raw = files, table, raw
+        first = files[0]
+        self.fields = first.done.header.fields or ()
+        self.header_lines, self.crlf = first.header_lines, first.crlf
+        # Straight quotes only: DuckDB's reader strips them (quote = ', no escape); any
+        # other use of ' (inside a value, unpaired) is a read error, and the general path
+        # takes the file. With curly quotes, SQL strips them as `clean_value` does.
+        self.strip_in_sql = raw or first.curly
+        self.gzip = is_gzip(first.path)
+        self.base = self._read(con)
+        self.days = None if raw else self._days(con)
+
+    @property
+    def keys(self) -> list[str]:
+        return [f.done.key for f in self.files]
+
+    @staticmethod
+    def fits(group: list[WholeFile], whole: WholeFile) -> bool:
+        """Can `whole` be read in the same read_csv call as `group`?"""
+        if not group:
+            return True
+        first = group[0]
+        return (
+            first.done.header.fields == whole.done.header.fields
+            and (first.header_lines, first.crlf) == (whole.header_lines, whole.crlf)
+            and first.curly == whole.curly
+            and is_gzip(first.path) == is_gzip(whole.path)
+        )
+
+    def _read(self, con: duckdb.DuckDBPyConnection) -> int:
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {self.table} AS "  # noqa: S608
+                f"SELECT * FROM {self._reader(self.raw)}",
+                {"paths": [str(f.path) for f in self.files]},
+            )
+        except duckdb.Error as e:  # a wrong field count, invalid UTF-8, ...
+            raise FastPathMiss(str(e)) from e
+        finally:
+            con.execute("SET preserve_insertion_order = false")
+        n, base = con.execute(f"SELECT count(*), min(rowid) FROM {self.table}").fetchall()[0]  # noqa: S608
+        expected = sum(f.data_lines for f in self.files)
+        if n != expected:
+            self.drop(con)
+            raise FastPathMiss(f"DuckDB read {n} lines, the survey counted {expected}")
+        self._check_order(con, int(base or 0))
+        return int(base or 0)
+
+    def _reader(self, raw: bool) -> str:
+        """read_csv(...) of the files' data lines: every field as text; the value rule's
+        null tokens already NULL (the reader's `nullstr`, nearly free), unless `raw`."""
+        names = [f"f{i}" for i in range(len(self.fields))]
+        columns = "{" + ", ".join(f"'{r}': 'VARCHAR'" for r in names) + "}"
+        new_line = r"\r\n" if self.crlf else r"\n"
+        compression = "gzip" if self.gzip else "none"
+        # A quoted '' or '-' is NULL too (the reader's allow_quoted_nulls).
+        tokens = _NULL_FIELDS if self.strip_in_sql else _NULL_TOKENS
+        nulls = f"force_not_null = {names}" if raw else f"nullstr = {tokens}"
+        quote = "''" if self.strip_in_sql else "''''"
+        return (
+            f"read_csv($paths, columns = {columns}, delim = '\t', header = false, "
+            f"auto_detect = false, quote = {quote}, escape = '', skip = {self.header_lines}, "
+            f"new_line = '{new_line}', {nulls}, max_line_size = {64 << 20}, "
+            f"compression = '{compression}', filename = true)"
+        )
+
+    def _offsets(self, base: int) -> list[tuple[int, int]]:
+        """(first rowid, rowid - line number) of each file."""
+        out, start = [], base
+        for f in self.files:
+            out.append((start, start - self.header_lines - 1))
+            start += f.data_lines
+        return out
+
+    def _check_order(self, con: duckdb.DuckDBPyConnection, base: int) -> None:
+        """Sampled lines must sit at their rowid with the text the survey saw."""
+        rows = [
+            (first + s[0], s[1], s[2])
+            for (first, _), f in zip(self._offsets(base), self.files, strict=True)
+            for s in f.samples
+        ]
+        if not rows:
+            return
+        samples = pa.table({k: [r[i] for r in rows] for i, k in enumerate(("rid", "k", "v"))})
+        pick = " ".join(f"WHEN {i} THEN l.f{i}" for i in range(len(self.fields)))
+        con.register("_samples", samples)
+        try:
+            found = con.execute(
+                f"SELECT count(*) FROM _samples s JOIN {self.table} l ON l.rowid = s.rid "  # noqa: S608
+                f"WHERE CASE s.k {pick} END = s.v"
+            ).fetchall()[0][0]
+        finally:
+            con.unregister("_samples")
+        if found != len(rows):
+            self.drop(con)
+            raise FastPathMiss("DuckDB did not keep the files' line order")
+
+    def _days(self, con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+        """The first and last `date` field, as text. When both are plain ISO dates, every
+        line that can be stored falls in between (ISO dates sort as text; a quoted or
+        odd value sorts outside them and gives no span)."""
+        if "date" not in self.fields:
+            return None
+        column = f"f{self.fields.index('date')}"
+        low, high = con.execute(
+            f"SELECT min({column}), max({column}) FROM {self.table}"  # noqa: S608
+        ).fetchall()[0]
+        try:
+            return date.fromisoformat(low), date.fromisoformat(high)
+        except (TypeError, ValueError):
+            return None
+
+    def query(self) -> str:
+        """SELECT typed columns, source_file, source_line and _problem (and the line as
+        read, `_raw`, when `raw`): the rules of `w3c._type_values`, in SQL. Only names we
+        generate appear in it."""
+        raw = self.raw
+        names = [f"f{i}" for i in range(len(self.fields))]
+        chosen: dict[str, str] = {}
+        for name, name_in_log in zip(names, self.fields, strict=True):
+            column = schema.column_name(name_in_log)
+            known = column in schema.REQUESTS_POLARS_SCHEMA or column in ("date", "time")
+            if known and column not in chosen.values():
+                chosen[name] = column
+        cleaned = ", ".join(
+            f"{_clean(r, nulls=raw) if self.strip_in_sql else r} AS {c}" for r, c in chosen.items()
+        )
+        line = f", concat_ws(chr(9), {', '.join(names)}) AS _line" if raw else ""
+        offsets = self._offsets(self.base)
+        shift = " ".join(f"WHEN rowid >= {first} THEN {off}" for first, off in reversed(offsets))
+        numbered = (
+            f"SELECT {cleaned}, filename AS source_file, "  # noqa: S608
+            f"rowid - CASE {shift} END AS source_line{line} FROM {self.table}"
+        )
+        typed, problem = _typed(set(chosen.values()))
+        keep = f", CASE WHEN {problem} IS NOT NULL THEN _line END AS _raw" if raw else ""
+        return (
+            f"SELECT {typed}, source_file, source_line, "  # noqa: S608
+            f"{problem} AS _problem{keep} FROM ({numbered})"
+        )
+
+    def keep_rejects(self, con: duckdb.DuckDBPyConnection, files: list[WholeFile]) -> None:
+        """Read `files` again as raw text and store their rejected lines."""
+        raw = Staged(con, files, f"{self.table}_raw", raw=True)
+        try:
+            con.execute(
+                "INSERT INTO rejects SELECT source_file, source_line, _problem, _raw "  # noqa: S608
+                f"FROM ({raw.query()}) WHERE _problem IS NOT NULL"
+            ).fetchall()
+        finally:
+            raw.drop(con)
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+def store_group(con: duckdb.DuckDBPyConnection, group: list[Staged]) -> dict[str, FileCounts]:
+    """Store staged files with one INSERT (inside the caller's transaction), so that
+    DuckDB compresses many row groups in parallel; return what each file contributed."""
+    params: dict[str, object] = {}
+    spans = [s.days for s in group]
+    span = ""
+    if all(spans):
+        params["lo"] = datetime.combine(min(d[0] for d in spans if d), time.min)
+        params["hi"] = datetime.combine(max(d[1] for d in spans if d), time.max)
+        span = "r.ts BETWEEN $lo AND $hi AND "
+    columns = ", ".join(schema.REQUEST_COLUMN_NAMES)
+    union = " UNION ALL ".join(s.query() for s in group)
+    con.execute(
+        f"INSERT INTO requests SELECT {columns} FROM ({union}) s "  # noqa: S608
+        f"WHERE _problem IS NULL AND NOT EXISTS (SELECT 1 FROM requests r "
+        f"WHERE {span}r.row_id = s.row_id AND r.ts = s.ts)",
+        params,
+    ).fetchall()
+    keys = [k for s in group for k in s.keys]
+    con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
+    try:
+        _drop_repeats(con)
+        stats = con.execute(
+            "SELECT source_file, count(*), min(ts), max(ts) FROM requests "
+            "WHERE source_file IN (SELECT key FROM _group) GROUP BY source_file"
+        ).fetchall()
+    finally:
+        con.unregister("_group")
+    stored = {row[0]: row[1:] for row in stats}
+    for staged in group:
+        short = [f for f in staged.files if stored.get(f.done.key, (0,))[0] < f.data_lines]
+        if short:  # rejects or duplicates: read again to keep the raw lines of rejects
+            staged.keep_rejects(con, short)
+    rejected = dict(
+        con.execute(
+            "SELECT source_file, count(*) FROM rejects "
+            "WHERE source_file IN (SELECT unnest($keys)) GROUP BY source_file",
+            {"keys": keys},
+        ).fetchall()
+    )
+    return {
+        f.done.key: _counts(f, stored.get(f.done.key), rejected.get(f.done.key, 0))
+        for s in group
+        for f in s.files
+    }
+
+
+def _counts(whole: WholeFile, stored: Any, rejected: int) -> FileCounts:
+    n, lo, hi = stored if stored else (0, None, None)
+    lines = whole.data_lines
+    return FileCounts(lines, n, lines - n - rejected, rejected, lo, hi)
+
+
+def _drop_repeats(con: duckdb.DuckDBPyConnection) -> None:
+    """The INSERT cannot see its own rows: where the group repeats a record (in one file
+    or across files), keep the first, in file order then line order."""
+    total, ids = con.execute(
+        "SELECT count(*), count(DISTINCT row_id) FROM requests "
+        "WHERE source_file IN (SELECT key FROM _group)"
+    ).fetchall()[0]
+    if total != ids:  # (distinct row-ids are enough; else look closer)
+        con.execute(
+            "DELETE FROM requests WHERE rowid IN ("
+            "  SELECT id FROM ("
+            "    SELECT r.rowid AS id, row_number() OVER ("
+            "      PARTITION BY r.row_id, r.ts ORDER BY g.ord, r.source_line) AS k"
+            "    FROM requests r JOIN _group g ON r.source_file = g.key) WHERE k > 1)"
+        ).fetchall()
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_NULL_TOKENS = "[" + ", ".join(_sql_text(t) for t in NULL_TOKENS) + "]"
+#: Fields that the value rule turns into NULL: empty, `-`, and those inside one quote pair.
+_NULL_FIELDS = (
+    "["
+    + ", ".join(
+        _sql_text(t)
+        for t in [*NULL_TOKENS, *(a + t + b for t in NULL_TOKENS for a in QUOTES for b in QUOTES)]
+    )
+    + "]"
+)
+
+
+def _clean(c: str, *, nulls: bool) -> str:
+    """Strip one pair of surrounding quotes; with `nulls`, also turn the null tokens into
+    NULL (otherwise the reader's `nullstr` did that already)."""
+    opens = " OR ".join(f"starts_with({c}, {_sql_text(q)})" for q in QUOTES)
+    closes = " OR ".join(f"ends_with({c}, {_sql_text(q)})" for q in QUOTES)
+    value = (
+        f"CASE WHEN ({opens}) AND ({closes}) AND length({c}) >= 2 "
+        f"THEN substring({c}, 2, length({c}) - 2) ELSE {c} END"
+    )
+    if nulls:
+        tokens = ", ".join(_sql_text(t) for t in NULL_TOKENS)
+        value = f"CASE WHEN {value} IN ({tokens}) THEN NULL ELSE {value} END"
+    return value
+
+
+def _typed(cols: set[str]) -> tuple[str, str]:
+    """Typed select list of every `requests` value column, and the `_problem` expression."""
+    parse = "try_strptime(date || ' ' || time, '%Y-%m-%d %H:%M:%S')"
+    ts = f"CASE WHEN regexp_full_match(date || ' ' || time, '{_TS_SHAPE}') THEN {parse} END"
+    out = {"ts": ts}
+    problems = [
+        f"CASE WHEN ({ts}) IS NULL THEN 'invalid date/time ''' || coalesce(date, '') "
+        "|| ' ' || coalesce(time, '') || '''' END"
+    ]
+    if "date_published" in cols:
+        published = (
+            f"CASE WHEN regexp_full_match(date_published, '{_PUBLISHED_SHAPE}') "
+            "THEN try_strptime(date_published, '%Y-%m-%dT%H:%M:%S') END"
+        )
+        out["date_published"] = published
+        problems.append(
+            f"CASE WHEN date_published IS NOT NULL AND ({published}) IS NULL "
+            "THEN 'invalid date-published ''' || date_published || '''' END"
+        )
+    if "admin_action" in cols:
+        out["admin_action"] = "lower(admin_action) = 'true'"
+        problems.append(
+            "CASE WHEN lower(admin_action) NOT IN ('true', 'false') "
+            "THEN 'invalid admin-action ''' || admin_action || '''' END"
+        )
+    corr = "correlation_id" if "correlation_id" in cols else "NULL"
+    kind = "request_type" if "request_type" in cols else "NULL"
+    fallback = f"{corr} || '/' || coalesce({kind}, '') || '/' || date || 'T' || time"
+    out["row_id"] = f"coalesce(row_id, {fallback})" if "row_id" in cols else fallback
+    problems.append(
+        f"CASE WHEN ({out['row_id']}) IS NULL "
+        "THEN 'no row-id and no correlation-id to key the record' END"
+    )
+    select = []
+    for c in schema.REQUEST_COLUMNS:
+        if c.name in ("source_file", "source_line"):
+            continue
+        expr = out.get(c.name, c.name if c.name in cols else "NULL")
+        select.append(f"CAST({expr} AS {c.duckdb_type}) AS {c.name}")
+    return ", ".join(select), f"coalesce({', '.join(problems)})"

@@ -1,0 +1,290 @@
+"""The DuckDB side of ingest: transactions, dedup, rejects and the manifest.
+
+A file's rows, rejects and manifest row always commit together. Files read in one chunk
+(blobs, small daily files) join a group that commits once it holds `GROUP_LINES` data
+lines, because a commit per small file would cost more than the file. A file read in
+several chunks gets a transaction of its own, so that refusing it half-way (a
+`#Software` line that is not RMS in its last chunk) rolls back that file alone.
+Regular files that DuckDB reads itself (`fast.py`) are staged, then stored in groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.ingest.fast import FastPathMiss, Staged, store_group
+from pipeline.ingest.lake import Lake
+from pipeline.ingest.source import Chunk, FileCounts, FileDone
+from pipeline.ingest.survey import WholeFile
+
+#: A group of small files commits once it holds this many data lines.
+GROUP_LINES = 250_000
+#: Regular files read by DuckDB store together up to this many data lines: one INSERT of
+#: many row groups lets DuckDB compress them on all cores.
+FAST_GROUP_LINES = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A parsed chunk made ready for DuckDB (on the reader thread): duplicates inside
+    the chunk dropped, frames converted to Arrow."""
+
+    key: str
+    rows: pa.Table  # rows of the chunk, first of each (row_id, ts)
+    parsed_rows: int
+    rejects: pa.Table
+    data_lines: int
+    first: bool
+    last: bool
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> Batch:
+        parsed = chunk.parsed
+        rows = parsed.rows
+        if rows.height:
+            rows = rows.filter(pl.struct("row_id", "ts").is_first_distinct())
+        return cls(
+            chunk.key,
+            rows.to_arrow(),
+            parsed.rows.height,
+            parsed.rejects.to_arrow(),
+            parsed.data_lines,
+            chunk.first,
+            chunk.last,
+        )
+
+
+OnCommit = Callable[[FileDone, FileCounts], None]
+"""Called after a commit for every file in it."""
+
+
+class Store:
+    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake | None, on_commit: OnCommit):
+        self.con, self.lake, self.on_commit = con, lake, on_commit
+        self.lake_files = 0  # Parquet parts published so far
+        self.waiting: list[WholeFile] = []  # regular files for DuckDB, not read yet
+        self.waiting_lines = self.tables = 0
+        self.fallback: Callable[[WholeFile], None] = _no_fallback
+        self._reset()
+
+    def _reset(self) -> None:
+        self.in_tx = False
+        self.solo = False  # the open transaction belongs to one multi-chunk file
+        self.counts: dict[str, FileCounts] = {}
+        self.done: list[FileDone] = []
+        self.lines = 0
+
+    def _begin(self, *, solo: bool) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        self.in_tx, self.solo = True, solo
+
+    def add(self, batch: Batch) -> None:
+        """Store one chunk: new rows, duplicates counted, rejects kept."""
+        self.flush_staged()
+        if batch.first and not batch.last:
+            self.flush()
+            self._begin(solo=True)
+        elif not self.in_tx:
+            self._begin(solo=False)
+        counts = self.counts.setdefault(batch.key, FileCounts())
+        stored = _insert_new_rows(self.con, batch.rows)
+        if batch.rejects.num_rows:
+            self.con.register("_batch_rejects", batch.rejects)
+            self.con.execute("INSERT INTO rejects SELECT * FROM _batch_rejects").fetchall()
+            self.con.unregister("_batch_rejects")
+        counts.data_lines += batch.data_lines
+        counts.stored += stored
+        counts.duplicates += batch.parsed_rows - stored
+        counts.rejected += batch.rejects.num_rows
+        self.lines += batch.data_lines
+        if stored:
+            lo, hi = _stored_span(self.con, batch.key, batch.rows, stored)
+            counts.first_ts = min(lo, counts.first_ts) if counts.first_ts else lo
+            counts.last_ts = max(hi, counts.last_ts) if counts.last_ts else hi
+
+    def add_whole(self, whole: WholeFile) -> None:
+        """A regular file for DuckDB to read; it waits for its group (`flush_staged`)."""
+        self.flush()
+        self.waiting.append(whole)
+        self.waiting_lines += whole.data_lines
+        if self.waiting_lines >= FAST_GROUP_LINES:
+            self.flush_staged()
+
+    def flush_staged(self) -> None:
+        """Read the waiting regular files with DuckDB (one read per run of files with the
+        same header), store them in one transaction with their manifest rows; files that
+        DuckDB could not read go to `fallback`, after the commit."""
+        if not self.waiting:
+            return
+        waiting, self.waiting, self.waiting_lines = self.waiting, [], 0
+        staged, missed = self._stage(waiting)
+        try:
+            if staged:
+                self._begin(solo=True)
+                self.counts = store_group(self.con, staged)
+                for s in staged:
+                    for whole in s.files:
+                        _upsert_manifest(self.con, whole.done, self.counts[whole.done.key])
+                        self.done.append(whole.done)
+                self.flush()
+        finally:
+            for s in staged:
+                s.drop(self.con)
+        for whole in missed:
+            self.fallback(whole)
+
+    def _stage(self, files: list[WholeFile]) -> tuple[list[Staged], list[WholeFile]]:
+        runs: list[list[WholeFile]] = []
+        for whole in files:
+            if runs and Staged.fits(runs[-1], whole):
+                runs[-1].append(whole)
+            else:
+                runs.append([whole])
+        staged: list[Staged] = []
+        missed: list[WholeFile] = []
+        for run in runs:
+            if (whole_run := self._read(run)) is not None:
+                staged.append(whole_run)
+                continue
+            for whole in run if len(run) > 1 else []:  # find the file DuckDB refused
+                if (single := self._read([whole])) is not None:
+                    staged.append(single)
+                else:
+                    missed.append(whole)
+            if len(run) == 1:
+                missed.extend(run)
+        return staged, missed
+
+    def _read(self, files: list[WholeFile]) -> Staged | None:
+        self.tables += 1
+        try:
+            return Staged(self.con, files, f"_lines_{self.tables}")
+        except FastPathMiss:
+            return None
+
+    def finish(self, done: FileDone) -> None:
+        """The file's new lines are all stored: write its manifest row; commit when due."""
+        self.flush_staged()
+        if not self.in_tx:
+            self._begin(solo=False)
+        _upsert_manifest(self.con, done, self.counts.setdefault(done.key, FileCounts()))
+        self.done.append(done)
+        if self.solo or self.lines >= GROUP_LINES:
+            self.flush()
+
+    def discard(self, key: str) -> None:
+        """Forget a refused file. Only a multi-chunk file can have stored anything, and it
+        has its transaction to itself."""
+        if self.in_tx and self.solo and key in self.counts:
+            self.abort()
+
+    def flush(self) -> None:
+        """Commit the open transaction, publish its lake parts, report its files."""
+        if not self.in_tx:
+            return
+        staged = self.lake.stage(self.con, self.done) if self.lake and self.done else None
+        self.con.execute("COMMIT")
+        if self.lake and staged:
+            self.lake_files += self.lake.publish(staged)
+        done, counts = self.done, self.counts
+        self._reset()
+        for d in done:
+            self.on_commit(d, counts[d.key])
+
+    def close(self) -> None:
+        """Commit whatever waits."""
+        self.flush()
+        self.flush_staged()
+
+    def abort(self) -> None:
+        if self.in_tx:
+            self._reset()
+            self.con.execute("ROLLBACK")
+        self.waiting = []
+
+
+def _no_fallback(whole: WholeFile) -> None:
+    raise AssertionError(f"{whole.done.key}: no general path to fall back to")
+
+
+def _insert_new_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
+    """Insert rows whose (row_id, ts) is not stored yet; return how many were inserted.
+
+    The same record always carries the same time, so only stored rows inside the
+    batch's time span are looked at: zone maps on `ts` skip the rest of a big warehouse.
+    """
+    if rows.num_rows == 0:
+        return 0
+    span = pc.min_max(rows["ts"])
+    con.register("_batch_rows", rows)
+    try:
+        result = con.execute(
+            """
+            INSERT INTO requests
+            SELECT b.* FROM _batch_rows b
+            WHERE NOT EXISTS (
+                SELECT 1 FROM requests r
+                WHERE r.ts BETWEEN $lo AND $hi AND r.row_id = b.row_id AND r.ts = b.ts
+            )
+            """,
+            {"lo": span["min"].as_py(), "hi": span["max"].as_py()},
+        ).fetchall()
+    finally:
+        con.unregister("_batch_rows")
+    return int(result[0][0])
+
+
+def _stored_span(
+    con: duckdb.DuckDBPyConnection, key: str, rows: pa.Table, stored: int
+) -> tuple[datetime, datetime]:
+    """Earliest and latest time among the rows just stored from this chunk."""
+    if stored == rows.num_rows:
+        span = pc.min_max(rows["ts"])
+        return span["min"].as_py(), span["max"].as_py()
+    lines = pc.min_max(rows["source_line"])
+    row = con.execute(
+        "SELECT min(ts), max(ts) FROM requests "
+        "WHERE source_file = $f AND source_line BETWEEN $lo AND $hi",
+        {"f": key, "lo": lines["min"].as_py(), "hi": lines["max"].as_py()},
+    ).fetchall()[0]
+    return row[0], row[1]
+
+
+def _upsert_manifest(con: duckdb.DuckDBPyConnection, done: FileDone, counts: FileCounts) -> None:
+    con.execute(
+        """
+        INSERT INTO ingested_files AS f VALUES
+            ($path, $size, $sha, $consumed, $stored, $dups, $rejected,
+             $first_ts, $last_ts, $now, $fields)
+        ON CONFLICT (path) DO UPDATE SET
+            size = excluded.size, sha256 = excluded.sha256,
+            bytes_consumed = excluded.bytes_consumed,
+            rows_stored = f.rows_stored + excluded.rows_stored,
+            duplicates = f.duplicates + excluded.duplicates,
+            rejects = f.rejects + excluded.rejects,
+            first_ts = least(f.first_ts, excluded.first_ts),
+            last_ts = greatest(f.last_ts, excluded.last_ts),
+            ingested_at = excluded.ingested_at,
+            fields_header = excluded.fields_header
+        """,
+        {
+            "path": done.key,
+            "size": done.size,
+            "sha": done.sha256,
+            "consumed": done.consumed,
+            "stored": counts.stored,
+            "dups": counts.duplicates,
+            "rejected": counts.rejected,
+            "first_ts": counts.first_ts,
+            "last_ts": counts.last_ts,
+            "now": datetime.now(UTC).replace(tzinfo=None),
+            "fields": done.header.fields_line(),
+        },
+    ).fetchall()
