@@ -7,16 +7,21 @@ are `pipeline.errors.ExitCode`.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from signal import SIGINT, SIGTERM
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
+from rich.table import Table
 
 from pipeline import query as query_mod
 from pipeline.detect import Severity, run_detections, severity_at_least
@@ -28,7 +33,7 @@ from pipeline.generate import (
     generate_logs,
     parse_scenarios,
 )
-from pipeline.ingest import ingest_paths
+from pipeline.ingest import IngestSummary, WatchStatus, ingest_paths, watch_folder
 from pipeline.report import (
     PeriodKind,
     ReportOptions,
@@ -63,6 +68,10 @@ def _date_option(name: str, help: str) -> Any:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+LakeOption = Annotated[
+    Path | None,
+    typer.Option("--lake", help="Also write stored rows as Parquet: DIR/requests/day=.../"),
+]
 
 
 @contextmanager
@@ -167,27 +176,102 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders (.gz too).")],
     db: DbOption = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 0.0,
+    lake: LakeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest RMS usage logs into the warehouse, exactly once.
 
-    Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --json
+    Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --lake lake/ --json
     """
     with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
-        summary = ingest_paths(con, paths)
+        summary = ingest_paths(con, paths, lake=lake)
         for reason in summary.refused:
-            err.print(f"[yellow]refused:[/] {reason}", highlight=False)
+            err.print(f"[yellow]refused:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+        for key in summary.pending:
+            err.print(
+                f"[yellow]waiting:[/] {escape(key)} ends in a line without newline", soft_wrap=True
+            )
         if as_json:
             _print_json(summary.as_dict())
         else:
-            err.print(
-                f"{summary.files} files, {summary.data_lines:,} data lines: "
-                f"{summary.rows_stored:,} stored, {summary.duplicates:,} duplicates, "
-                f"{summary.rejected:,} rejected, {summary.files_refused} files refused "
-                f"({summary.seconds:.2f}s)"
-            )
+            err.print(_ingest_line(summary), highlight=False, soft_wrap=True)
         if summary.files_refused:
             raise typer.Exit(int(ExitCode.INPUT))
+
+
+def _ingest_line(s: IngestSummary | WatchStatus) -> str:
+    return (
+        f"{s.files} files, {s.data_lines:,} data lines: {s.rows_stored:,} stored, "
+        f"{s.duplicates:,} duplicates, {s.rejected:,} rejected, {s.files_refused} files "
+        f"refused ({s.seconds:.2f}s)"
+    )
+
+
+@app.command()
+def watch(
+    directory: Annotated[Path, typer.Argument(help="Folder to watch (recursively).")],
+    db: DbOption = None,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between looks.")] = 5.0,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 2.0,
+    lake: LakeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest new and grown log files as they appear, until Ctrl-C.
+
+    Example: rmslog watch ~/rms-logs/ --interval 10 --lake lake/
+    """
+    with _errors(), _stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
+        status = watch_folder(
+            directory,
+            _db(db),
+            stop=stop,
+            interval=interval,
+            lake=lake,
+            wait_seconds=wait,
+            on_cycle=lambda st: live.update(_watch_view(st), refresh=True),
+        )
+    err.print(f"\nstopped: {_ingest_line(status)}", highlight=False, soft_wrap=True)
+    for reason in status.refused:
+        err.print(f"[yellow]refused:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+    if as_json:
+        _print_json(status.as_dict())
+    if status.files_refused:
+        raise typer.Exit(int(ExitCode.INPUT))
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C (SIGINT) or SIGTERM, instead of an exception mid-write."""
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (SIGINT, SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _watch_view(st: WatchStatus) -> Table:
+    lag = st.lag_seconds()
+    table = Table.grid(padding=(0, 2))
+    rows = [
+        ("watching", f"{st.folder}  (cycle {st.cycles}, Ctrl-C to stop)"),
+        (
+            "stored",
+            f"{st.rows_stored:,} rows from {st.files} files, {st.rows_per_second:,.0f} rows/s",
+        ),
+        ("lag", "-" if lag is None else f"{lag:,.0f}s behind the clock (newest {st.newest_ts})"),
+        (
+            "accounted",
+            f"{st.duplicates:,} duplicates, {st.rejected:,} rejected, "
+            f"{st.files_refused} files refused",
+        ),
+    ]
+    if st.busy:
+        rows.append(("[yellow]busy[/]", st.busy))
+    for name, value in rows:
+        table.add_row(f"[bold]{name}[/]", value)
+    return table
 
 
 @app.command()

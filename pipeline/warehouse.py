@@ -7,6 +7,7 @@ dictionary; `tests/test_docs.py` keeps the two in step.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,6 +108,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("COMMIT")
 
 
+class WarehouseBusy(WarehouseError):
+    """Another process holds the warehouse (DuckDB allows one writer, or many readers)."""
+
+
 def connect(
     path: Path | str, *, read_only: bool = False, wait_seconds: float = 0.0
 ) -> duckdb.DuckDBPyConnection:
@@ -120,10 +125,12 @@ def connect(
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as e:
-            if "lock" in str(e).lower() and time.monotonic() < deadline:
+            if "lock" not in str(e).lower():
+                raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
+            if time.monotonic() < deadline:
                 time.sleep(0.2)
                 continue
-            raise WarehouseError(_lock_message(path, e)) from e
+            raise WarehouseBusy(_lock_message(path, e, wait_seconds)) from e
         except duckdb.Error as e:
             raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
     if not read_only:
@@ -131,13 +138,14 @@ def connect(
     return con
 
 
-def _lock_message(path: Path, e: Exception) -> str:
-    if "lock" in str(e).lower():
-        return (
-            f"warehouse {path} is in use by another rmslog process (it holds the write lock); "
-            "wait for it to finish or use --wait SECONDS"
-        )
-    return f"cannot open warehouse {path}: {e}"
+def _lock_message(path: Path, e: Exception, waited: float) -> str:
+    pid = re.search(r"\(PID (\d+)\)", str(e))
+    who = f" (PID {pid.group(1)})" if pid else ""
+    after = f" after waiting {waited:g}s" if waited else ""
+    return (
+        f"warehouse {path} is in use by another process{who}{after}; "
+        "wait for it to finish or use --wait SECONDS"
+    )
 
 
 @contextmanager

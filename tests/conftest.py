@@ -143,3 +143,34 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         os.chdir(here)
     return db
+
+
+def warehouse_contents(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the ingest tables, sorted (the manifest without `ingested_at`), read
+    through a fresh connection: what another process would see after the commit."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {
+            "requests": con.sql("SELECT * FROM requests ORDER BY ALL").fetchall(),
+            "rejects": con.sql("SELECT * FROM rejects ORDER BY ALL").fetchall(),
+            "ingested_files": con.sql(
+                "SELECT * EXCLUDE (ingested_at) FROM ingested_files ORDER BY ALL"
+            ).fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def rmslog(*args: str | Path) -> list[str]:
+    """The command line of `rmslog` in a child process (for kill, lock and signal tests)."""
+    import sys
+
+    return [sys.executable, "-m", "pipeline", *[str(a) for a in args]]
+
+
+@pytest.fixture(scope="session")
+def many_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated tenant split into many files (one per day): 40 days, 12 users."""
+    out = tmp_path_factory.mktemp("many")
+    generate_logs(out, GenerateOptions(start=date(2026, 9, 1), days=40, users=12, seed=5))
+    return out

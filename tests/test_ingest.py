@@ -1,61 +1,271 @@
+"""Ingest into a warehouse file: every line accounted for, exactly once, either path."""
+
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
-import duckdb
+import pytest
+from conftest import DATA, warehouse_contents
 
-from pipeline.ingest import ingest_paths
+from pipeline.errors import ExitCode
+from pipeline.ingest import IngestSummary, ingest_paths
+from pipeline.warehouse import open_warehouse
+
+GENERAL = 1 << 60  # fast_min_bytes that sends every file through the general path
+CASES = sorted(p.name for p in DATA.iterdir() if p.is_dir())
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    return int(con.sql(sql).fetchall()[0][0])
+def ingest(db: Path, *paths: Path, **options: Any) -> IngestSummary:
+    with open_warehouse(db) as con:
+        summary = ingest_paths(con, list(paths), **options)
+    assert summary.data_lines == summary.rows_stored + summary.duplicates + summary.rejected
+    return summary
 
 
-def test_ingesting_the_same_folder_twice_changes_nothing(
-    warehouse: duckdb.DuckDBPyConnection, small_logs: Path
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_hand_made_case_gives_the_same_warehouse_through_both_paths(
+    case: str, tmp_path: Path
 ) -> None:
-    first = ingest_paths(warehouse, [small_logs])
-    assert first.rows_stored > 0
-    assert first.data_lines == first.rows_stored + first.duplicates + first.rejected
-    second = ingest_paths(warehouse, [small_logs])
-    assert (second.rows_stored, second.files_skipped) == (0, first.files)
-    assert _count(warehouse, "SELECT count(*) FROM requests") == first.rows_stored
+    fast = ingest(tmp_path / "fast.duckdb", DATA / case, fast_min_bytes=0)
+    general = ingest(tmp_path / "general.duckdb", DATA / case, fast_min_bytes=GENERAL)
+    assert general.files_read_by_duckdb == 0
+    assert (fast.files, fast.data_lines, fast.rows_stored, fast.duplicates, fast.rejected) == (
+        general.files,
+        general.data_lines,
+        general.rows_stored,
+        general.duplicates,
+        general.rejected,
+    )
+    assert warehouse_contents(tmp_path / "fast.duckdb") == warehouse_contents(
+        tmp_path / "general.duckdb"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "by_duckdb"),
+    [
+        ("variants", 3),
+        ("line-ends/crlf.log", 1),  # CRLF throughout
+        ("line-ends/crlf-bom.log", 0),  # blank lines
+        ("line-ends/concatenated.log", 0),  # two blobs
+        ("quotes/quotes.log", 1),  # curly quotes: stripped in SQL
+        ("quotes/apostrophe.log", 0),  # DuckDB refuses the inner ', the general path reads it
+        ("rejects/values.log", 1),  # value rejects, found in SQL
+        ("rejects/rejects.log", 0),  # wrong field counts
+        ("torn", 0),  # a line still being written
+        ("tree", 3),  # the .gz without a final newline is not regular
+    ],
+)
+def test_regular_files_are_read_by_duckdb_and_the_others_by_the_general_path(
+    path: str, by_duckdb: int, tmp_path: Path
+) -> None:
+    assert ingest(tmp_path / "w.duckdb", DATA / path, fast_min_bytes=0).files_read_by_duckdb == (
+        by_duckdb
+    )
+
+
+def test_the_three_field_lists_fill_the_columns_they_have(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    assert ingest(db, DATA / "variants").rows_stored == 6
+    got = rows(
+        db,
+        "SELECT row_id, user_id, owner_email, file_name, date_published, admin_action, "
+        "acting_as_user FROM requests ORDER BY row_id",
+    )
+    assert got[0][:5] == ("a10-1", "kim@fabrikam.example", None, None, None)
+    assert got[2][2:4] == ("lee@fabrikam.example", "Budget.xlsx")
+    assert got[4][5:] == (True, "kim@fabrikam.example")  # AdminAction / ActingAsUser
+
+
+def test_quotes_are_stripped_once_and_blanks_become_null(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    ingest(db, DATA / "quotes")
+    got = dict(rows(db, "SELECT row_id, file_name FROM requests"))
+    assert got["q-straight"] == got["apos-1"] == "O'Brien's plan.docx"
+    assert got["q-curly"] == "Ünïcode Budget.xlsx"
+    assert got["q-mixed"] == "'"
+    blanks = rows(
+        db,
+        "SELECT user_id, owner_email, file_name, acting_as_user FROM requests "
+        "WHERE row_id = 'q-blanks'",
+    )
+    assert blanks == [(None, None, None, None)]
+
+
+def test_every_line_that_cannot_be_stored_is_kept_with_its_reason(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    summary = ingest(db, DATA / "rejects" / "rejects.log", DATA / "rejects" / "no-header.log")
+    assert (summary.data_lines, summary.rows_stored, summary.rejected) == (14, 3, 11)
+    got = rows(
+        db,
+        "SELECT source_line, reason FROM rejects WHERE source_file LIKE '%rejects.log' ORDER BY 1",
+    )
+    assert got == [
+        (5, "expected 17 tab-separated fields, found 3"),
+        (6, "expected 17 tab-separated fields, found 18"),
+        (7, "invalid date/time '2024-02-30 12:00:03'"),
+        (8, "invalid date/time '2024-05-06 24:00:00'"),
+        (9, "invalid date/time '2024-05-06 23:59:60'"),
+        (10, "invalid date-published 'yesterday'"),
+        (11, "invalid admin-action 'maybe'"),
+        (13, "no row-id and no correlation-id to key the record"),
+        (14, "expected 17 tab-separated fields, found 1"),
+        (15, "expected 17 tab-separated fields, found 18"),
+    ]
+    raw = rows(db, "SELECT raw_line FROM rejects WHERE source_line = 5")
+    assert raw == [("2024-05-06\t12:00:01\tshort-line",)]
+    stored = rows(db, "SELECT source_line, row_id FROM requests ORDER BY 1")
+    assert stored == [(4, "ok-1"), (12, "x-c8/Certify/2024-05-06T12:00:08"), (16, "ok-2")]
+
+
+def test_a_folder_is_searched_recursively_for_logs_blobs_and_gz_only(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    summary = ingest(db, DATA / "tree")
+    assert (summary.files, summary.rows_stored) == (4, 4)
+    files = [
+        r[0].removeprefix(str(DATA / "tree") + "/")
+        for r in rows(db, "SELECT path FROM ingested_files ORDER BY path")
+    ]
+    assert files == [
+        "2024/05/rmslog-2024-05-06.log",
+        "2024/rmslog-2024-05-07.log.gz",
+        "blobs/000000001",
+        "blobs/000000002.gz",  # its last line has no newline: a .gz is complete
+    ]
+
+
+def test_a_blob_and_the_daily_download_of_the_same_records_store_each_once(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    summary = ingest(db, DATA / "duplicates")
+    assert (summary.rows_stored, summary.duplicates) == (5, 4)  # 3 seen in the blob + 1 repeat
+    assert rows(db, "SELECT count(DISTINCT row_id), count(*) FROM requests") == [(5, 5)]
+    manifest = rows(db, "SELECT rows_stored, duplicates FROM ingested_files ORDER BY path")
+    assert manifest == [(3, 0), (2, 4)]
+
+
+def test_ingesting_the_same_folder_twice_changes_nothing(small_logs: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    first = ingest(db, small_logs)
+    before = warehouse_contents(db)
+    second = ingest(db, small_logs)
+    assert (second.rows_stored, second.files, second.files_skipped) == (0, 0, first.files)
+    assert warehouse_contents(db) == before
 
 
 def test_the_same_records_under_another_name_are_duplicates(
-    warehouse: duckdb.DuckDBPyConnection, small_logs: Path, tmp_path: Path
+    small_logs: Path, tmp_path: Path
 ) -> None:
     one = sorted(small_logs.glob("*.log"))[0]
     copy = tmp_path / "copy-of-day-one.log"
     shutil.copy(one, copy)
-    first = ingest_paths(warehouse, [one])
-    again = ingest_paths(warehouse, [copy])
-    assert again.rows_stored == 0
-    assert again.duplicates == first.rows_stored
+    db = tmp_path / "w.duckdb"
+    first = ingest(db, one)
+    again = ingest(db, copy)
+    assert (again.rows_stored, again.duplicates) == (0, first.rows_stored)
 
 
-def test_a_grown_file_is_read_from_where_it_stopped(
-    warehouse: duckdb.DuckDBPyConnection, small_logs: Path, tmp_path: Path
-) -> None:
+def test_a_grown_file_is_read_from_where_it_stopped(small_logs: Path, tmp_path: Path) -> None:
     lines = sorted(small_logs.glob("*.log"))[0].read_text(encoding="utf-8").splitlines(True)
     growing = tmp_path / "rmslog-growing.log"
     growing.write_text("".join(lines[:10]) + lines[10][:20], encoding="utf-8")  # torn last line
-    first = ingest_paths(warehouse, [growing])
-    assert first.rows_stored == 7  # three header lines, then 7 complete data lines
+    db = tmp_path / "w.duckdb"
+    first = ingest(db, growing)
+    assert (first.rows_stored, first.bytes_pending, first.pending) == (7, 20, [str(growing)])
     growing.write_text("".join(lines), encoding="utf-8")
-    second = ingest_paths(warehouse, [growing])
-    assert second.rows_stored == len(lines) - 10
-    assert second.duplicates == 0
-    stored = warehouse.sql("SELECT source_line FROM requests ORDER BY source_line").fetchall()
+    second = ingest(db, growing)
+    assert (second.rows_stored, second.duplicates) == (len(lines) - 10, 0)
+    stored = rows(db, "SELECT source_line FROM requests ORDER BY source_line")
     assert [r[0] for r in stored] == list(range(4, len(lines) + 1))
+    assert rows(db, "SELECT bytes_consumed, size FROM ingested_files") == [
+        (growing.stat().st_size, growing.stat().st_size)
+    ]
 
 
-def test_a_non_rms_file_is_refused_and_counted(
-    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+def test_a_file_whose_read_part_changed_is_read_again_from_the_start(tmp_path: Path) -> None:
+    log = tmp_path / "rmslog-2024-05-08.log"
+    shutil.copy(DATA / "duplicates" / "000000007", log)
+    db = tmp_path / "w.duckdb"
+    ingest(db, log)
+    text = (DATA / "duplicates" / "rmslog-2024-05-08.log").read_text(encoding="utf-8")
+    log.write_text(text.replace("'kim'", "'kim.l'", 1), encoding="utf-8")  # first record edited
+    again = ingest(db, log)
+    assert (again.rows_stored, again.duplicates) == (2, 4)  # dup-0 keeps its first version
+    assert rows(db, "SELECT rows_stored, duplicates FROM ingested_files") == [(5, 4)]
+    assert rows(db, "SELECT user_id FROM requests WHERE row_id = 'dup-0'") == [("kim",)]
+
+
+def test_small_chunks_give_the_same_warehouse_as_whole_files(
+    small_logs: Path, tmp_path: Path
 ) -> None:
-    iis = tmp_path / "u_ex240506.log"
-    iis.write_text("#Software: Microsoft Internet Information Services 10.0\n", encoding="utf-8")
-    summary = ingest_paths(warehouse, [tmp_path])
-    assert summary.files_refused == 1
-    assert "u_ex240506.log:1: not an RMS usage log" in summary.refused[0]
+    ingest(tmp_path / "whole.duckdb", small_logs, fast_min_bytes=GENERAL)
+    ingest(tmp_path / "chunks.duckdb", small_logs, fast_min_bytes=GENERAL, chunk_bytes=4096)
+    assert warehouse_contents(tmp_path / "whole.duckdb") == warehouse_contents(
+        tmp_path / "chunks.duckdb"
+    )
+
+
+def test_generated_logs_give_the_same_warehouse_through_both_paths(
+    many_logs: Path, tmp_path: Path
+) -> None:
+    fast = ingest(tmp_path / "fast.duckdb", many_logs, fast_min_bytes=0)
+    assert fast.files_read_by_duckdb == fast.files == 40
+    ingest(tmp_path / "general.duckdb", many_logs, fast_min_bytes=GENERAL)
+    assert warehouse_contents(tmp_path / "fast.duckdb") == warehouse_contents(
+        tmp_path / "general.duckdb"
+    )
+
+
+def test_a_gz_file_that_is_not_gzip_is_refused_and_the_others_go_on(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "broken.log.gz").write_bytes(b"not gzip at all\n")
+    (tmp_path / "logs" / "ok.log.gz").write_bytes(
+        gzip.compress((DATA / "refused" / "good.log").read_bytes())
+    )
+    summary = ingest(tmp_path / "w.duckdb", tmp_path / "logs")
+    assert (summary.files, summary.files_refused, summary.rows_stored) == (1, 1, 1)
+    assert "broken.log.gz: cannot read" in summary.refused[0]
+
+
+def test_the_cli_refuses_non_rms_files_by_name_with_exit_code_3(cli: Any, tmp_path: Path) -> None:
+    result = cli("ingest", DATA / "refused", "--db", tmp_path / "w.duckdb", "--json")
+    assert result.exit_code == ExitCode.INPUT
+    assert "u_ex240506.log:1: not an RMS usage log" in result.stderr
+    assert "no-software.log:2: #Fields without a '#Software: RMS' line" in result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["files"], summary["files_refused"], summary["rows_stored"]) == (1, 2, 1)
+
+
+def test_the_cli_json_summary_accounts_for_every_data_line(cli: Any, tmp_path: Path) -> None:
+    result = cli(
+        "ingest", DATA / "rejects", DATA / "duplicates", "--db", tmp_path / "w.duckdb", "--json"
+    )
+    assert result.exit_code == ExitCode.OK, result.output
+    summary = json.loads(result.stdout)
+    keys = {"files", "files_refused", "data_lines", "rows_stored", "duplicates", "rejected"}
+    assert keys | {"seconds", "files_skipped"} <= set(summary)
+    assert summary["data_lines"] == (
+        summary["rows_stored"] + summary["duplicates"] + summary["rejected"]
+    )
+    assert (summary["rows_stored"], summary["duplicates"], summary["rejected"]) == (10, 5, 16)
+
+
+def test_the_cli_says_which_file_waits_for_its_last_line(cli: Any, tmp_path: Path) -> None:
+    result = cli("ingest", DATA / "torn", "--db", tmp_path / "w.duckdb")
+    assert result.exit_code == ExitCode.OK
+    assert "rmslog-2024-05-09.log ends in a line without newline" in result.stderr

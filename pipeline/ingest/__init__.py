@@ -3,6 +3,7 @@
 from pipeline.ingest.loader import IngestSummary, discover, ingest_paths
 from pipeline.ingest.source import CHUNK_BYTES, Resume
 from pipeline.ingest.w3c import Header, Parsed, clean_value, parse_bytes, parse_text
+from pipeline.ingest.watch import WatchStatus, watch_folder
 
 __all__ = [
     "CHUNK_BYTES",
@@ -10,9 +11,11 @@ __all__ = [
     "IngestSummary",
     "Parsed",
     "Resume",
+    "WatchStatus",
     "clean_value",
     "discover",
     "ingest_paths",
     "parse_bytes",
     "parse_text",
+    "watch_folder",
 ]

@@ -117,7 +117,7 @@ class Staged:
         return (
             f"read_csv($paths, columns = {columns}, delim = '\t', header = false, "
             f"auto_detect = false, quote = {quote}, escape = '', skip = {self.header_lines}, "
-            f"new_line = '{new_line}', {nulls}, max_line_size = {64 << 20}, "
+            f"new_line = '{new_line}', {nulls}, "
             f"compression = '{compression}', filename = true)"
         )
 
@@ -261,7 +261,7 @@ def store_group(con: duckdb.DuckDBPyConnection, group: list[Staged]) -> dict[str
 def _counts(whole: WholeFile, stored: Any, rejected: int) -> FileCounts:
     n, lo, hi = stored if stored else (0, None, None)
     lines = whole.data_lines
-    return FileCounts(lines, n, lines - n - rejected, rejected, lo, hi)
+    return FileCounts(lines, n, lines - n - rejected, rejected, lo, hi, read_by_duckdb=True)
 
 
 def _drop_repeats(con: duckdb.DuckDBPyConnection) -> None:

@@ -61,6 +61,7 @@ class IngestSummary:
     pending: list[str] = field(default_factory=list)  # files with such bytes
     newest_ts: datetime | None = None  # latest record time stored in this run
     lake_files: int = 0  # Parquet files published to the lake
+    files_read_by_duckdb: int = 0  # of `files`, those DuckDB's CSV reader read (fast path)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -192,6 +193,7 @@ class _Tally:
     def committed(self, done: FileDone, counts: FileCounts) -> None:
         s = self.summary
         s.files += 1
+        s.files_read_by_duckdb += counts.read_by_duckdb
         s.data_lines += counts.data_lines
         s.rows_stored += counts.stored
         s.duplicates += counts.duplicates

@@ -84,6 +84,7 @@ class FileCounts:
     rejected: int = 0
     first_ts: datetime | None = None
     last_ts: datetime | None = None
+    read_by_duckdb: bool = False  # the fast path read it (`fast.py`)
 
 
 @dataclass(frozen=True, slots=True)

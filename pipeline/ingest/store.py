@@ -199,9 +199,9 @@ class Store:
             self.on_commit(d, counts[d.key])
 
     def close(self) -> None:
-        """Commit whatever waits."""
-        self.flush()
+        """Commit whatever waits (the staged files first: their fallbacks join a group)."""
         self.flush_staged()
+        self.flush()
 
     def abort(self) -> None:
         if self.in_tx:
