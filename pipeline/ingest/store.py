@@ -10,6 +10,7 @@ Regular files that DuckDB reads itself (`fast.py`) are staged, then stored in gr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,14 @@ GROUP_LINES = 250_000
 #: Regular files read by DuckDB store together up to this many data lines: one INSERT of
 #: many row groups lets DuckDB compress them on all cores.
 FAST_GROUP_LINES = 1_000_000
+#: Environment variable that sets both group sizes (1 = a commit per file): less work
+#: redone after a crash, at some cost in speed.
+COMMIT_LINES_ENV = "RMSLOG_COMMIT_LINES"
+
+
+def _group_lines(default: int) -> int:
+    value = os.environ.get(COMMIT_LINES_ENV, "").strip()
+    return max(1, int(value)) if value.isdigit() else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,8 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake | None, on_commit: OnCommit):
         self.con, self.lake, self.on_commit = con, lake, on_commit
         self.lake_files = 0  # Parquet parts published so far
+        self.group_lines = _group_lines(GROUP_LINES)
+        self.fast_group_lines = _group_lines(FAST_GROUP_LINES)
         self.waiting: list[WholeFile] = []  # regular files for DuckDB, not read yet
         self.waiting_lines = self.tables = 0
         self.fallback: Callable[[WholeFile], None] = _no_fallback
@@ -114,7 +125,7 @@ class Store:
         self.flush()
         self.waiting.append(whole)
         self.waiting_lines += whole.data_lines
-        if self.waiting_lines >= FAST_GROUP_LINES:
+        if self.waiting_lines >= self.fast_group_lines:
             self.flush_staged()
 
     def flush_staged(self) -> None:
@@ -176,7 +187,7 @@ class Store:
             self._begin(solo=False)
         _upsert_manifest(self.con, done, self.counts.setdefault(done.key, FileCounts()))
         self.done.append(done)
-        if self.solo or self.lines >= GROUP_LINES:
+        if self.solo or self.lines >= self.group_lines:
             self.flush()
 
     def discard(self, key: str) -> None:
