@@ -223,12 +223,21 @@ def store_group(con: duckdb.DuckDBPyConnection, group: list[Staged]) -> dict[str
         span = "r.ts BETWEEN $lo AND $hi AND "
     columns = ", ".join(schema.REQUEST_COLUMN_NAMES)
     union = " UNION ALL ".join(s.query() for s in group)
+    # Stored copies first; then an INSERT that does not read `requests` (one that does
+    # keeps the whole transaction in memory, uncompressed).
     con.execute(
-        f"INSERT INTO requests SELECT {columns} FROM ({union}) s "  # noqa: S608
-        f"WHERE _problem IS NULL AND NOT EXISTS (SELECT 1 FROM requests r "
-        f"WHERE {span}r.row_id = s.row_id AND r.ts = s.ts)",
+        "CREATE OR REPLACE TEMP TABLE _seen AS "  # noqa: S608
+        f"SELECT row_id, ts FROM ({union}) s WHERE _problem IS NULL AND EXISTS ("
+        f"SELECT 1 FROM requests r WHERE {span}r.row_id = s.row_id AND r.ts = s.ts)",
         params,
+    )
+    seen = con.execute("SELECT count(*) FROM _seen").fetchall()[0][0]
+    skip = "ANTI JOIN _seen USING (row_id, ts) " if seen else ""
+    con.execute(
+        f"INSERT INTO requests SELECT {columns} FROM ({union}) s {skip}"  # noqa: S608
+        "WHERE _problem IS NULL"
     ).fetchall()
+    con.execute("DROP TABLE _seen")
     keys = [k for s in group for k in s.keys]
     con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
     try:

@@ -38,7 +38,7 @@ from pipeline.ingest.survey import FAST_MIN_BYTES, WholeFile, survey_file
 #: In folders, files named like RMS logs are taken: `*.log`, numbered blobs, and their `.gz`.
 LOG_SUFFIXES = (".log", ".log.gz")
 #: DuckDB memory while ingesting: big files stream through; the rest spills to disk.
-MEMORY_LIMIT = "512MB"
+MEMORY_LIMIT = "400MB"
 
 OnFile = Callable[[str, str], None]
 """Called with (file key, "ingested" | "skipped" | "refused") after each file."""

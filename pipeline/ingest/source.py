@@ -21,7 +21,7 @@ from pipeline.errors import LogFormatError
 from pipeline.ingest.w3c import Header, Parsed, parse_bytes, parse_fields_line
 
 #: Bytes read per chunk; each chunk is parsed and stored before the next is needed.
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
