@@ -223,21 +223,27 @@ def store_group(con: duckdb.DuckDBPyConnection, group: list[Staged]) -> dict[str
         span = "r.ts BETWEEN $lo AND $hi AND "
     columns = ", ".join(schema.REQUEST_COLUMN_NAMES)
     union = " UNION ALL ".join(s.query() for s in group)
-    # Stored copies first; then an INSERT that does not read `requests` (one that does
+    # Stored copies first (none to look for when nothing is stored in the time span,
+    # as on a first load); then an INSERT that does not read `requests` (one that does
     # keeps the whole transaction in memory, uncompressed).
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _seen AS "  # noqa: S608
-        f"SELECT row_id, ts FROM ({union}) s WHERE _problem IS NULL AND EXISTS ("
-        f"SELECT 1 FROM requests r WHERE {span}r.row_id = s.row_id AND r.ts = s.ts)",
+    stored_in_span = con.execute(
+        f"SELECT count(*) FROM requests r WHERE {span}true",  # noqa: S608
         params,
-    )
-    seen = con.execute("SELECT count(*) FROM _seen").fetchall()[0][0]
-    skip = "ANTI JOIN _seen USING (row_id, ts) " if seen else ""
+    ).fetchall()[0][0]
+    skip = ""
+    if stored_in_span:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _seen AS "  # noqa: S608
+            f"SELECT row_id, ts FROM ({union}) s WHERE _problem IS NULL AND EXISTS ("
+            f"SELECT 1 FROM requests r WHERE {span}r.row_id = s.row_id AND r.ts = s.ts)",
+            params,
+        )
+        skip = "ANTI JOIN _seen USING (row_id, ts) "
     con.execute(
         f"INSERT INTO requests SELECT {columns} FROM ({union}) s {skip}"  # noqa: S608
         "WHERE _problem IS NULL"
     ).fetchall()
-    con.execute("DROP TABLE _seen")
+    con.execute("DROP TABLE IF EXISTS _seen")
     keys = [k for s in group for k in s.keys]
     con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
     try:

@@ -237,7 +237,9 @@ _Item = Batch | FileDone | FileSkipped | WholeFile | _Refused
 
 
 class _Reader:
-    """Reads and parses files on a thread, handing events over a bounded queue."""
+    """Reads and parses files on a thread, handing events over a queue: at most two parsed
+    chunks wait (they are big); surveys of regular files and other small events may run
+    further ahead, so that DuckDB always has the next files to read."""
 
     def __init__(
         self,
@@ -249,7 +251,8 @@ class _Reader:
     ) -> None:
         self.jobs, self.chunk_bytes, self.fast_min_bytes = jobs, chunk_bytes, fast_min_bytes
         self.stop, self.resume = stop, resume
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=64)
+        self.batches = threading.Semaphore(2)
         self.cancel = threading.Event()
         self.thread = threading.Thread(target=self._run, name="rmslog-reader", daemon=True)
 
@@ -267,6 +270,8 @@ class _Reader:
         while (item := self.queue.get()) is not _END:
             if isinstance(item, _Failed):
                 raise item.error
+            if isinstance(item, Batch):
+                self.batches.release()
             yield item  # type: ignore[misc]
 
     def _run(self) -> None:
@@ -296,6 +301,10 @@ class _Reader:
         yield from _general(path, key, known, self.chunk_bytes, resume)
 
     def _put(self, item: object) -> bool:
+        if isinstance(item, Batch):
+            while not self.batches.acquire(timeout=0.1):
+                if self.cancel.is_set():
+                    return False
         while not self.cancel.is_set():
             try:
                 self.queue.put(item, timeout=0.1)
