@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -72,7 +72,8 @@ def test_staged_parts_are_published_if_their_commit_happened_and_dropped_if_not(
                 "VALUES ('2016-01-06 10:00:00', $p, $p, 4)",
                 {"p": str(path)},
             )
-            Lake(lake).stage(con, [whole.done])  # then the process "dies" before publishing
+            span = (datetime(2016, 1, 1), datetime(2016, 12, 31))
+            Lake(lake).stage(con, [whole.done], span)  # then the process "dies" here
             con.execute("COMMIT" if commit else "ROLLBACK")
         assert len(list((lake / "_staging").iterdir())) == 2
         ingest_paths(con, [], lake=lake)  # the next run with the lake settles them

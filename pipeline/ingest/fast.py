@@ -245,12 +245,16 @@ def store_group(con: duckdb.DuckDBPyConnection, group: list[Staged]) -> dict[str
     ).fetchall()
     con.execute("DROP TABLE IF EXISTS _seen")
     keys = [k for s in group for k in s.keys]
+    # The rows just stored: by file, and inside the time span (zone maps skip the rest of
+    # a big warehouse, so that one new blob costs the same whatever is stored already).
+    mine = f"{span}r.source_file IN (SELECT key FROM _group)"  # noqa: S608
     con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
     try:
-        _drop_repeats(con)
+        _drop_repeats(con, mine, params)
         stats = con.execute(
-            "SELECT source_file, count(*), min(ts), max(ts) FROM requests "
-            "WHERE source_file IN (SELECT key FROM _group) GROUP BY source_file"
+            "SELECT r.source_file, count(*), min(r.ts), max(r.ts) FROM requests r "  # noqa: S608
+            f"WHERE {mine} GROUP BY r.source_file",
+            params,
         ).fetchall()
     finally:
         con.unregister("_group")
@@ -279,20 +283,23 @@ def _counts(whole: WholeFile, stored: Any, rejected: int) -> FileCounts:
     return FileCounts(lines, n, lines - n - rejected, rejected, lo, hi, read_by_duckdb=True)
 
 
-def _drop_repeats(con: duckdb.DuckDBPyConnection) -> None:
+def _drop_repeats(con: duckdb.DuckDBPyConnection, mine: str, params: dict[str, object]) -> None:
     """The INSERT cannot see its own rows: where the group repeats a record (in one file
-    or across files), keep the first, in file order then line order."""
+    or across files), keep the first, in file order then line order. `mine` selects the
+    group's rows of `requests r`."""
     total, ids = con.execute(
-        "SELECT count(*), count(DISTINCT row_id) FROM requests "
-        "WHERE source_file IN (SELECT key FROM _group)"
+        f"SELECT count(*), count(DISTINCT r.row_id) FROM requests r WHERE {mine}",  # noqa: S608
+        params,
     ).fetchall()[0]
     if total != ids:  # (distinct row-ids are enough; else look closer)
         con.execute(
-            "DELETE FROM requests WHERE rowid IN ("
+            "DELETE FROM requests WHERE rowid IN ("  # noqa: S608
             "  SELECT id FROM ("
             "    SELECT r.rowid AS id, row_number() OVER ("
             "      PARTITION BY r.row_id, r.ts ORDER BY g.ord, r.source_line) AS k"
-            "    FROM requests r JOIN _group g ON r.source_file = g.key) WHERE k > 1)"
+            f"    FROM requests r JOIN _group g ON r.source_file = g.key WHERE {mine})"
+            "  WHERE k > 1)",
+            params,
         ).fetchall()
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -32,8 +33,14 @@ class Lake:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def stage(self, con: duckdb.DuckDBPyConnection, files: list[FileDone]) -> Path | None:
-        """Write the rows stored from `files` in this run (call inside their transaction)."""
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        files: list[FileDone],
+        span: tuple[datetime, datetime],
+    ) -> Path | None:
+        """Write the rows stored from `files` in this run (call inside their transaction);
+        `span` bounds their times, so zone maps skip the rest of the warehouse."""
         staged = self.root / STAGING / uuid.uuid4().hex
         staged.mkdir(parents=True)
         reads = pa.table(
@@ -44,9 +51,10 @@ class Lake:
             con.execute(
                 "COPY (SELECT r.*, CAST(r.ts AS DATE) AS day FROM requests r "
                 "      JOIN _lake_files f "
-                "        ON r.source_file = f.path AND r.source_line >= f.start_line) "
+                "        ON r.source_file = f.path AND r.source_line >= f.start_line "
+                "      WHERE r.ts BETWEEN $lo AND $hi) "
                 "TO $dir (FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'part-{uuid}')",
-                {"dir": str(staged / "parts")},
+                {"dir": str(staged / "parts"), "lo": span[0], "hi": span[1]},
             ).fetchall()
         finally:
             con.unregister("_lake_files")

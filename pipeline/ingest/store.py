@@ -198,7 +198,11 @@ class Store:
         """Commit the open transaction, publish its lake parts, report its files."""
         if not self.in_tx:
             return
-        staged = self.lake.stage(self.con, self.done) if self.lake and self.done else None
+        staged = None
+        firsts = [c.first_ts for c in self.counts.values() if c.first_ts is not None]
+        lasts = [c.last_ts for c in self.counts.values() if c.last_ts is not None]
+        if self.lake and firsts and lasts:
+            staged = self.lake.stage(self.con, self.done, (min(firsts), max(lasts)))
         self.con.execute("COMMIT")
         if self.lake and staged:
             self.lake_files += self.lake.publish(staged)
@@ -257,11 +261,17 @@ def _stored_span(
     if stored == rows.num_rows:
         span = pc.min_max(rows["ts"])
         return span["min"].as_py(), span["max"].as_py()
-    lines = pc.min_max(rows["source_line"])
+    lines, span = pc.min_max(rows["source_line"]), pc.min_max(rows["ts"])
     row = con.execute(
-        "SELECT min(ts), max(ts) FROM requests "
-        "WHERE source_file = $f AND source_line BETWEEN $lo AND $hi",
-        {"f": key, "lo": lines["min"].as_py(), "hi": lines["max"].as_py()},
+        "SELECT min(ts), max(ts) FROM requests WHERE ts BETWEEN $t0 AND $t1 "
+        "AND source_file = $f AND source_line BETWEEN $lo AND $hi",
+        {
+            "f": key,
+            "lo": lines["min"].as_py(),
+            "hi": lines["max"].as_py(),
+            "t0": span["min"].as_py(),
+            "t1": span["max"].as_py(),
+        },
     ).fetchall()[0]
     return row[0], row[1]
 
