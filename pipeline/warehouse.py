@@ -143,7 +143,7 @@ def _lock_message(path: Path, e: Exception, waited: float) -> str:
     who = f" (PID {pid.group(1)})" if pid else ""
     after = f" after waiting {waited:g}s" if waited else ""
     return (
-        f"warehouse {path} is in use by another process{who}{after}; "
+        f"warehouse {path} is in use by another rmslog process{who}{after}; "
         "wait for it to finish or use --wait SECONDS"
     )
 

@@ -62,8 +62,9 @@ def test_every_hand_made_case_gives_the_same_warehouse_through_both_paths(
         ("line-ends/crlf.log", 1),  # CRLF throughout
         ("line-ends/crlf-bom.log", 0),  # blank lines
         ("line-ends/concatenated.log", 0),  # two blobs
-        ("quotes/quotes.log", 1),  # curly quotes: stripped in SQL
-        ("quotes/apostrophe.log", 0),  # DuckDB refuses the inner ', the general path reads it
+        ("quotes/quotes.log", 1),  # curly quotes: read as text, stripped in SQL
+        ("quotes/apostrophe.log", 1),  # a ' inside a value: the same
+        ("quotes/unclosed.log", 0),  # a ' that never closes: DuckDB refuses, general path
         ("rejects/values.log", 1),  # value rejects, found in SQL
         ("rejects/rejects.log", 0),  # wrong field counts
         ("torn", 0),  # a line still being written
@@ -96,6 +97,9 @@ def test_quotes_are_stripped_once_and_blanks_become_null(tmp_path: Path) -> None
     ingest(db, DATA / "quotes")
     got = dict(rows(db, "SELECT row_id, file_name FROM requests"))
     assert got["q-straight"] == got["apos-1"] == "O'Brien's plan.docx"
+    assert (got["open-1"], got["open-2"]) == (None, None)
+    users = dict(rows(db, "SELECT row_id, user_id FROM requests WHERE row_id LIKE 'open-%'"))
+    assert users == {"open-1": "'kim", "open-2": "lee"}
     assert got["q-curly"] == "Ünïcode Budget.xlsx"
     assert got["q-mixed"] == "'"
     blanks = rows(

@@ -111,7 +111,7 @@ def test_a_second_ingest_fails_with_exit_code_4_while_the_warehouse_is_busy(
         holder.kill()
         holder.wait()
     assert result.returncode == ExitCode.WAREHOUSE
-    assert f"warehouse {db} is in use by another process (PID {holder.pid})" in result.stderr
+    assert f"warehouse {db} is in use by another rmslog process (PID {holder.pid})" in result.stderr
     assert "use --wait SECONDS" in result.stderr
     assert committed_files(db) == 0
 

@@ -111,7 +111,7 @@ def test_watch_waits_out_a_busy_warehouse_and_then_catches_up(
         small_logs, db, stop=stop, interval=0.05, wait_seconds=0.1, on_cycle=on_cycle
     )
     holder.wait()
-    assert seen[0] is not None and "is in use by another process" in seen[0]
+    assert seen[0] is not None and "is in use by another rmslog process" in seen[0]
     assert seen[-1] is None and status.rows_stored == stored(db)[0] > 0
 
 

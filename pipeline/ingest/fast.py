@@ -7,9 +7,10 @@ a field count is wrong, or resume mid-file, so it only takes regular files, and:
 
 - reads them, in order, into a temporary table with `preserve_insertion_order` on, so
   that `rowid` order is line order (sampled lines from the survey prove it each time);
-- strips straight quotes while reading (quote `'`, no escape: any other use of `'` is a
-  read error) and nulls `''`, `-`, empty and their quoted forms (`nullstr`); a file with
-  curly quotes is read as plain text and SQL strips them as `w3c.clean_value` does;
+- when every `'` in a file opens or closes a value (the survey checks), strips them while
+  reading (quote `'`, no escape; anything else is a read error) and nulls `''`, `-` and
+  empty (`nullstr`); a file with curly quotes or a `'` inside a value ('Dave's.msg') is
+  read as plain text, and SQL strips the quotes as `w3c.clean_value` does;
 - types the values with the rules of `w3c._type_values`, in SQL, and stores many files
   with one INSERT, so that DuckDB compresses many row groups on all cores.
 
@@ -58,10 +59,9 @@ class Staged:
         first = files[0]
         self.fields = first.done.header.fields or ()
         self.header_lines, self.crlf = first.header_lines, first.crlf
-        # Straight quotes only: DuckDB's reader strips them (quote = ', no escape); any
-        # other use of ' (inside a value, unpaired) is a read error, and the general path
-        # takes the file. With curly quotes, SQL strips them as `clean_value` does.
-        self.strip_in_sql = raw or first.curly
+        # Quotes only at the values' edges: DuckDB's reader strips them (quote = ', no
+        # escape). Otherwise (curly quotes, a ' inside a value) SQL strips them.
+        self.strip_in_sql = raw or not first.plain_quotes
         self.gzip = is_gzip(first.path)
         self.base = self._read(con)
         self.days = None if raw else self._days(con)
@@ -79,7 +79,7 @@ class Staged:
         return (
             first.done.header.fields == whole.done.header.fields
             and (first.header_lines, first.crlf) == (whole.header_lines, whole.crlf)
-            and first.curly == whole.curly
+            and first.plain_quotes == whole.plain_quotes
             and is_gzip(first.path) == is_gzip(whole.path)
         )
 

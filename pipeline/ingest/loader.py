@@ -145,7 +145,7 @@ def _handle(store: Store, tally: _Tally, event: _Item, chunk_bytes: int) -> None
     elif isinstance(event, FileSkipped):
         tally.skipped(event.key)
     else:
-        store.discard(event.key)
+        store.refuse(event.key, event.reason)
         tally.refused(event)
 
 

@@ -188,11 +188,16 @@ class Store:
         if self.solo or self.lines >= self.group_lines:
             self.flush()
 
-    def discard(self, key: str) -> None:
-        """Forget a refused file. Only a multi-chunk file can have stored anything, and it
-        has its transaction to itself."""
+    def refuse(self, key: str, reason: str) -> None:
+        """Forget what a refused file stored (only a multi-chunk file can have stored any,
+        and it has its transaction to itself) and record the refusal in `refused_files`,
+        for the report (with the open group, if any; the latest reason wins)."""
         if self.in_tx and self.solo and key in self.counts:
             self.abort()
+        self.con.execute(
+            "INSERT OR REPLACE INTO refused_files VALUES ($p, $r, $now)",
+            {"p": key, "r": reason, "now": datetime.now(UTC).replace(tzinfo=None)},
+        ).fetchall()
 
     def flush(self) -> None:
         """Commit the open transaction, publish its lake parts, report its files."""

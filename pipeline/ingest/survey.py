@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+import numpy.typing as npt
 
 from pipeline.ingest.lines import BOM
 from pipeline.ingest.source import FileDone, Resume, _open, _read
@@ -35,7 +36,7 @@ class WholeFile:
     header_lines: int
     data_lines: int
     crlf: bool
-    curly: bool  # holds a curly quote: DuckDB cannot strip quotes while reading
+    plain_quotes: bool  # every ' sits at a value's edge: DuckDB's reader can strip them
     samples: tuple[tuple[int, int, str], ...]  # (data line index, field index, raw text)
 
 
@@ -45,7 +46,7 @@ class _Survey:
     cr: int = 0
     crlf: int = 0
     tabs: int = 0
-    curly: bool = False
+    plain_quotes: bool = True
     regular: bool = True
     data_seen: int = 0
     samples: list[tuple[int, int, str]] = field(default_factory=list)
@@ -88,8 +89,8 @@ def survey_file(path: Path, key: str, chunk_bytes: int) -> WholeFile | None:
     resume = Resume(pos, sha, hasher.copy(), survey.lines, header)
     done = FileDone(key, size, sha, pos, 1, header, 0, resume)
     lines = survey.lines - count
-    crlf, curly = bool(survey.crlf), survey.curly
-    return WholeFile(path, done, count, lines, crlf, curly, tuple(survey.samples))
+    crlf, plain = bool(survey.crlf), survey.plain_quotes
+    return WholeFile(path, done, count, lines, crlf, plain, tuple(survey.samples))
 
 
 def _line_offset(body: bytes, lines: int) -> int:
@@ -100,6 +101,19 @@ def _line_offset(body: bytes, lines: int) -> int:
 
 
 _CURLY = tuple(q.encode() for q in QUOTES if q != "'")
+
+
+def _plain_quotes(body: bytes, a: npt.NDArray[np.uint8], start: int) -> bool:
+    """No curly quote, and no ' inside a value (as in 'Dave's notes.msg'): each one opens
+    or closes a value, next to a TAB or a line end."""
+    if b"\xe2" in body and any(q in body for q in _CURLY):
+        return False
+    at = np.flatnonzero(a[start:] == 39) + start
+    if len(at) == 0:
+        return True
+    before, after = a[at - 1], a[np.minimum(at + 1, len(a) - 1)]
+    edge = (before == 9) | (before == 10) | (after == 9) | (after == 10) | (after == 13)
+    return bool(edge.all())
 
 
 def _check(body: bytes, start: int, survey: _Survey) -> bool:
@@ -117,7 +131,8 @@ def _check(body: bytes, start: int, survey: _Survey) -> bool:
         starts = np.concatenate((np.array([start], dtype=starts.dtype), starts))
     first = a[starts]
     survey.tabs += int(np.count_nonzero(a[start:] == 9))
-    survey.curly = survey.curly or (b"\xe2" in body and any(q in body for q in _CURLY))
+    if survey.plain_quotes:
+        survey.plain_quotes = _plain_quotes(body, a, start)
     if (
         survey.cr != survey.crlf
         or np.any((first == 35) | (first == 10) | (first == 13))
