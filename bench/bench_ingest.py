@@ -1,7 +1,7 @@
 """Ingest speed and memory: rmslog ingest vs a plain DuckDB read_csv of the same files.
 
 Every measurement runs in a child process of its own, so that each reports its own
-wall time, CPU time and peak RSS (VmHWM). Sizes follow BENCH_SCALE: 1.0 is 62 days of
+wall time, CPU time and peak RSS (VmHWM). Sizes follow BENCH_SCALE: 1.0 is 64 days of
 `bench.common.tenant_options()`, just over 10M rows. BENCH_REPEAT runs the baseline/ours
 pair that many times (interleaved) and keeps the fastest of each: the machine is shared.
 
@@ -38,7 +38,7 @@ WORK = OUT / "ingest-work"
 
 
 def main() -> None:
-    logs = ensure_logs("ingest-10m", tenant_options(days=62))  # >= 10M rows at scale 1
+    logs = ensure_logs("ingest-10m", tenant_options(days=64))  # >= 10M rows at scale 1
     files = sorted(logs.glob("*.log"))
     rows = sum(_data_lines(f) for f in files)
     size = sum(f.stat().st_size for f in files)
