@@ -76,7 +76,7 @@ def test_unknown_rule_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["generate", "ingest", "detect", "report", "query", "queries", "demo"]
+    "command", ["generate", "ingest", "watch", "detect", "report", "query", "queries", "demo"]
 )
 def test_every_command_has_help_with_an_example(cli: Any, command: str) -> None:
     result = cli(command, "--help")

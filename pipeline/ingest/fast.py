@@ -62,6 +62,7 @@ class Staged:
         # Quotes only at the values' edges: DuckDB's reader strips them (quote = ', no
         # escape). Otherwise (curly quotes, a ' inside a value) SQL strips them.
         self.strip_in_sql = raw or not first.plain_quotes
+        self.curly = raw or first.curly
         self.gzip = is_gzip(first.path)
         self.base = self._read(con)
         self.days = None if raw else self._days(con)
@@ -79,7 +80,7 @@ class Staged:
         return (
             first.done.header.fields == whole.done.header.fields
             and (first.header_lines, first.crlf) == (whole.header_lines, whole.crlf)
-            and first.plain_quotes == whole.plain_quotes
+            and (first.plain_quotes, first.curly) == (whole.plain_quotes, whole.curly)
             and is_gzip(first.path) == is_gzip(whole.path)
         )
 
@@ -180,7 +181,8 @@ class Staged:
             if known and column not in chosen.values():
                 chosen[name] = column
         cleaned = ", ".join(
-            f"{_clean(r, nulls=raw) if self.strip_in_sql else r} AS {c}" for r, c in chosen.items()
+            f"{_clean(r, nulls=raw, curly=self.curly) if self.strip_in_sql else r} AS {c}"
+            for r, c in chosen.items()
         )
         line = f", concat_ws(chr(9), {', '.join(names)}) AS _line" if raw else ""
         offsets = self._offsets(self.base)
@@ -319,15 +321,22 @@ _NULL_FIELDS = (
 )
 
 
-def _clean(c: str, *, nulls: bool) -> str:
+def _clean(c: str, *, nulls: bool, curly: bool) -> str:
     """Strip one pair of surrounding quotes; with `nulls`, also turn the null tokens into
-    NULL (otherwise the reader's `nullstr` did that already)."""
-    opens = " OR ".join(f"starts_with({c}, {_sql_text(q)})" for q in QUOTES)
-    closes = " OR ".join(f"ends_with({c}, {_sql_text(q)})" for q in QUOTES)
-    value = (
-        f"CASE WHEN ({opens}) AND ({closes}) AND length({c}) >= 2 "
-        f"THEN substring({c}, 2, length({c}) - 2) ELSE {c} END"
-    )
+    NULL (otherwise the reader's `nullstr` did that already). Without `curly` quotes in
+    the file, a cheaper test of the bytes does (measured: about half the cost)."""
+    if not curly:
+        value = (
+            f"CASE WHEN strlen({c}) >= 2 AND starts_with({c}, '''') AND ends_with({c}, '''') "
+            f"THEN {c}[2:-2] ELSE {c} END"
+        )
+    else:
+        opens = " OR ".join(f"starts_with({c}, {_sql_text(q)})" for q in QUOTES)
+        closes = " OR ".join(f"ends_with({c}, {_sql_text(q)})" for q in QUOTES)
+        value = (
+            f"CASE WHEN ({opens}) AND ({closes}) AND length({c}) >= 2 "
+            f"THEN substring({c}, 2, length({c}) - 2) ELSE {c} END"
+        )
     if nulls:
         tokens = ", ".join(_sql_text(t) for t in NULL_TOKENS)
         value = f"CASE WHEN {value} IN ({tokens}) THEN NULL ELSE {value} END"

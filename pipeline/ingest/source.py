@@ -99,7 +99,7 @@ def is_gzip(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
 
-def _open(path: Path) -> IO[bytes]:
+def open_log(path: Path) -> IO[bytes]:
     try:
         if is_gzip(path):
             return gzip.open(path, "rb")  # type: ignore[return-value]
@@ -108,7 +108,7 @@ def _open(path: Path) -> IO[bytes]:
         raise LogFormatError(f"{path}: cannot read: {e}") from e
 
 
-def _read(stream: IO[bytes], n: int, path: Path) -> bytes:
+def read_block(stream: IO[bytes], n: int, path: Path) -> bytes:
     try:
         return stream.read(n)
     except (OSError, EOFError, zlib.error) as e:
@@ -140,12 +140,12 @@ def read_file(
         size = path.stat().st_size
     except OSError as e:
         raise LogFormatError(f"{path}: cannot read: {e}") from e
-    stream = _open(path)
+    stream = open_log(path)
     try:
         cursor, restarted = _position(path, stream, known, resume)
         if restarted:
             stream.close()
-            stream = _open(path)
+            stream = open_log(path)
         start, start_line = cursor.pos, cursor.lines + 1
         pending = yield from _chunks(path, key, stream, cursor, chunk_bytes)
     finally:
@@ -175,7 +175,7 @@ def _position(
     cursor = _Cursor(header=known.header())
     left = known.bytes_consumed
     while left:
-        block = _read(stream, min(left, CHUNK_BYTES), path)
+        block = read_block(stream, min(left, CHUNK_BYTES), path)
         if not block:
             break
         cursor.hasher.update(block)
@@ -196,12 +196,12 @@ def _chunks(
     A `.gz` file is complete by construction, so its last line counts even without LF.
     """
     carry, first = b"", True
-    block = _read(stream, chunk_bytes, path)
+    block = read_block(stream, chunk_bytes, path)
     while block or (carry and is_gzip(path)):
         data = carry + block if carry else block
         cut = data.rfind(b"\n") + 1 if block else len(data)
         if cut == 0:  # one line longer than a chunk: read on
-            carry, block = data, _read(stream, chunk_bytes, path)
+            carry, block = data, read_block(stream, chunk_bytes, path)
             continue
         body, carry = data[:cut], data[cut:]
         parsed = parse_bytes(body, key, first_line=cursor.lines + 1, header=cursor.header)
@@ -209,7 +209,7 @@ def _chunks(
         cursor.lines += body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
         cursor.pos += len(body)
         cursor.header = parsed.header
-        block = _read(stream, chunk_bytes, path) if block else b""
+        block = read_block(stream, chunk_bytes, path) if block else b""
         last = not block and not (carry and is_gzip(path))
         yield Chunk(key, parsed, first=first, last=last)
         first = False

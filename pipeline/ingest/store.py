@@ -143,6 +143,9 @@ class Store:
                         _upsert_manifest(self.con, whole.done, self.counts[whole.done.key])
                         self.done.append(whole.done)
                 self.flush()
+        except BaseException:
+            self.abort()
+            raise
         finally:
             for s in staged:
                 s.drop(self.con)

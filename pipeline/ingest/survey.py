@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.ingest.lines import BOM
-from pipeline.ingest.source import FileDone, Resume, _open, _read
+from pipeline.ingest.source import FileDone, Resume, open_log, read_block
 from pipeline.ingest.w3c import QUOTES, read_header_block
 
 #: Files smaller than this take the general path (committed in groups there, with no
@@ -37,6 +37,7 @@ class WholeFile:
     data_lines: int
     crlf: bool
     plain_quotes: bool  # every ' sits at a value's edge: DuckDB's reader can strip them
+    curly: bool  # holds a curly quote
     samples: tuple[tuple[int, int, str], ...]  # (data line index, field index, raw text)
 
 
@@ -47,6 +48,7 @@ class _Survey:
     crlf: int = 0
     tabs: int = 0
     plain_quotes: bool = True
+    curly: bool = False
     regular: bool = True
     data_seen: int = 0
     samples: list[tuple[int, int, str]] = field(default_factory=list)
@@ -57,10 +59,10 @@ def survey_file(path: Path, key: str, chunk_bytes: int) -> WholeFile | None:
     only (memchr speed): DuckDB checks the field counts and the UTF-8 itself."""
     hasher = hashlib.sha256()
     size, pos, head, survey = path.stat().st_size, 0, None, _Survey()
-    stream: IO[bytes] = _open(path)
+    stream: IO[bytes] = open_log(path)
     try:
         carry = b""
-        while block := _read(stream, chunk_bytes, path):
+        while block := read_block(stream, chunk_bytes, path):
             data = carry + block if carry else block
             cut = data.rfind(b"\n") + 1
             body, carry = data[:cut], data[cut:]
@@ -89,8 +91,8 @@ def survey_file(path: Path, key: str, chunk_bytes: int) -> WholeFile | None:
     resume = Resume(pos, sha, hasher.copy(), survey.lines, header)
     done = FileDone(key, size, sha, pos, 1, header, 0, resume)
     lines = survey.lines - count
-    crlf, plain = bool(survey.crlf), survey.plain_quotes
-    return WholeFile(path, done, count, lines, crlf, plain, tuple(survey.samples))
+    quotes = survey.plain_quotes and not survey.curly, survey.curly
+    return WholeFile(path, done, count, lines, bool(survey.crlf), *quotes, tuple(survey.samples))
 
 
 def _line_offset(body: bytes, lines: int) -> int:
@@ -103,11 +105,9 @@ def _line_offset(body: bytes, lines: int) -> int:
 _CURLY = tuple(q.encode() for q in QUOTES if q != "'")
 
 
-def _plain_quotes(body: bytes, a: npt.NDArray[np.uint8], start: int) -> bool:
-    """No curly quote, and no ' inside a value (as in 'Dave's notes.msg'): each one opens
-    or closes a value, next to a TAB or a line end."""
-    if b"\xe2" in body and any(q in body for q in _CURLY):
-        return False
+def _plain_quotes(a: npt.NDArray[np.uint8], start: int) -> bool:
+    """No ' inside a value (as in 'Dave's notes.msg'): each one opens or closes a value,
+    next to a TAB or a line end."""
     at = np.flatnonzero(a[start:] == 39) + start
     if len(at) == 0:
         return True
@@ -132,7 +132,9 @@ def _check(body: bytes, start: int, survey: _Survey) -> bool:
     first = a[starts]
     survey.tabs += int(np.count_nonzero(a[start:] == 9))
     if survey.plain_quotes:
-        survey.plain_quotes = _plain_quotes(body, a, start)
+        survey.plain_quotes = _plain_quotes(a, start)
+    if not survey.curly:
+        survey.curly = b"\xe2" in body and any(q in body for q in _CURLY)
     if (
         survey.cr != survey.crlf
         or np.any((first == 35) | (first == 10) | (first == 13))
