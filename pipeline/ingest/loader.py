@@ -1,10 +1,11 @@
 """Load files into the warehouse exactly once: manifest, resume, dedup, atomic commits.
 
-A reader thread parses the next chunk with NumPy and Polars while this thread stores
-the previous one with DuckDB (all three release the GIL), through a queue of depth 2,
-so memory stays bounded and both cores work. A file's rows, rejects and manifest row
-commit together (`store.py`): kill the process at any moment and the next run picks up
-exactly where the last commit left off.
+A reader thread surveys regular files for DuckDB to read (`survey.py`, `fast.py`) and
+parses the others chunk by chunk with NumPy and Polars (`source.py`, `w3c.py`), while
+this thread stores with DuckDB (all three release the GIL); at most two parsed chunks
+wait, so memory stays bounded and both cores work. A file's rows, rejects and manifest
+row commit together (`store.py`): kill the process at any moment and the next run picks
+up exactly where the last commit left off.
 """
 
 from __future__ import annotations
