@@ -145,3 +145,62 @@ def test_watch_of_a_missing_folder_is_an_input_error(cli: object, tmp_path: Path
     result = cli("watch", tmp_path / "nope", "--db", tmp_path / "w.duckdb")  # type: ignore[operator]
     assert result.exit_code == ExitCode.INPUT
     assert "nope: no such folder" in result.stderr
+
+
+def _blob_row_ids(feed: Path) -> list[str]:
+    """Row-ids of every data line in the feed's finished blobs, read independently."""
+    ids = []
+    for blob in sorted(feed.rglob("*.log")):
+        for line in blob.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                ids.append(line.split("\t")[2])
+    return ids
+
+
+def test_generate_follow_feeds_watch_and_every_record_arrives_exactly_once(
+    tmp_path: Path,
+) -> None:
+    feed, db = tmp_path / "feed", tmp_path / "w.duckdb"
+    feed.mkdir()  # the storage folder exists before the first blob does
+    generator = subprocess.Popen(
+        rmslog("generate", feed, "--follow", "--days", "1", "--users", "12", "--speed", "1800",
+               "--blob-minutes", "30", "--scenarios", "all"),
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    watcher = subprocess.Popen(
+        rmslog("watch", feed, "--db", db, "--interval", "0.2", "--json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(list(feed.rglob("*.log"))) < 52:
+            time.sleep(0.2)  # a day of history (48 blobs), then live blobs as time runs
+        generator.send_signal(signal.SIGINT)
+        _, gen_err = generator.communicate(timeout=60)
+        assert generator.returncode == ExitCode.OK, gen_err
+        expected = _blob_row_ids(feed)
+        assert len(expected) > 100
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if stored(db)[0] >= len(expected):
+                    break
+            except duckdb.Error:
+                pass  # watch holds the warehouse right now
+            time.sleep(0.3)
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        out, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == ExitCode.OK, err
+    rows, distinct, rejects = stored(db)
+    assert (rows, distinct, rejects) == (len(expected), len(set(expected)), 0)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        ids = {r[0] for r in con.sql("SELECT row_id FROM requests").fetchall()}
+    finally:
+        con.close()
+    assert ids == set(expected)
+    summary = json.loads(out)
+    assert summary["data_lines"] == (
+        summary["rows_stored"] + summary["duplicates"] + summary["rejected"]
+    )
