@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import textwrap
@@ -512,44 +513,43 @@ def _rmslog(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-WRITER = textwrap.dedent(
+FEEDER = textwrap.dedent(
     """
-    # A stand-in for `rmslog watch`: open the warehouse per cycle, ingest one file, close.
+    # Drops a new copy of a sample log into the watched folder every few tenths of a second.
     import shutil, sys, time
     from pathlib import Path
-    from pipeline.ingest import ingest_paths
-    from pipeline.warehouse import open_warehouse
 
-    db, src, work, stop = map(Path, sys.argv[1:5])
+    src, work, stop = map(Path, sys.argv[1:4])
     files = sorted(src.glob("*.log"))
     cycle = 0
     while not stop.exists():
         source = files[cycle % len(files)]
-        copy = work / f"{cycle:05d}-{source.name}"  # a new name: a new manifest row each cycle
-        shutil.copy(source, copy)
-        with open_warehouse(db, wait_seconds=60) as con:
-            ingest_paths(con, [copy])
+        tmp = work / f".{cycle:05d}.tmp"
+        shutil.copy(source, tmp)
+        tmp.rename(work / f"{cycle:05d}-{source.name}")  # a new name: a new manifest row
         cycle += 1
         print(cycle, flush=True)
-        time.sleep(0.05)
+        time.sleep(0.3)
     """
 )
 
 
-def test_queries_succeed_while_another_process_keeps_ingesting(tmp_path: Path) -> None:
+def test_queries_succeed_while_rmslog_watch_keeps_ingesting(tmp_path: Path) -> None:
     db, work, stop = tmp_path / "w.duckdb", tmp_path / "work", tmp_path / "stop"
     work.mkdir()
     with open_warehouse(db):
         pass
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER, encoding="utf-8")
-    writer = subprocess.Popen(
-        [sys.executable, str(script), str(db), str(REPO / "sample-logs"), str(work), str(stop)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    script = tmp_path / "feeder.py"
+    script.write_text(FEEDER, encoding="utf-8")
+    feeder = subprocess.Popen(
+        [sys.executable, str(script), str(REPO / "sample-logs"), str(work), str(stop)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "watch", str(work), "--db", str(db),
+         "--interval", "0.1", "--wait", "30"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
         seen = []
         deadline = time.monotonic() + 90
@@ -564,8 +564,11 @@ def test_queries_succeed_while_another_process_keeps_ingesting(tmp_path: Path) -
         assert named.returncode == 0, named.stderr
     finally:
         stop.touch()
-        out, errors = writer.communicate(timeout=120)
-    assert writer.returncode == 0, errors
+        out, errors = feeder.communicate(timeout=60)
+        watcher.send_signal(signal.SIGINT)
+        _, watch_errors = watcher.communicate(timeout=60)
+    assert feeder.returncode == 0, errors
+    assert watcher.returncode == 0, watch_errors
     assert seen == sorted(seen) and len(set(seen)) >= 3  # reads interleaved with writes
     assert int(out.split()[-1]) >= seen[-1]
 
