@@ -7,7 +7,7 @@ Yardstick from the same run and the same warehouse: a plain `count(*)` of `reque
 from __future__ import annotations
 
 import duckdb
-from common import SCALE, ensure_warehouse, peak_rss_mib, section, tenant_options, timed
+from common import SCALE, peak_rss_mib, section, shared_warehouse, tenant_options, timed
 
 from pipeline.detect import list_rules, run_detections
 from pipeline.settings import Settings
@@ -21,7 +21,7 @@ def _scan(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
 def main() -> None:
     options = tenant_options()
     with section(f"warehouse (BENCH_SCALE={SCALE:g})"):
-        db, build_s = timed(lambda: ensure_warehouse(f"tenant-x{SCALE:g}", options))
+        db, build_s = timed(lambda: shared_warehouse())
         print(f"ready in {build_s:.1f}s: {db}")
     settings = Settings(timezone=options.tz)
     with open_warehouse(db) as con:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import duckdb
-from common import SCALE, ensure_warehouse, peak_rss_mib, section, tenant_options, timed
+from common import SCALE, peak_rss_mib, section, shared_warehouse, timed
 
 from pipeline import query
 from pipeline.settings import Settings
@@ -41,7 +41,7 @@ def _sample_values(db: str) -> dict[str, object]:
 
 def main() -> None:
     with section(f"warehouse (BENCH_SCALE={SCALE:g})"):
-        db_path, build_s = timed(lambda: ensure_warehouse(f"tenant-x{SCALE:g}", tenant_options()))
+        db_path, build_s = timed(lambda: shared_warehouse())
         db = str(db_path)
         print(f"ready in {build_s:.1f}s: {db}")
     settings = Settings(timezone="America/New_York")

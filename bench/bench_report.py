@@ -15,7 +15,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from common import ensure_warehouse, peak_rss_mib, section, tenant_options, timed
+from common import peak_rss_mib, section, shared_warehouse, tenant_options, timed
 
 from pipeline.report import PeriodKind, ReportOptions, build_report, period_of
 from pipeline.warehouse import open_warehouse
@@ -26,7 +26,7 @@ ALL_FORMATS = ("html", "csv", "json", "parquet", "xlsx")
 def main() -> None:
     options = tenant_options()
     with section("inputs (cached under bench/out/)"):
-        db, prep_s = timed(lambda: ensure_warehouse("yardstick", options))
+        db, prep_s = timed(lambda: shared_warehouse())
         print(f"warehouse ready in {prep_s:.1f}s: {db}")
     with open_warehouse(db, read_only=True) as con, tempfile.TemporaryDirectory() as tmp:
         rows = con.execute("SELECT count(*) FROM requests").fetchall()[0][0]

@@ -17,8 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
+from pipeline.detect import run_detections
 from pipeline.generate import SCENARIOS, GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
+from pipeline.settings import Settings
 from pipeline.warehouse import open_warehouse
 
 OUT = Path(__file__).parent / "out"
@@ -61,6 +63,19 @@ def ensure_warehouse(name: str, options: GenerateOptions) -> Path:
         db.unlink(missing_ok=True)
         with open_warehouse(db) as con:
             ingest_paths(con, [logs])
+        done.write_text("ok")
+    return db
+
+
+def shared_warehouse() -> Path:
+    """The one ~10M-row warehouse (at SCALE 1.0) that the detect, query and report benches
+    share, with detection run once on the tenant's clock so reports carry findings."""
+    options = tenant_options()
+    db = ensure_warehouse(f"tenant-x{SCALE:g}", options)
+    done = db.parent / "detected.txt"
+    if not done.exists():
+        with open_warehouse(db) as con:
+            run_detections(con, settings=Settings(timezone=options.tz))
         done.write_text("ok")
     return db
 
