@@ -24,6 +24,7 @@ from logcheck import (
     requests_table,
     unquoted,
 )
+from w3c_builder import QUOTED  # the quoting convention, stated once for the tests
 
 from pipeline.errors import ExitCode, UsageError
 from pipeline.generate import (
@@ -38,17 +39,6 @@ from pipeline.schema import LOG_VERSIONS, Topology
 
 ROOT = Path(__file__).parent.parent
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-QUOTED = {
-    "user-id",
-    "result",
-    "owner-email",
-    "issuer",
-    "file-name",
-    "date-published",
-    "c-info",
-    "admin-action",
-    "acting-as-user",
-}
 OPENS = ("AcquireLicense", "FECreateEndUserLicenseV1")
 SIGNS = ("Certify", "GetClientLicensorCert", "FECreatePublishingLicenseV1")
 SMALL = {"start": date(2026, 11, 2), "days": 14, "users": 30, "seed": 5}
