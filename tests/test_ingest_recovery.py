@@ -22,6 +22,8 @@ def committed_files(db: Path) -> int:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return int(con.sql("SELECT count(*) FROM ingested_files").fetchall()[0][0])
+    except duckdb.CatalogException:
+        return 0  # killed while creating the warehouse, before its schema committed
     finally:
         con.close()
 
