@@ -18,7 +18,12 @@ class ExitCode(IntEnum):
     WAREHOUSE = 4  # the DuckDB warehouse could not be opened, locked, or written
     QUERY = 5  # a query failed (bad SQL, unknown name or parameter, a runtime error)
     QUERY_REFUSED = 6  # the read-only sandbox refused a query (write, file, extension, setting)
+    OUTPUT = 7  # an output could not be written (unwritable --out, disk full)
+    NO_DATA = 8  # --require-data: no log record covers the requested period
+    STALE = 9  # --no-detect: findings do not cover the data of the period (under --fail-on)
+    CHANGED = 10  # verify: a source file changed or went missing since it was read
     INTERNAL = 70  # a bug: please report it with --debug output
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM; data is left as a clean run leaves it
 
 
 class RmslogError(Exception):
