@@ -33,7 +33,7 @@ from pipeline.generate import (
     generate_logs,
     parse_scenarios,
 )
-from pipeline.ingest import IngestSummary, WatchStatus, ingest_paths, watch_folder
+from pipeline.ingest import IngestSummary, WatchStatus, check_paths, ingest_paths, watch_folder
 from pipeline.report import (
     PeriodKind,
     ReportOptions,
@@ -183,8 +183,24 @@ def ingest(
 
     Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --lake lake/ --json
     """
-    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
-        summary = ingest_paths(con, paths, lake=lake)
+    with _errors():
+        check_paths(paths)
+        with open_warehouse(_db(db), wait_seconds=wait) as con:
+            summary = ingest_paths(con, paths, lake=lake)
+        for folder in summary.folders_without_logs:
+            err.print(
+                f"[yellow]skipped:[/] {escape(folder)} holds no log file (*.log, *.log.gz, "
+                "numbered blobs)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if summary.files_ignored:
+            err.print(
+                f"[yellow]skipped:[/] {summary.files_ignored} file(s) in the folders given "
+                "not named like a log",
+                highlight=False,
+                soft_wrap=True,
+            )
         for reason in summary.refused:
             err.print(f"[yellow]refused:[/] {escape(reason)}", highlight=False, soft_wrap=True)
         for key in summary.pending:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,8 @@ def test_quotes_are_stripped_once_and_blanks_become_null(tmp_path: Path) -> None
 
 def test_every_line_that_cannot_be_stored_is_kept_with_its_reason(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
-    summary = ingest(db, DATA / "rejects" / "rejects.log", DATA / "rejects" / "no-header.log")
-    assert (summary.data_lines, summary.rows_stored, summary.rejected) == (14, 3, 11)
+    summary = ingest(db, DATA / "rejects" / "rejects.log")
+    assert (summary.data_lines, summary.rows_stored, summary.rejected) == (13, 3, 10)
     got = rows(
         db,
         "SELECT source_line, reason FROM rejects WHERE source_file LIKE '%rejects.log' ORDER BY 1",
@@ -251,8 +252,9 @@ def test_the_cli_refuses_non_rms_files_by_name_with_exit_code_3(cli: Any, tmp_pa
     assert result.exit_code == ExitCode.INPUT
     assert "u_ex240506.log:1: not an RMS usage log" in result.stderr
     assert "no-software.log:2: #Fields without a '#Software: RMS' line" in result.stderr
+    assert "no-header.log:1: data line before any '#Software: RMS'" in result.stderr
     summary = json.loads(result.stdout)
-    assert (summary["files"], summary["files_refused"], summary["rows_stored"]) == (1, 2, 1)
+    assert (summary["files"], summary["files_refused"], summary["rows_stored"]) == (1, 3, 1)
 
 
 def test_the_cli_json_summary_accounts_for_every_data_line(cli: Any, tmp_path: Path) -> None:
@@ -266,10 +268,79 @@ def test_the_cli_json_summary_accounts_for_every_data_line(cli: Any, tmp_path: P
     assert summary["data_lines"] == (
         summary["rows_stored"] + summary["duplicates"] + summary["rejected"]
     )
-    assert (summary["rows_stored"], summary["duplicates"], summary["rejected"]) == (10, 5, 16)
+    assert (summary["rows_stored"], summary["duplicates"], summary["rejected"]) == (10, 5, 15)
 
 
 def test_the_cli_says_which_file_waits_for_its_last_line(cli: Any, tmp_path: Path) -> None:
     result = cli("ingest", DATA / "torn", "--db", tmp_path / "w.duckdb")
     assert result.exit_code == ExitCode.OK
     assert "rmslog-2024-05-09.log ends in a line without newline" in result.stderr
+
+
+@pytest.mark.parametrize("fast_min_bytes", [0, GENERAL])
+def test_random_bytes_named_like_a_log_are_refused_whole_through_either_path(
+    fast_min_bytes: int, tmp_path: Path
+) -> None:
+    junk = tmp_path / "x.log"
+    junk.write_bytes(random.Random(10).randbytes(200_000))
+    summary = ingest(tmp_path / "w.duckdb", junk, fast_min_bytes=fast_min_bytes)
+    assert (summary.files, summary.files_refused, summary.data_lines) == (0, 1, 0)
+    assert "x.log" in summary.refused[0] and "refusing the whole file" in summary.refused[0]
+    assert rows(tmp_path / "w.duckdb", "SELECT count(*) FROM rejects") == [(0,)]
+
+
+def test_the_cli_refuses_random_bytes_whole_with_exit_code_3(cli: Any, tmp_path: Path) -> None:
+    junk = tmp_path / "x.log"
+    junk.write_bytes(random.Random(10).randbytes(200_000))
+    db = tmp_path / "w.duckdb"
+    result = cli("ingest", junk, "--db", db, "--json")
+    assert result.exit_code == ExitCode.INPUT
+    assert "x.log" in result.stderr and "NUL byte; not a text log" in result.stderr
+    assert json.loads(result.stdout)["rejected"] == 0
+    refused = rows(db, "SELECT path, reason FROM refused_files")
+    assert len(refused) == 1 and refused[0][0].endswith("x.log")
+    assert rows(db, "SELECT count(*) FROM rejects") == [(0,)]
+
+
+def test_a_text_file_without_an_rms_header_is_refused_whole(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "notes.log").write_text("just some notes\nand another line\n")
+    result = cli("ingest", tmp_path / "notes.log", "--db", tmp_path / "w.duckdb")
+    assert result.exit_code == ExitCode.INPUT
+    assert "notes.log:1: data line before any '#Software: RMS'" in result.stderr
+
+
+def test_a_file_without_any_newline_that_is_no_header_is_refused_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "one.log").write_bytes(b"A" * 5000)
+    summary = ingest(tmp_path / "w.duckdb", tmp_path / "one.log")
+    assert summary.files_refused == 1 and summary.pending == []
+    assert "one.log:1: does not start with an RMS header" in summary.refused[0]
+
+
+def test_a_header_still_being_written_waits_for_its_line(tmp_path: Path) -> None:
+    (tmp_path / "000000001").write_bytes(b"#Software: R")
+    summary = ingest(tmp_path / "w.duckdb", tmp_path / "000000001")
+    assert (summary.files_refused, summary.bytes_pending) == (0, 12)
+
+
+def test_a_folder_without_log_files_says_what_it_skipped(cli: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x\n")
+    (folder / "ground-truth.json").write_text("{}\n")
+    result = cli("ingest", folder, "--db", tmp_path / "w.duckdb", "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"{folder} holds no log file" in result.stderr
+    assert "2 file(s) in the folders given not named like a log" in result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["files"], summary["files_ignored"]) == (0, 2)
+    assert summary["folders_without_logs"] == [str(folder)]
+
+
+def test_one_missing_path_among_several_creates_no_warehouse(cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    result = cli("ingest", DATA / "variants", tmp_path / "typo", "--db", db)
+    assert result.exit_code == ExitCode.INPUT
+    assert f"no such file or folder: {tmp_path / 'typo'}" in result.stderr
+    assert not db.exists()

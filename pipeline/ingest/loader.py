@@ -63,6 +63,8 @@ class IngestSummary:
     newest_ts: datetime | None = None  # latest record time stored in this run
     lake_files: int = 0  # Parquet files published to the lake
     files_read_by_duckdb: int = 0  # of `files`, those DuckDB's CSV reader read (fast path)
+    files_ignored: int = 0  # files under the folders given not named like logs: not read
+    folders_without_logs: list[str] = field(default_factory=list)  # folders given, no log
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,11 +76,35 @@ def is_log_name(path: Path) -> bool:
     return name.endswith(LOG_SUFFIXES) or (stem.isdigit() and not name.startswith("."))
 
 
-def discover(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named on the command line, and log files found recursively under folders."""
+def check_paths(paths: Iterable[Path | str]) -> None:
+    """Raise LogFormatError naming every path that is neither a file nor a folder, before
+    anything is opened or created (a typo must not leave an empty warehouse behind)."""
+    missing = [str(p) for p in paths if not Path(p).is_file() and not Path(p).is_dir()]
+    if missing:
+        raise LogFormatError(f"no such file or folder: {', '.join(missing)}; nothing ingested")
+
+
+@dataclass
+class Found:
+    """What `discover` found: the log files, and what it passed over in folders."""
+
+    files: list[Path] = field(default_factory=list)
+    ignored: int = 0  # files under the folders not named like logs
+    folders_without_logs: list[str] = field(default_factory=list)
+
+
+def discover(paths: Iterable[Path], found: Found | None = None) -> Iterator[Path]:
+    """Files named on the command line, and log files found recursively under folders.
+    `found`, when given, counts the files passed over and the folders without a log."""
     for p in paths:
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.is_file() and is_log_name(f))
+            inside = [f for f in p.rglob("*") if f.is_file()]
+            logs = sorted(f for f in inside if is_log_name(f))
+            if found is not None:
+                found.ignored += len(inside) - len(logs)
+                if not logs:
+                    found.folders_without_logs.append(str(p))
+            yield from logs
         elif p.is_file():
             yield p
         else:
@@ -104,8 +130,11 @@ def ingest_paths(
     `resume`: a dict kept by a long-running caller between calls (see `Resume`).
     """
     started = time.perf_counter()
-    files = list(dict.fromkeys(discover(Path(p) for p in paths)))
-    summary = IngestSummary()
+    found = Found()
+    files = list(dict.fromkeys(discover((Path(p) for p in paths), found)))
+    summary = IngestSummary(
+        files_ignored=found.ignored, folders_without_logs=found.folders_without_logs
+    )
     tally = _Tally(summary, on_file, resume)
     store = Store(con, Lake(lake) if lake else None, tally.committed)
 

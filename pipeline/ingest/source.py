@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipeline.errors import LogFormatError
-from pipeline.ingest.w3c import Header, Parsed, parse_bytes, parse_fields_line
+from pipeline.ingest.lines import BOM
+from pipeline.ingest.w3c import Header, Parsed, check_text, parse_bytes, parse_fields_line
 
 #: Bytes read per chunk; each chunk is parsed and stored before the next is needed.
 CHUNK_BYTES = 8 << 20
@@ -213,4 +214,19 @@ def _chunks(
         last = not block and not (carry and is_gzip(path))
         yield Chunk(key, parsed, first=first, last=last)
         first = False
+    _check_pending(carry, key, cursor)
     return len(carry)
+
+
+def _check_pending(carry: bytes, key: str, cursor: _Cursor) -> None:
+    """The bytes after the last LF wait for their line to end, unless they already show
+    that the file is no log: a NUL, or a file with no complete line whose first bytes
+    are not a `#` header line (a binary file without LF would otherwise wait forever)."""
+    if not carry:
+        return
+    check_text(carry, key, cursor.lines + 1)
+    if cursor.pos == 0 and not carry.removeprefix(BOM).lstrip(b"\r\n").startswith(b"#"):
+        raise LogFormatError(
+            f"{key}:1: does not start with an RMS header ('#Software: RMS'); "
+            "not an RMS usage log, refusing the whole file"
+        )

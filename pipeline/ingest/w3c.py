@@ -76,10 +76,12 @@ def parse_bytes(
     """Parse log bytes whose first line is line `first_line` of `source_file`.
 
     `header` is the header state in force before the bytes (resuming a file, or the
-    next chunk of a big one). Raises LogFormatError when a `#Software` line names
+    next chunk of a big one). Raises LogFormatError when the bytes hold a NUL (not
+    text), a data line comes before any `#Fields` header, a `#Software` line names
     anything but RMS, or a `#Fields` line comes without `#Software: RMS` or lacks date
     and time: such a file is refused whole.
     """
+    check_text(buf, source_file, first_line)
     lines = scan_lines(buf)
     state = header or Header()
     rows: list[pl.DataFrame] = []
@@ -102,6 +104,17 @@ def parse_bytes(
         header=state,
         data_lines=int(np.count_nonzero(lines.kinds == DATA)),
     )
+
+
+def check_text(buf: bytes, source_file: str, first_line: int = 1) -> None:
+    """Raise LogFormatError when `buf` holds a NUL byte: a log is text, and NUL is the
+    mark of binary data (random bytes, a zip, an image) that no RMS log holds."""
+    at = buf.find(b"\0")
+    if at >= 0:
+        line = first_line + buf.count(b"\n", 0, at)
+        raise LogFormatError(
+            f"{source_file}:{line}: NUL byte; not a text log, refusing the whole file"
+        )
 
 
 def read_header_block(buf: bytes, source_file: str) -> tuple[int, Header] | None:
@@ -181,10 +194,10 @@ def _parse_segment(
     if len(idx) == 0:
         return
     if fields is None:
-        rejects.append(
-            _rejects(lines, idx, source_file, first_line, "data line before any #Fields header")
+        raise LogFormatError(
+            f"{source_file}:{first_line + int(idx[0])}: data line before any "
+            "'#Software: RMS' and '#Fields' header; not an RMS usage log, refusing the whole file"
         )
-        return
     n = len(fields)
     fits = lines.tabs[idx] == n - 1
     bad = idx[~fits]
