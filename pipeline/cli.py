@@ -203,6 +203,14 @@ def ingest(
             )
         for reason in summary.refused:
             err.print(f"[yellow]refused:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+        for key in summary.files_changed:
+            err.print(
+                f"[bold red]changed:[/] {escape(key)}: bytes read before have changed since; "
+                "read again from the start, earlier hashes kept (see integrity_events, "
+                "rmslog verify)",
+                highlight=False,
+                soft_wrap=True,
+            )
         for key in summary.pending:
             err.print(
                 f"[yellow]waiting:[/] {escape(key)} ends in a line without newline", soft_wrap=True
@@ -218,8 +226,8 @@ def ingest(
 def _ingest_line(s: IngestSummary | WatchStatus) -> str:
     return (
         f"{s.files} files, {s.data_lines:,} data lines: {s.rows_stored:,} stored, "
-        f"{s.duplicates:,} duplicates, {s.rejected:,} rejected, {s.files_refused} files "
-        f"refused ({s.seconds:.2f}s)"
+        f"{s.duplicates:,} duplicates, {s.conflicts:,} conflicts, {s.rejected:,} rejected, "
+        f"{s.files_refused} files refused ({s.seconds:.2f}s)"
     )
 
 
@@ -279,7 +287,7 @@ def _watch_view(st: WatchStatus) -> Table:
         ("lag", "-" if lag is None else f"{lag:,.0f}s behind the clock (newest {st.newest_ts})"),
         (
             "accounted",
-            f"{st.duplicates:,} duplicates, {st.rejected:,} rejected, "
+            f"{st.duplicates:,} duplicates, {st.conflicts:,} conflicts, {st.rejected:,} rejected, "
             f"{st.files_refused} files refused",
         ),
     ]

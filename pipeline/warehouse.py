@@ -82,6 +82,47 @@ _TABLES = (
 )
 
 
+def _custody_ddl() -> tuple[str, ...]:
+    """Chain of custody (issue 10): reads, integrity events, conflicts, reject excerpts.
+    (Becomes a numbered migration once the warehouse has a schema version.)"""
+    cols = ",\n    ".join(f"{c.name} {c.duckdb_type}" for c in schema.REQUEST_COLUMNS)
+    return (
+        "ALTER TABLE rejects ADD COLUMN IF NOT EXISTS raw_bytes BIGINT",
+        "ALTER TABLE rejects ADD COLUMN IF NOT EXISTS raw_sha256 VARCHAR",
+        "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS conflicts BIGINT DEFAULT 0",
+        "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS data_lines BIGINT",
+        "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS real_path VARCHAR",
+        "UPDATE ingested_files SET data_lines = rows_stored + duplicates + rejects "
+        "WHERE data_lines IS NULL",
+        """CREATE TABLE IF NOT EXISTS file_reads (
+            run_id BIGINT NOT NULL,
+            path VARCHAR NOT NULL,
+            path_given VARCHAR NOT NULL,
+            byte_start BIGINT NOT NULL,
+            byte_end BIGINT NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            prefix_sha256 VARCHAR NOT NULL,
+            data_lines BIGINT NOT NULL,
+            rows_stored BIGINT NOT NULL,
+            duplicates BIGINT NOT NULL,
+            conflicts BIGINT NOT NULL,
+            rejects BIGINT NOT NULL,
+            read_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS integrity_events (
+            run_id BIGINT NOT NULL,
+            path VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            byte_end BIGINT NOT NULL,
+            expected_sha256 VARCHAR NOT NULL,
+            found_sha256 VARCHAR,
+            found_bytes BIGINT NOT NULL,
+            detected_at TIMESTAMP NOT NULL
+        )""",
+        f"CREATE TABLE IF NOT EXISTS conflicts (\n    {cols},\n    run_id BIGINT NOT NULL\n)",
+    )
+
+
 def _load_request_types(con: duckdb.DuckDBPyConnection) -> None:
     rows = [
         (
@@ -100,7 +141,7 @@ def _load_request_types(con: duckdb.DuckDBPyConnection) -> None:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table and view if missing; refresh the request-type catalogue."""
     con.execute("BEGIN")
-    for ddl in _TABLES:
+    for ddl in (*_TABLES, *_custody_ddl()):
         con.execute(ddl)
     _load_request_types(con)
     for view in sql_files("views"):

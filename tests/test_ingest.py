@@ -23,7 +23,9 @@ CASES = sorted(p.name for p in DATA.iterdir() if p.is_dir())
 def ingest(db: Path, *paths: Path, **options: Any) -> IngestSummary:
     with open_warehouse(db) as con:
         summary = ingest_paths(con, list(paths), **options)
-    assert summary.data_lines == summary.rows_stored + summary.duplicates + summary.rejected
+    assert summary.data_lines == (
+        summary.rows_stored + summary.duplicates + summary.conflicts + summary.rejected
+    )
     return summary
 
 
@@ -210,9 +212,18 @@ def test_a_file_whose_read_part_changed_is_read_again_from_the_start(tmp_path: P
     text = (DATA / "duplicates" / "rmslog-2024-05-08.log").read_text(encoding="utf-8")
     log.write_text(text.replace("'kim'", "'kim.l'", 1), encoding="utf-8")  # first record edited
     again = ingest(db, log)
-    assert (again.rows_stored, again.duplicates) == (2, 4)  # dup-0 keeps its first version
-    assert rows(db, "SELECT rows_stored, duplicates FROM ingested_files") == [(5, 4)]
+    assert again.files_changed == [str(log)]
+    # dup-0 keeps its first version; the edited one is a conflict, not a duplicate
+    assert (again.rows_stored, again.duplicates, again.conflicts) == (2, 3, 1)
+    assert rows(
+        db, "SELECT data_lines, rows_stored, duplicates, conflicts, rejects FROM ingested_files"
+    ) == [(9, 5, 3, 1, 0)]
     assert rows(db, "SELECT user_id FROM requests WHERE row_id = 'dup-0'") == [("kim",)]
+    assert rows(db, "SELECT user_id, source_line FROM conflicts") == [("kim.l", 4)]
+    reads = rows(db, "SELECT byte_start, byte_end, sha256 FROM file_reads ORDER BY run_id")
+    assert len(reads) == 2 and reads[0][2] != reads[1][2]  # both hashes kept
+    events = rows(db, "SELECT event, expected_sha256, found_sha256 FROM integrity_events")
+    assert events == [("changed", reads[0][2], events[0][2])]
 
 
 def test_small_chunks_give_the_same_warehouse_as_whole_files(
@@ -344,3 +355,79 @@ def test_one_missing_path_among_several_creates_no_warehouse(cli: Any, tmp_path:
     assert result.exit_code == ExitCode.INPUT
     assert f"no such file or folder: {tmp_path / 'typo'}" in result.stderr
     assert not db.exists()
+
+
+def test_the_same_files_by_relative_absolute_and_symlinked_paths_are_one_manifest_row_each(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(DATA / "tree", tmp_path / "logs")
+    (tmp_path / "link").symlink_to(tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "w.duckdb"
+    first = cli("ingest", "logs", "--db", db, "--json")
+    assert json.loads(first.stdout)["files"] == 4
+    for spelling in (tmp_path / "logs", tmp_path / "link", "link/blobs/000000001"):
+        again = cli("ingest", spelling, "--db", db, "--json")
+        assert again.exit_code == ExitCode.OK, again.output
+        assert json.loads(again.stdout)["files"] == 0
+    manifest = rows(db, "SELECT path, real_path FROM ingested_files ORDER BY path")
+    assert len(manifest) == 4
+    assert manifest[0] == (
+        "logs/2024/05/rmslog-2024-05-06.log",
+        str((tmp_path / "logs/2024/05/rmslog-2024-05-06.log").resolve()),
+    )
+    assert rows(db, "SELECT count(DISTINCT source_file) FROM requests") == [(4,)]
+
+
+def test_a_manifest_row_from_before_real_paths_is_adopted_not_doubled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(DATA / "variants", tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "w.duckdb"
+    ingest(db, Path("logs"))
+    with open_warehouse(db) as con:  # as a warehouse written before real_path existed
+        con.execute("UPDATE ingested_files SET real_path = NULL").fetchall()
+    again = ingest(db, tmp_path / "logs")
+    assert (again.files, again.files_skipped) == (0, 3)
+    assert rows(db, "SELECT count(*), count(real_path) FROM ingested_files") == [(3, 3)]
+
+
+def test_the_cli_says_when_bytes_already_read_changed_and_keeps_both_versions(
+    cli: Any, tmp_path: Path
+) -> None:
+    log = tmp_path / "rmslog-2024-05-06.log"
+    shutil.copy(DATA / "refused" / "good.log", log)
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", log, "--db", db).exit_code == ExitCode.OK
+    log.write_text(log.read_text().replace("'kim'", "'mallory'"))  # as `sed -i` would
+    result = cli("ingest", log, "--db", db, "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"changed: {log}: bytes read before have changed" in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["files_changed"] == [str(log)]
+    assert (summary["data_lines"], summary["duplicates"], summary["conflicts"]) == (1, 0, 1)
+    assert rows(db, "SELECT user_id FROM requests") == [("kim",)]
+    assert rows(db, "SELECT user_id FROM conflicts") == [("mallory",)]
+    assert rows(db, "SELECT count(DISTINCT sha256) FROM file_reads") == [(2,)]
+    assert rows(db, "SELECT count(*) FROM integrity_events") == [(1,)]
+
+
+@pytest.mark.parametrize("fast_min_bytes", [0, GENERAL])
+def test_a_record_repeated_with_other_values_is_a_conflict_through_either_path(
+    fast_min_bytes: int, tmp_path: Path
+) -> None:
+    good = (DATA / "refused" / "good.log").read_text()
+    line = good.splitlines()[-1]
+    (tmp_path / "a.log").write_text(good + line.replace("'kim'", "'eve'") + "\n" + line + "\n")
+    (tmp_path / "b.log").write_text(good.replace("'kim'", "'bob'"))
+    summary = ingest(tmp_path / "w.duckdb", tmp_path, fast_min_bytes=fast_min_bytes)
+    counts = (summary.rows_stored, summary.duplicates, summary.conflicts)
+    assert counts == (1, 1, 2)
+    got = rows(tmp_path / "w.duckdb", "SELECT user_id, source_line FROM conflicts ORDER BY 1")
+    assert got == [("bob", 4), ("eve", 5)]
+    manifest = rows(
+        tmp_path / "w.duckdb",
+        "SELECT data_lines, rows_stored, duplicates, conflicts FROM ingested_files ORDER BY path",
+    )
+    assert manifest == [(3, 1, 1, 1), (1, 0, 0, 1)]

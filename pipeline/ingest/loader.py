@@ -41,13 +41,13 @@ LOG_SUFFIXES = (".log", ".log.gz")
 #: DuckDB memory while ingesting: big files stream through; the rest spills to disk.
 MEMORY_LIMIT = "400MB"
 
-OnFile = Callable[[str, str], None]
-"""Called with (file key, "ingested" | "skipped" | "refused") after each file."""
+OnFile = Callable[[str, str, str], None]
+"""Called with (file key, path given, "ingested" | "skipped" | "refused") after each file."""
 
 
 @dataclass
 class IngestSummary:
-    """What one ingest did. `data_lines == rows_stored + duplicates + rejected` always."""
+    """What one ingest did. `data_lines == rows_stored + duplicates + conflicts + rejected`."""
 
     files: int = 0  # files with new lines read and committed
     files_skipped: int = 0  # already ingested, unchanged
@@ -55,6 +55,7 @@ class IngestSummary:
     data_lines: int = 0
     rows_stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0  # same key as a stored record, other values (table `conflicts`)
     rejected: int = 0
     seconds: float = 0.0
     refused: list[str] = field(default_factory=list)
@@ -65,6 +66,8 @@ class IngestSummary:
     files_read_by_duckdb: int = 0  # of `files`, those DuckDB's CSV reader read (fast path)
     files_ignored: int = 0  # files under the folders given not named like logs: not read
     folders_without_logs: list[str] = field(default_factory=list)  # folders given, no log
+    files_changed: list[str] = field(default_factory=list)  # bytes read before had changed
+    run_id: int = 0  # this run's id in `file_reads`, `conflicts`, `integrity_events`
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -136,7 +139,7 @@ def ingest_paths(
         files_ignored=found.ignored, folders_without_logs=found.folders_without_logs
     )
     tally = _Tally(summary, on_file, resume)
-    store = Store(con, Lake(lake) if lake else None, tally.committed)
+    store = Store(con, Lake(lake) if lake else None, tally.committed, _new_run_id(con))
 
     def fallback(whole: WholeFile) -> None:  # DuckDB could not read it: the general path
         for item in _general(whole.path, whole.done.key, None, chunk_bytes, None):
@@ -146,7 +149,8 @@ def ingest_paths(
     with _ingest_settings(con):
         if store.lake is not None:
             store.lake.recover(con)
-        jobs = [(f, str(f), k) for f, k in zip(files, _manifest(con, files), strict=True)]
+        jobs = _identify(con, files)
+        tally.given = {key: str(f) for f, key, _ in jobs}
         reader = _Reader(jobs, chunk_bytes, fast_min_bytes, stop or threading.Event(), resume)
         try:
             with reader as events:
@@ -161,6 +165,7 @@ def ingest_paths(
             store.abort()
             raise
     summary.lake_files = store.lake_files
+    summary.run_id = store.run_id
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
@@ -190,14 +195,58 @@ def _general(
         yield _Refused(key, str(e))
 
 
-def _manifest(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Known | None]:
-    rows = con.execute(
-        "SELECT path, size, sha256, bytes_consumed, fields_header FROM ingested_files "
-        "WHERE path IN (SELECT unnest($paths))",
-        {"paths": [str(f) for f in files]},
-    ).fetchall()
-    known = {r[0]: Known(*r[1:]) for r in rows}
-    return [known.get(str(f)) for f in files]
+def real_path(path: Path) -> str:
+    """A file's identity: its absolute path with every symlink resolved, so that the same
+    file named by a relative, absolute or symlinked path is one file."""
+    return str(path.resolve())
+
+
+def _identify(
+    con: duckdb.DuckDBPyConnection, files: list[Path]
+) -> list[tuple[Path, str, Known | None]]:
+    """(path given, key, manifest row) per distinct file. The key (`ingested_files.path`,
+    `source_file`) is the path the file was first ingested under, found by its real path;
+    a new file's key is the path as given now. Rows from before `real_path` existed are
+    adopted when their path, resolved from the current folder, is the same file."""
+    jobs: dict[str, Path] = {}
+    for f in files:
+        jobs.setdefault(real_path(f), f)
+    reals = list(jobs)
+    found = {
+        r[0]: (r[1], Known(*r[2:]))
+        for r in con.execute(
+            "SELECT real_path, path, size, sha256, bytes_consumed, fields_header "
+            "FROM ingested_files WHERE real_path IN (SELECT unnest($reals))",
+            {"reals": reals},
+        ).fetchall()
+    }
+    if len(found) < len(reals):
+        legacy = con.execute(
+            "SELECT path, size, sha256, bytes_consumed, fields_header FROM ingested_files "
+            "WHERE real_path IS NULL"
+        ).fetchall()
+        for row in legacy:
+            real = real_path(Path(row[0]))
+            if real in jobs and real not in found:
+                con.execute(
+                    "UPDATE ingested_files SET real_path = $real WHERE path = $path",
+                    {"real": real, "path": row[0]},
+                ).fetchall()
+                found[real] = (row[0], Known(*row[1:]))
+    out = []
+    for real, f in jobs.items():
+        key, known = found.get(real, (str(f), None))
+        out.append((f, key, known))
+    return out
+
+
+def _new_run_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The id of this ingest run (one more than any recorded)."""
+    row = con.execute(
+        "SELECT greatest((SELECT max(run_id) FROM file_reads), "
+        "(SELECT max(run_id) FROM integrity_events), (SELECT max(run_id) FROM conflicts))"
+    ).fetchall()[0]
+    return int(row[0] or 0) + 1
 
 
 @contextmanager
@@ -228,6 +277,7 @@ class _Tally:
         self, summary: IngestSummary, on_file: OnFile | None, resume: dict[str, Resume] | None
     ) -> None:
         self.summary, self.on_file, self.resume = summary, on_file, resume
+        self.given: dict[str, str] = {}  # file key -> the path as given
 
     def committed(self, done: FileDone, counts: FileCounts) -> None:
         s = self.summary
@@ -237,6 +287,9 @@ class _Tally:
         s.rows_stored += counts.stored
         s.duplicates += counts.duplicates
         s.rejected += counts.rejected
+        s.conflicts += counts.conflicts
+        if done.changed is not None:
+            s.files_changed.append(done.key)
         if done.pending:
             s.bytes_pending += done.pending
             s.pending.append(done.key)
@@ -257,7 +310,7 @@ class _Tally:
 
     def _notify(self, key: str, outcome: str) -> None:
         if self.on_file is not None:
-            self.on_file(key, outcome)
+            self.on_file(key, self.given.get(key, key), outcome)
 
 
 @dataclass(frozen=True, slots=True)
