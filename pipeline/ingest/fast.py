@@ -36,6 +36,16 @@ _TS_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-5][0-9]:[0-5][0-9]"
 _PUBLISHED_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]"
 
 
+#: Inserts the new version of a record into `conflicts` (follow with SELECT ..., run id).
+INTO_CONFLICTS = f"INSERT INTO conflicts ({', '.join(schema.REQUEST_COLUMN_NAMES)}, run_id) "
+#: Stored record `r` and new record `b` hold the same values (lineage columns aside).
+SAME_VALUES = " AND ".join(
+    f"r.{c} IS NOT DISTINCT FROM b.{c}"
+    for c in schema.REQUEST_COLUMN_NAMES
+    if c not in ("source_file", "source_line")
+)
+
+
 class FastPathMiss(Exception):
     """DuckDB could not read the file as the survey expected: use the general path."""
 
@@ -222,7 +232,6 @@ def store_group(
     """Store staged files with one INSERT (inside the caller's transaction), so that
     DuckDB compresses many row groups in parallel; return what each file contributed.
     Records whose key is stored with other values go to `conflicts` (run `run_id`)."""
-    from pipeline.ingest.store import SAME_VALUES  # (store imports this module)
 
     params: dict[str, object] = {}
     spans = [s.days for s in group]
@@ -252,13 +261,14 @@ def store_group(
         if con.execute("SELECT count(*) FROM _seen").fetchall()[0][0]:
             picked = ", ".join(f"b.{c}" for c in schema.REQUEST_COLUMN_NAMES)
             con.execute(
-                f"INSERT INTO conflicts SELECT {picked}, $run FROM ({union}) b "  # noqa: S608
+                f"{INTO_CONFLICTS}SELECT {picked}, $run FROM ({union}) b "  # noqa: S608
                 "WHERE b._problem IS NULL AND EXISTS (SELECT 1 FROM requests r "
                 f"WHERE {span}r.row_id = b.row_id AND r.ts = b.ts AND NOT ({SAME_VALUES}))",
                 {**params, "run": run_id},
             ).fetchall()
     con.execute(
-        f"INSERT INTO requests SELECT {columns} FROM ({union}) s {skip}"  # noqa: S608
+        f"INSERT INTO requests SELECT {columns}, {int(run_id)}::BIGINT AS run_id "  # noqa: S608
+        f"FROM ({union}) s {skip}"
         "WHERE _problem IS NULL"
     ).fetchall()
     con.execute("DROP TABLE IF EXISTS _seen")
@@ -268,7 +278,7 @@ def store_group(
     mine = f"{span}r.source_file IN (SELECT key FROM _group)"  # noqa: S608
     con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
     try:
-        _drop_repeats(con, mine, params, run_id, SAME_VALUES)
+        _drop_repeats(con, mine, params, run_id)
         stats = con.execute(
             "SELECT r.source_file, count(*), min(r.ts), max(r.ts) FROM requests r "  # noqa: S608
             f"WHERE {mine} GROUP BY r.source_file",
@@ -312,12 +322,12 @@ def _counts(whole: WholeFile, stored: Any, rejected: int, conflicts: int) -> Fil
 
 
 def _drop_repeats(
-    con: duckdb.DuckDBPyConnection, mine: str, params: dict[str, object], run_id: int, same: str
+    con: duckdb.DuckDBPyConnection, mine: str, params: dict[str, object], run_id: int
 ) -> None:
     """The INSERT cannot see its own rows: where the group repeats a record (in one file
     or across files), keep the first, in file order then line order; a repeat with other
     values than the first goes to `conflicts` (run `run_id`). `mine` selects the group's
-    rows of `requests r`; `same` compares stored `r` with new `b`."""
+    rows of `requests r`."""
     total, ids = con.execute(
         f"SELECT count(*), count(DISTINCT r.row_id) FROM requests r WHERE {mine}",  # noqa: S608
         params,
@@ -334,9 +344,9 @@ def _drop_repeats(
     try:
         picked = ", ".join(f"b.{c}" for c in schema.REQUEST_COLUMN_NAMES)
         con.execute(
-            f"INSERT INTO conflicts SELECT {picked}, $run FROM _ranked b "  # noqa: S608
+            f"{INTO_CONFLICTS}SELECT {picked}, $run FROM _ranked b "  # noqa: S608
             "JOIN _ranked r ON r.row_id = b.row_id AND r.ts = b.ts AND r.k = 1 "
-            f"WHERE b.k > 1 AND NOT ({same})",
+            f"WHERE b.k > 1 AND NOT ({SAME_VALUES})",
             {"run": run_id},
         ).fetchall()
         con.execute(

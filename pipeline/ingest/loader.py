@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -33,8 +33,9 @@ from pipeline.ingest.source import (
     Resume,
     read_file,
 )
-from pipeline.ingest.store import Batch, Store
+from pipeline.ingest.store import Batch, IngestRun, Store
 from pipeline.ingest.survey import FAST_MIN_BYTES, WholeFile, survey_file
+from pipeline.warehouse import begin_ingest_run, finish_ingest_run
 
 #: In folders, files named like RMS logs are taken: `*.log`, numbered blobs, and their `.gz`.
 LOG_SUFFIXES = (".log", ".log.gz")
@@ -139,7 +140,8 @@ def ingest_paths(
         files_ignored=found.ignored, folders_without_logs=found.folders_without_logs
     )
     tally = _Tally(summary, on_file, resume)
-    store = Store(con, Lake(lake) if lake else None, tally.committed, _new_run_id(con))
+    run = IngestRun(begin_ingest_run(con), datetime.now(UTC).replace(tzinfo=None))
+    store = Store(con, Lake(lake) if lake else None, tally.committed, run)
 
     def fallback(whole: WholeFile) -> None:  # DuckDB could not read it: the general path
         for item in _general(whole.path, whole.done.key, None, chunk_bytes, None):
@@ -157,6 +159,7 @@ def ingest_paths(
                 for event in events:
                     _handle(store, tally, event, chunk_bytes)
                 store.close()
+            finish_ingest_run(con, run.run_id)
             con.execute("CHECKPOINT")
         except duckdb.Error as e:
             store.abort()
@@ -165,7 +168,7 @@ def ingest_paths(
             store.abort()
             raise
     summary.lake_files = store.lake_files
-    summary.run_id = store.run_id
+    summary.run_id = run.run_id
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
@@ -238,15 +241,6 @@ def _identify(
         key, known = found.get(real, (str(f), None))
         out.append((f, key, known))
     return out
-
-
-def _new_run_id(con: duckdb.DuckDBPyConnection) -> int:
-    """The id of this ingest run (one more than any recorded)."""
-    row = con.execute(
-        "SELECT greatest((SELECT max(run_id) FROM file_reads), "
-        "(SELECT max(run_id) FROM integrity_events), (SELECT max(run_id) FROM conflicts))"
-    ).fetchall()[0]
-    return int(row[0] or 0) + 1
 
 
 @contextmanager

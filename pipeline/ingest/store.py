@@ -22,10 +22,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schema
-from pipeline.ingest.fast import FastPathMiss, Staged, store_group
+from pipeline.ingest.fast import INTO_CONFLICTS, SAME_VALUES, FastPathMiss, Staged, store_group
 from pipeline.ingest.lake import Lake
 from pipeline.ingest.source import Chunk, FileCounts, FileDone
 from pipeline.ingest.survey import WholeFile
+from pipeline.warehouse import record_ingest_run
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    """The run every row stored by this ingest carries (`requests.run_id`)."""
+
+    run_id: int
+    started_at: datetime
+
 
 #: A group of small files commits once it holds this many data lines.
 GROUP_LINES = 250_000
@@ -87,9 +97,9 @@ class Store:
         con: duckdb.DuckDBPyConnection,
         lake: Lake | None,
         on_commit: OnCommit,
-        run_id: int,
+        run: IngestRun,
     ):
-        self.con, self.lake, self.on_commit, self.run_id = con, lake, on_commit, run_id
+        self.con, self.lake, self.on_commit, self.run = con, lake, on_commit, run
         self.lake_files = 0  # Parquet parts published so far
         self.group_lines = _group_lines(GROUP_LINES)
         self.fast_group_lines = _group_lines(FAST_GROUP_LINES)
@@ -108,6 +118,8 @@ class Store:
     def _begin(self, *, solo: bool) -> None:
         self.con.execute("BEGIN TRANSACTION")
         self.in_tx, self.solo = True, solo
+        # The run's row commits with its first rows (and rolls back with them).
+        record_ingest_run(self.con, self.run.run_id, self.run.started_at)
 
     def add(self, batch: Batch) -> None:
         """Store one chunk: new rows, duplicates counted, rejects kept."""
@@ -118,7 +130,7 @@ class Store:
         elif not self.in_tx:
             self._begin(solo=False)
         counts = self.counts.setdefault(batch.key, FileCounts())
-        stored, conflicts = _insert_new_rows(self.con, batch.rows, batch.repeats, self.run_id)
+        stored, conflicts = _insert_new_rows(self.con, batch.rows, batch.repeats, self.run.run_id)
         if batch.rejects.num_rows:
             self.con.from_arrow(batch.rejects).insert_into("rejects")
         counts.data_lines += batch.data_lines
@@ -151,11 +163,11 @@ class Store:
         try:
             if staged:
                 self._begin(solo=True)
-                self.counts = store_group(self.con, staged, self.run_id)
+                self.counts = store_group(self.con, staged, self.run.run_id)
                 for s in staged:
                     for whole in s.files:
                         counts = self.counts[whole.done.key]
-                        _upsert_manifest(self.con, whole.done, counts, self.run_id)
+                        _upsert_manifest(self.con, whole.done, counts, self.run.run_id)
                         self.done.append(whole.done)
                 self.flush()
         except BaseException:
@@ -202,7 +214,7 @@ class Store:
         if not self.in_tx:
             self._begin(solo=False)
         counts = self.counts.setdefault(done.key, FileCounts())
-        _upsert_manifest(self.con, done, counts, self.run_id)
+        _upsert_manifest(self.con, done, counts, self.run.run_id)
         self.done.append(done)
         if self.solo or self.lines >= self.group_lines:
             self.flush()
@@ -268,6 +280,7 @@ def _insert_new_rows(
     """
     if rows.num_rows == 0:
         return 0, 0
+    rows = rows.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.int64()), rows.num_rows))
     batch = rows  # noqa: F841 (read by name below)
     span = pc.min_max(rows["ts"])
     bounds = {"lo": span["min"].as_py(), "hi": span["max"].as_py()}
@@ -291,14 +304,6 @@ def _insert_new_rows(
     return int(rows.num_rows - seen.num_rows), conflicts
 
 
-#: Stored record `r` and new record `b` hold the same values (lineage columns aside).
-SAME_VALUES = " AND ".join(
-    f"r.{c} IS NOT DISTINCT FROM b.{c}"
-    for c in schema.REQUEST_COLUMN_NAMES
-    if c not in ("source_file", "source_line")
-)
-
-
 def _keep_conflicts(
     con: duckdb.DuckDBPyConnection, rows: pa.Table, bounds: dict[str, object], run_id: int
 ) -> int:
@@ -308,7 +313,7 @@ def _keep_conflicts(
     columns = ", ".join(f"b.{c}" for c in schema.REQUEST_COLUMN_NAMES)
     return int(
         con.execute(
-            f"INSERT INTO conflicts SELECT {columns}, $run FROM candidates b "  # noqa: S608
+            f"{INTO_CONFLICTS}SELECT {columns}, $run FROM candidates b "  # noqa: S608
             "WHERE EXISTS (SELECT 1 FROM requests r WHERE r.ts BETWEEN $lo AND $hi "
             f"AND r.row_id = b.row_id AND r.ts = b.ts AND NOT ({SAME_VALUES}))",
             {**bounds, "run": run_id},
