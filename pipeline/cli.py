@@ -45,6 +45,7 @@ from pipeline.report import (
 from pipeline.run import run_demo
 from pipeline.schema import Topology
 from pipeline.settings import load_settings
+from pipeline.verify import CHANGED, MISSING, UNCHANGED, verify_files
 from pipeline.warehouse import default_db_path, open_warehouse
 
 app = typer.Typer(
@@ -382,6 +383,39 @@ def report(
         if result.failed:
             err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+def verify(
+    db: DbOption = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-hash the source files of the manifest: is each unchanged, changed or missing?
+
+    Exit 10 when any file changed or is missing since it was read.
+
+    Example: rmslog verify --db audit.duckdb --json
+    """
+    with _errors():
+        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+            checks = list(verify_files(con))
+        counts = {s: sum(c.status == s for c in checks) for s in (UNCHANGED, CHANGED, MISSING)}
+        if as_json:
+            _print_json({**counts, "files": [c.as_dict() for c in checks]})
+        else:
+            # Plain columns, never cut: status, bytes checked, path, then why (if not OK).
+            typer.echo(f"{'status':<9}  {'bytes':>14}  path")
+            for c in checks:
+                why = f"  ({c.detail})" if c.detail else ""
+                typer.echo(f"{c.status:<9}  {c.bytes_checked:>14,}  {c.path}{why}")
+        err.print(
+            f"{len(checks)} files: {counts[UNCHANGED]} unchanged, {counts[CHANGED]} changed, "
+            f"{counts[MISSING]} missing",
+            highlight=False,
+        )
+        if counts[CHANGED] or counts[MISSING]:
+            raise typer.Exit(int(ExitCode.CHANGED))
 
 
 @app.command("query")
