@@ -38,6 +38,7 @@ TABLES = (
     "rejected-lines",
     "late-arrivals",
     "refused-files",
+    "source-changes",
     "evidence-manifest",
 )
 
