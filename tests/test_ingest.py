@@ -353,7 +353,7 @@ def test_one_missing_path_among_several_creates_no_warehouse(cli: Any, tmp_path:
     db = tmp_path / "w.duckdb"
     result = cli("ingest", DATA / "variants", tmp_path / "typo", "--db", db)
     assert result.exit_code == ExitCode.INPUT
-    assert f"no such file or folder: {tmp_path / 'typo'}" in result.stderr
+    assert f"{tmp_path / 'typo'}: no such file or folder; nothing ingested" in result.stderr
     assert not db.exists()
 
 

@@ -85,7 +85,8 @@ def check_paths(paths: Iterable[Path | str]) -> None:
     anything is opened or created (a typo must not leave an empty warehouse behind)."""
     missing = [str(p) for p in paths if not Path(p).is_file() and not Path(p).is_dir()]
     if missing:
-        raise LogFormatError(f"no such file or folder: {', '.join(missing)}; nothing ingested")
+        named = "; ".join(f"{p}: no such file or folder" for p in missing)
+        raise LogFormatError(f"{named}; nothing ingested")
 
 
 @dataclass
