@@ -251,14 +251,17 @@ def store_group(
     ).fetchall()[0][0]
     skip = ""
     if stored_in_span:
+        # Stored copies, their values compared in the same join; the new versions that
+        # differ are copied to `conflicts` (one more read of the group) only if any do.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _seen AS "  # noqa: S608
-            f"SELECT row_id, ts FROM ({union}) s WHERE _problem IS NULL AND EXISTS ("
-            f"SELECT 1 FROM requests r WHERE {span}r.row_id = s.row_id AND r.ts = s.ts)",
+            f"SELECT b.row_id, b.ts, NOT ({SAME_VALUES}) AS differs FROM ({union}) b "
+            f"JOIN requests r ON {span}r.row_id = b.row_id AND r.ts = b.ts "
+            "WHERE b._problem IS NULL",
             params,
         )
         skip = "ANTI JOIN _seen USING (row_id, ts) "
-        if con.execute("SELECT count(*) FROM _seen").fetchall()[0][0]:
+        if con.execute("SELECT bool_or(differs) FROM _seen").fetchall()[0][0]:
             picked = ", ".join(f"b.{c}" for c in schema.REQUEST_COLUMN_NAMES)
             con.execute(
                 f"{INTO_CONFLICTS}SELECT {picked}, $run FROM ({union}) b "  # noqa: S608

@@ -271,8 +271,10 @@ def _insert_new_rows(
 
     The same record always carries the same time, so only stored rows inside the
     batch's time span are looked at: zone maps on `ts` skip the rest of a big warehouse.
-    Stored copies are found first (keys only), then, only when there are some, their
-    values are compared; then an INSERT that reads only the batch: one that also reads
+    Stored copies are found first, their values compared in the same join (only rows
+    with a stored key are compared, so a first load pays nothing); the rows that differ
+    are copied to `conflicts` only when there are some; then an INSERT that reads only
+    the batch: one that also reads
     `requests` keeps a whole file's transaction in memory, uncompressed. `repeats` (rows
     of the batch whose key came earlier in it) are compared with what `requests` keeps.
     (DuckDB reads the Arrow tables by their variable names; measured, `con.register`
@@ -285,16 +287,16 @@ def _insert_new_rows(
     span = pc.min_max(rows["ts"])
     bounds = {"lo": span["min"].as_py(), "hi": span["max"].as_py()}
     seen = con.sql(
-        "SELECT b.row_id, b.ts FROM batch b WHERE EXISTS ("
-        "  SELECT 1 FROM requests r"
-        "  WHERE r.ts BETWEEN $lo AND $hi AND r.row_id = b.row_id AND r.ts = b.ts)",
+        f"SELECT b.row_id, b.ts, NOT ({SAME_VALUES}) AS differs FROM batch b "  # noqa: S608
+        "JOIN requests r ON r.ts BETWEEN $lo AND $hi AND r.row_id = b.row_id AND r.ts = b.ts",
         params=bounds,
     ).to_arrow_table()
     conflicts = 0
     if seen.num_rows == 0:
         con.from_arrow(rows).insert_into("requests")
     else:
-        conflicts = _keep_conflicts(con, rows, bounds, run_id)
+        if pc.any(seen["differs"]).as_py():
+            conflicts = _keep_conflicts(con, rows, bounds, run_id)
         con.sql("SELECT b.* FROM batch b ANTI JOIN seen USING (row_id, ts)").insert_into("requests")
     if repeats is not None and repeats.num_rows:
         span = pc.min_max(repeats["ts"])
