@@ -431,3 +431,18 @@ def test_a_record_repeated_with_other_values_is_a_conflict_through_either_path(
         "SELECT data_lines, rows_stored, duplicates, conflicts FROM ingested_files ORDER BY path",
     )
     assert manifest == [(3, 1, 1, 1), (1, 0, 0, 1)]
+
+
+@pytest.mark.parametrize("fast_min_bytes", [0, GENERAL])
+def test_the_conflicts_case_counts_both_versions_the_same_through_either_path(
+    fast_min_bytes: int, tmp_path: Path
+) -> None:
+    db = tmp_path / "w.duckdb"
+    summary = ingest(db, DATA / "conflicts", fast_min_bytes=fast_min_bytes)
+    assert (summary.data_lines, summary.rows_stored, summary.duplicates) == (5, 2, 1)
+    assert summary.conflicts == 2
+    got = rows(db, "SELECT user_id, result, source_line FROM conflicts ORDER BY source_line")
+    assert got == [("kim", "AccessDenied", 4), ("eve", "Success", 5)]
+    assert rows(db, "SELECT user_id, result FROM requests WHERE row_id = 'good-1'") == [
+        ("kim", "Success")
+    ]
