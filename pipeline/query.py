@@ -29,7 +29,7 @@ import polars as pl
 
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
 from pipeline.safe import neutralise_formulas, strip_control_chars
-from pipeline.settings import Settings
+from pipeline.settings import Settings, effective_settings
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 from pipeline.warehouse import connect
 
@@ -290,10 +290,17 @@ def query_named(
     params: Mapping[str, object] | None = None,
     *,
     settings: Settings | None = None,
+    config: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
 ) -> pl.DataFrame:
-    """Open the warehouse in the sandbox, run the named query, close it, return the rows."""
+    """Open the warehouse in the sandbox, run the named query, close it, return the rows.
+
+    Without `settings`, the warehouse's stored tenant settings apply (`config`, a TOML
+    file, instead when given), as for `detect` and `report`.
+    """
     with sandbox(db, wait_seconds=wait_seconds) as con:
+        if settings is None:
+            settings = effective_settings(con, config).settings
         return run_named(con, name, params, settings=settings)
 
 

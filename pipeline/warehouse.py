@@ -16,7 +16,9 @@ from pathlib import Path
 import duckdb
 
 from pipeline import schema
+from pipeline.detect.reach import DETECT_RUNS_DDL
 from pipeline.errors import WarehouseError
+from pipeline.settings import SETTINGS_DDL
 from pipeline.sqlfiles import sql_files
 
 DEFAULT_DB = "rmslog.duckdb"
@@ -71,6 +73,10 @@ _TABLES = (
         summary VARCHAR,
         evidence_row_ids VARCHAR[]
     )""",
+    # TEMPORARY until the schema-version foundation lands: these become a migration.
+    "ALTER TABLE findings ADD COLUMN IF NOT EXISTS window_start TIMESTAMP",
+    SETTINGS_DDL,
+    DETECT_RUNS_DDL,
     """CREATE OR REPLACE TABLE request_types (
         name VARCHAR PRIMARY KEY,
         canonical VARCHAR NOT NULL,
