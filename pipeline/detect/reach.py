@@ -7,8 +7,9 @@ long before the last run may be judged differently now, e.g. orphan key calls wh
 grace window has passed since). A record that arrives on day d can change the judgement
 of days d - lookahead .. d + lookback; judging those reads d - lookahead - lookback ..
 d + lookback + lookahead. One extra day on each side (`PAD_DAYS`) covers rules that
-count days on the tenant's clock rather than UTC. Stored findings that overlap a
-re-judged span widen it to their first day, so a finding that no longer fires is removed.
+count days on the tenant's clock rather than UTC (those that bind `timezone`). Stored
+findings that overlap a re-judged span widen it to their first day, so a finding that no
+longer fires is removed.
 
 The runs themselves are kept in `detect_runs`: rules, bound parameters, settings, and
 the data covered (the newest ingest run, the rows, the newest record).
@@ -68,6 +69,7 @@ class RuleState:
     started_at: datetime
     covered_ingest_run: int | None
     params: str  # canonical JSON of the parameters it bound
+    newest_ts: datetime | None  # the newest record then
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str, column: str | None = None) -> bool:
@@ -99,16 +101,21 @@ def last_states(con: duckdb.DuckDBPyConnection) -> dict[str, RuleState]:
     rows = con.execute(
         """
         SELECT rule, arg_max(run_id, run_id), arg_max(started_at, run_id),
-               arg_max(covered_ingest_run, run_id), arg_max(params, run_id)
+               arg_max(covered_ingest_run, run_id), arg_max(params, run_id),
+               arg_max(newest_ts, run_id)
         FROM (SELECT *, unnest(rules) AS rule FROM main.detect_runs)
         GROUP BY rule
         """
     ).fetchall()
     out = {}
-    for rule, run, started, covered, params in rows:
+    for rule, run, started, covered, params, newest in rows:
         bound = json.loads(params).get(rule, {})
         out[rule] = RuleState(
-            int(run), started, None if covered is None else int(covered), _canonical(bound)
+            int(run),
+            started,
+            None if covered is None else int(covered),
+            _canonical(bound),
+            newest,
         )
     return out
 
@@ -120,30 +127,34 @@ def _canonical(values: object) -> str:
 def arrived_days(
     con: duckdb.DuckDBPyConnection, state: RuleState, settle_minutes: int
 ) -> list[date]:
-    """UTC days of the records stored after `state`'s run, and (with `settle_minutes`) of
-    those that arrived that long before it."""
+    """UTC days of the records stored after `state`'s run; with `settle_minutes`, also of
+    those that were still settling then: arrived less than `settle_minutes` before it and
+    less than `settle_minutes` older than the newest record."""
     covered = -1 if state.covered_ingest_run is None else state.covered_ingest_run
-    since = covered + 1
-    if settle_minutes:
+    settle = timedelta(minutes=settle_minutes)
+    first = None
+    newest = state.newest_ts
+    if settle_minutes and newest is not None:
         first = con.execute(
             "SELECT min(run_id) FROM main.ingest_runs WHERE started_at > $t",
-            {"t": state.started_at - timedelta(minutes=settle_minutes)},
+            {"t": state.started_at - settle},
         ).fetchall()[0][0]
-        if first is not None:
-            since = min(since, int(first))
+    where, bind = "run_id > $covered", dict[str, object]({"covered": covered})
+    if first is not None and newest is not None:
+        where = "(run_id > $covered OR (run_id >= $first AND ts > $tail))"
+        bind = {"covered": covered, "first": int(first), "tail": newest - settle}
     rows = con.execute(
-        "SELECT DISTINCT CAST(ts AS DATE) FROM main.requests "
-        "WHERE run_id >= $since AND ts IS NOT NULL ORDER BY 1",
-        {"since": since},
+        f"SELECT DISTINCT CAST(ts AS DATE) FROM main.requests "  # noqa: S608
+        f"WHERE {where} AND ts IS NOT NULL ORDER BY 1",
+        bind,
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def intervals_for(days: list[date], lookback: int, lookahead: int) -> list[Interval]:
+def intervals_for(days: list[date], lookback: int, lookahead: int, pad: int) -> list[Interval]:
     """The days whose judgement records of `days` can change, merged into intervals."""
     spans = sorted(
-        (d - timedelta(days=lookahead + PAD_DAYS), d + timedelta(days=lookback + PAD_DAYS))
-        for d in days
+        (d - timedelta(days=lookahead + pad), d + timedelta(days=lookback + pad)) for d in days
     )
     return _merge([Interval(a, b) for a, b in spans])
 

@@ -96,6 +96,12 @@ class Rule:
             if p.name not in SETTINGS_PARAMS and p.name not in RUNTIME_PARAMS
         )
 
+    @property
+    def pad(self) -> int:
+        """Extra days read and judged on each side: rules on the tenant's clock count local
+        days, which straddle UTC days."""
+        return PAD_DAYS if any(p.name == "timezone" for p in self.file.params) else 0
+
     def reach(self, key: str, values: dict[str, object]) -> int | None:
         """Days of `lookback_days`, `lookahead_days` or (minutes) `settle_minutes` as bound
         in this run; None for `all` (the whole history)."""
@@ -113,7 +119,8 @@ def _validate(f: SqlFile) -> None:
     where = f"detection rule {f.path.name}"
     missing = [k for k in REQUIRED_HEADERS if not f.meta.get(k)]
     if missing:
-        raise QueryError(f"{where}: header lacks '-- {': ...', '-- '.join(missing)}: ...'")
+        lines = ", ".join(f"'-- {k}: ...'" for k in missing)
+        raise QueryError(f"{where}: header lacks {lines}")
     if f.meta["id"] != f.path.stem:
         raise QueryError(f"{where}: '-- id: {f.meta['id']}' must be the file name's stem")
     if f.meta["severity"] not in SEVERITIES:
@@ -361,8 +368,11 @@ def awaiting_origin(
     from pipeline.sqlfiles import sql_file
 
     query = sql_file("report", "awaiting-origin")
+    newest = runtime["newest_ts"]
+    assert isinstance(newest, datetime)
     bind = {
-        "from_ts": datetime(1, 1, 1),
+        # Only calls within the grace window of the newest record can be awaiting.
+        "from_ts": newest - timedelta(minutes=int(str(values["grace_minutes"]))),
         "to_ts": datetime(9999, 1, 1),
         "grace_minutes": values["grace_minutes"],
         **runtime,
@@ -384,10 +394,13 @@ def _run_rule(
     summary.severity_by_rule[rule.id] = rule.severity
     lookback, lookahead = rule.reach("lookback_days", values), rule.reach("lookahead_days", values)
     windows: list[Interval] | None = None  # None: the whole history
-    if state is not None and lookback is not None and lookahead is not None:
-        settle = rule.reach("settle_minutes", values) or 0
-        days = arrived_days(con, state, settle)
-        windows = widen_by_findings(con, rule.id, intervals_for(days, lookback, lookahead))
+    if state is not None:
+        days = arrived_days(con, state, rule.reach("settle_minutes", values) or 0)
+        if not days:
+            windows = []
+        elif lookback is not None and lookahead is not None:
+            spans = intervals_for(days, lookback, lookahead, rule.pad)
+            windows = widen_by_findings(con, rule.id, spans)
     if windows == []:
         summary.mode_by_rule[rule.id] = "unchanged"
         summary.days_by_rule[rule.id] = 0
@@ -476,8 +489,8 @@ def _evaluate_windows(
         "CREATE OR REPLACE TEMP TABLE fresh_findings AS SELECT * FROM findings WHERE false"
     ).fetchall()
     for w in windows:
-        lo = _midnight(w.first - timedelta(days=lookback + PAD_DAYS))
-        hi = _midnight(w.last + timedelta(days=lookahead + PAD_DAYS + 1))
+        lo = _midnight(w.first - timedelta(days=lookback + rule.pad))
+        hi = _midnight(w.last + timedelta(days=lookahead + rule.pad + 1))
         _evaluate(con, rule, values, runtime, (lo, hi), "window_findings")
         edge = con.execute(
             """
