@@ -352,7 +352,7 @@ def run_detections(
             summary,
             {rule.id: values for rule, values in bound},
             settings.as_json(),
-            "full" if full else "incremental",
+            "full" if full or set(summary.mode_by_rule.values()) == {"full"} else "incremental",
         )
         con.execute("COMMIT")
     except BaseException:
