@@ -247,12 +247,6 @@ def load_settings(path: Path | None = None) -> Settings:
 
 # --------------------------------------------------------------------------- the warehouse
 
-SETTINGS_DDL = """CREATE TABLE IF NOT EXISTS settings (
-    key VARCHAR PRIMARY KEY,
-    value VARCHAR NOT NULL,
-    updated_at TIMESTAMP NOT NULL
-)"""
-
 
 def stored_settings(con: duckdb.DuckDBPyConnection) -> Settings | None:
     """The warehouse's settings; None when none were ever stored (or, in a warehouse made

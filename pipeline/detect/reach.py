@@ -30,24 +30,6 @@ if TYPE_CHECKING:
 #: Extra days read and re-judged on each side: days on the tenant's clock are not UTC days.
 PAD_DAYS = 1
 
-DETECT_RUNS_DDL = """CREATE TABLE IF NOT EXISTS detect_runs (
-    run_id BIGINT PRIMARY KEY,
-    started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP NOT NULL,
-    mode VARCHAR NOT NULL,
-    rules VARCHAR[] NOT NULL,
-    params VARCHAR NOT NULL,
-    settings VARCHAR NOT NULL,
-    covered_ingest_run BIGINT,
-    covered_rows BIGINT NOT NULL,
-    newest_ts TIMESTAMP,
-    findings BIGINT NOT NULL,
-    new_findings BIGINT NOT NULL,
-    removed_findings BIGINT NOT NULL,
-    rule_modes VARCHAR NOT NULL,
-    awaiting_origin BIGINT
-)"""
-
 
 @dataclass(frozen=True)
 class Interval:
