@@ -177,7 +177,7 @@ def test_every_detect_run_is_recorded_with_its_rules_parameters_settings_and_dat
     ).fetchall()
     assert len(row) == 1
     run_id, mode, rules, params, settings, covered, rows, newest, findings, awaiting = row[0]
-    assert run_id == summary.run_id and mode == "incremental"
+    assert run_id == summary.run_id and mode == "full"  # the first run judges every day
     assert rules == [r.id for r in list_rules()]
     assert '"grace_minutes": 15' in params and '"tenant.timezone": "Europe/Berlin"' in settings
     assert covered is not None and rows == 4 and newest == datetime(2026, 11, 3, 10, 30)
