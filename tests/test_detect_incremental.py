@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import shutil
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -78,7 +78,7 @@ def test_detect_after_each_daily_ingest_in_shuffled_order_equals_one_full_run(
         summary = run_detections(inc, settings=settings)
         modes += summary.mode_by_rule.values()
     ingest_paths(full, [logs])
-    later = datetime.now() + timedelta(hours=2)  # every grace window has passed by then
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=2)  # all grace passed
     expected = run_detections(full, settings=settings, full=True)
     assert _findings(inc) == _findings(full)
     # A pinned later clock judges the calls that were awaiting their origin, in both.
