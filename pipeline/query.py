@@ -281,6 +281,8 @@ def run_named(
 ) -> pl.DataFrame:
     """Run a named query on `con`, binding its declared parameters (see `bind_named`)."""
     named = sql_file(NAMED, name)
+    if settings is None:  # the warehouse's tenant settings, as every command uses
+        settings = effective_settings(con).settings
     return run_sql(con, named.sql, bind_named(named, params, settings))
 
 

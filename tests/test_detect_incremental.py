@@ -219,3 +219,23 @@ def test_a_rule_header_that_is_incomplete_or_wrong_is_refused_with_a_clear_messa
 def test_every_shipped_rule_states_its_reach() -> None:
     for rule in list_rules():
         assert {"lookback_days", "lookahead_days"} <= set(rule.file.meta), rule.id
+
+
+def test_a_rule_whose_sql_changed_since_its_last_run_re_judges_every_day(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from pipeline.detect.status import detection_status
+
+    records = [Rec("2026-11-03 10:00:00", "Certify", user="ana@x")]
+    ingest_paths(warehouse, [write_log(tmp_path / "a.log", records)])
+    run_detections(warehouse)
+    # As after an upgrade that changed denied-burst.sql: the recorded fingerprint differs.
+    warehouse.execute(
+        "UPDATE detect_runs SET rule_modes = "
+        'json_merge_patch(rule_modes, \'{"denied-burst": {"sql": "older"}}\')'
+    ).fetchall()
+    status = detection_status(warehouse, Settings(), datetime(2026, 12, 1))
+    assert "rule(s) denied-burst changed since they last ran" in status.stale
+    again = run_detections(warehouse)
+    assert again.mode_by_rule["denied-burst"] == "full"
+    assert again.mode_by_rule["admin-browsing"] == "unchanged"

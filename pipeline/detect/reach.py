@@ -52,6 +52,7 @@ class RuleState:
     covered_ingest_run: int | None
     params: str  # canonical JSON of the parameters it bound
     newest_ts: datetime | None  # the newest record then
+    sql: str | None  # fingerprint of the rule's SQL file then
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str, column: str | None = None) -> bool:
@@ -84,20 +85,22 @@ def last_states(con: duckdb.DuckDBPyConnection) -> dict[str, RuleState]:
         """
         SELECT rule, arg_max(run_id, run_id), arg_max(started_at, run_id),
                arg_max(covered_ingest_run, run_id), arg_max(params, run_id),
-               arg_max(newest_ts, run_id)
+               arg_max(newest_ts, run_id), arg_max(rule_modes, run_id)
         FROM (SELECT *, unnest(rules) AS rule FROM main.detect_runs)
         GROUP BY rule
         """
     ).fetchall()
     out = {}
-    for rule, run, started, covered, params, newest in rows:
+    for rule, run, started, covered, params, newest, modes in rows:
         bound = json.loads(params).get(rule, {})
+        sql = json.loads(modes).get(rule, {}).get("sql")
         out[rule] = RuleState(
             int(run),
             started,
             None if covered is None else int(covered),
             _canonical(bound),
             newest,
+            sql,
         )
     return out
 
@@ -181,13 +184,14 @@ def record_run(
     params: dict[str, dict[str, object]],
     settings_json: str,
     mode: str,
+    sql: dict[str, str],
 ) -> int:
     """Append the run to `detect_runs`; return its id."""
     run_id = int(
         con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM main.detect_runs").fetchall()[0][0]
     )
     modes = {
-        r: {"mode": summary.mode_by_rule[r], "days": summary.days_by_rule[r]}
+        r: {"mode": summary.mode_by_rule[r], "days": summary.days_by_rule[r], "sql": sql[r]}
         for r in summary.rules_run
     }
     con.execute(

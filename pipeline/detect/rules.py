@@ -17,6 +17,7 @@ gives exactly the findings a full run would. `full=True` recomputes everything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -95,6 +96,11 @@ class Rule:
             for p in self.file.params
             if p.name not in SETTINGS_PARAMS and p.name not in RUNTIME_PARAMS
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """What the rule's SQL file holds: a changed rule judges every day again."""
+        return hashlib.sha256(self.file.sql.encode()).hexdigest()[:16]
 
     @property
     def pad(self) -> int:
@@ -341,8 +347,10 @@ def run_detections(
         runtime = {"now": now, "newest_ts": newest or now}
         for rule, values in bound:
             state = None if full or covered is None else states.get(rule.id)
-            if state is not None and state.params != params_json(values):
-                state = None  # other parameters or settings: every day may judge differently
+            if state is not None and (
+                state.params != params_json(values) or state.sql != rule.fingerprint
+            ):
+                state = None  # other parameters, settings or SQL: every day may judge anew
             _run_rule(con, rule, values, runtime, state, summary)
             summary.rules_run.append(rule.id)
             if rule.id == "orphan-key-calls":
@@ -353,6 +361,7 @@ def run_detections(
             {rule.id: values for rule, values in bound},
             settings.as_json(),
             "full" if full or set(summary.mode_by_rule.values()) == {"full"} else "incremental",
+            {rule.id: rule.fingerprint for rule, _ in bound},
         )
         con.execute("COMMIT")
     except BaseException:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from pipeline.detect.reach import last_states
-from pipeline.detect.rules import bound_params, params_json
+from pipeline.detect.rules import bound_params, list_rules, params_json
 from pipeline.settings import Settings
 
 
@@ -133,6 +133,10 @@ def detection_status(
             f"rule(s) {', '.join(changed)} last ran with other parameters or settings "
             f"than the warehouse's ({settings.describe()})"
         )
+    rules = {r.id: r for r in list_rules()}
+    redefined = [r for r in expected if r in states and states[r].sql != rules[r].fingerprint]
+    if redefined:
+        reasons.append(f"rule(s) {', '.join(redefined)} changed since they last ran")
     ran = [states[r] for r in expected if r in states]
     if ran and _has_run_ids(con):
         oldest = min((s.covered_ingest_run for s in ran), key=lambda c: -1 if c is None else c)
