@@ -38,7 +38,7 @@ from pipeline.detect.reach import (
 )
 from pipeline.errors import QueryError, UsageError
 from pipeline.settings import Settings
-from pipeline.sqlfiles import Param, SqlFile, sql_files
+from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
 
 class Severity(StrEnum):
@@ -374,8 +374,6 @@ def awaiting_origin(
     con: duckdb.DuckDBPyConnection, values: dict[str, object], runtime: dict[str, object]
 ) -> int:
     """Orphan key calls not judged yet: their origin may still arrive (see orphan-key-calls)."""
-    from pipeline.sqlfiles import sql_file
-
     query = sql_file("report", "awaiting-origin")
     newest = runtime["newest_ts"]
     assert isinstance(newest, datetime)
@@ -386,10 +384,17 @@ def awaiting_origin(
         "grace_minutes": values["grace_minutes"],
         **runtime,
     }
+    start = bind["from_ts"]
+    assert isinstance(start, datetime)
     try:
+        # Read the tail only (with a day before it for origins), as the rule reads a window.
+        _shadow(con, start - timedelta(days=1), datetime(9999, 1, 1))
         return int(con.execute(query.sql, bind).fetchall()[0][0])
     except duckdb.Error as e:
         raise QueryError(f"query awaiting-origin ({query.path}) failed: {e}") from e
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.requests").fetchall()
+        con.execute("DROP VIEW IF EXISTS temp.key_usage").fetchall()
 
 
 def _run_rule(
