@@ -4,6 +4,7 @@
 -- description: A log file whose bytes, already read into the warehouse, hashed differently when ingest read it again (an edit such as `sed -i`, a truncation, a file replaced under the same name): what the warehouse holds is no longer backed by the file. One finding per file, from its first integrity event (`integrity_events`); its evidence is the stored records whose key came back with other values (`conflicts`). Not a scenario of the simulator: it judges the evidence, not the tenant.
 -- lookback_days: 0
 -- lookahead_days: 0
+-- judge: every-run
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
 WITH events AS (
     SELECT path, count(*) AS events, min(detected_at) AS first_seen, max(detected_at) AS last_seen,
