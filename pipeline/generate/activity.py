@@ -216,7 +216,8 @@ def phone_syncs(day: Day) -> pl.DataFrame:
         people.user[person],
         ip,
         cinfo=t.cinfo_of(people.mobile[person], APPS.index("outlook")),
-    ).filter(pl.Series(online))
+        keep=online,
+    )
 
 
 def _requests(day: Day, person: I32, action: npt.NDArray[np.int64], sec: I64) -> pl.DataFrame:
@@ -246,7 +247,8 @@ def _requests(day: Day, person: I32, action: npt.NDArray[np.int64], sec: I64) ->
         doc=doc,
         docmode=np.where(is_open, DOC_FULL, DOC_NONE),
         cinfo=cinfo,
-    ).filter(pl.Series(online))
+        keep=online,
+    )
     return pl.concat([events, retries(day, events.filter(pl.col("result") == DENIED))])
 
 
@@ -283,7 +285,8 @@ def mistypes(day: Day) -> pl.DataFrame:
         cinfo=day.world.tenant.cinfo_of(
             people.desktop[person], day.world.tenant.documents.app[doc]
         ),
-    ).filter(pl.Series(online))
+        keep=online,
+    )
     day.world.log_benign(
         "denial_clusters",
         [
