@@ -230,15 +230,10 @@ class Network:
         }
 
 
-def city_coordinates() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Latitude and longitude of every city, by index."""
-    return np.array([c.lat for c in CITIES]), np.array([c.lon for c in CITIES])
+#: Distance between every two cities (km), indexed by city.
+_DISTANCES = np.array([[distance_km(a, b) for b in CITIES] for a in CITIES])
 
 
 def distances_km(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Great-circle distances between city indices `a` and `b` (vectorised)."""
-    lat, lon = city_coordinates()
-    p1, p2 = np.radians(lat[np.asarray(a)]), np.radians(lat[np.asarray(b)])
-    dl = np.radians(lon[np.asarray(b)] - lon[np.asarray(a)])
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * 6371.0 * np.arcsin(np.sqrt(h)), dtype=np.float64)
+    return np.asarray(_DISTANCES[np.asarray(a), np.asarray(b)], dtype=np.float64)
