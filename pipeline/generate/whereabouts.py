@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -65,7 +66,16 @@ class Trips:
 
 
 def _phase(seed: int, person: npt.ArrayLike) -> I64:
-    return (hash_uniform(seed, 50, person) * TRIP_BLOCK_DAYS).astype(np.int64)
+    """Day offset of each person's trip blocks (a table lookup: this runs per row)."""
+    person = np.asarray(person)
+    size = int(person.max()) + 1 if person.size else 0
+    return np.asarray(_phases(seed, max(size, 1024))[person], dtype=np.int64)
+
+
+@lru_cache(maxsize=8)
+def _phases(seed: int, size: int) -> I64:
+    n = 1 << (size - 1).bit_length()  # a power of two, so few sizes are cached
+    return (hash_uniform(seed, 50, np.arange(n)) * TRIP_BLOCK_DAYS).astype(np.int64)
 
 
 def block_of(seed: int, person: npt.ArrayLike, sec: npt.ArrayLike) -> I64:
