@@ -501,6 +501,25 @@ def test_trips_fly_no_faster_than_an_airliner_and_nobody_is_online_in_the_air(
         assert set(there["city"].to_list()) <= {trip["to"], *_vpn_cities(folder)}, trip
 
 
+def test_travellers_keep_the_destinations_local_hours(generate: Generate) -> None:
+    folder = generate(**WORLD)  # New York: abroad is 5-14 hours ahead
+    frame = _frame(folder).filter(pl.col("request-type").is_in(OPENS))
+    far = [t for t in _truth(folder)["world"]["trips"] if t["kind"] == "business" and t["abroad"]]
+    hours = []
+    for trip in far:
+        there = frame.filter(
+            (pl.col("user-id") == trip["user_id"])
+            & pl.col("ts").is_between(
+                datetime.fromisoformat(trip["arrive"]),
+                datetime.fromisoformat(trip["return_depart"]),
+            )
+        )
+        local = there["ts"].dt.replace_time_zone("UTC").dt.convert_time_zone(trip["to_timezone"])
+        hours += local.dt.hour().to_list()
+    assert len(hours) > 20
+    assert sum(8 <= h < 18 for h in hours) > 0.7 * len(hours)  # their day, not New York's
+
+
 def _vpn_cities(folder: Path) -> set[str]:
     return {n["city"] for n in _truth(folder)["world"]["networks"] if n["kind"] == "vpn-exit"}
 

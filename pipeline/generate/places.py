@@ -27,10 +27,49 @@ class City:
     country_name: str
     lat: float
     lon: float
+    tz: str  # IANA zone: people on a trip work local hours
 
 
 def _c(name: str, cc: str, country: str, lat: float, lon: float) -> City:
-    return City(name, cc, country, lat, lon)
+    return City(name, cc, country, lat, lon, _ZONES.get(name, ""))
+
+
+_ZONES = {
+    "New York": "America/New_York",
+    "Berlin": "Europe/Berlin",
+    "Singapore": "Asia/Singapore",
+    "Chicago": "America/Chicago",
+    "San Francisco": "America/Los_Angeles",
+    "Boston": "America/New_York",
+    "Atlanta": "America/New_York",
+    "Dallas": "America/Chicago",
+    "Ashburn": "America/New_York",
+    "London": "Europe/London",
+    "Toronto": "America/Toronto",
+    "Frankfurt am Main": "Europe/Berlin",
+    "Munich": "Europe/Berlin",
+    "Hamburg": "Europe/Berlin",
+    "Cologne": "Europe/Berlin",
+    "Paris": "Europe/Paris",
+    "Amsterdam": "Europe/Amsterdam",
+    "Madrid": "Europe/Madrid",
+    "Warsaw": "Europe/Warsaw",
+    "Tokyo": "Asia/Tokyo",
+    "Hong Kong": "Asia/Hong_Kong",
+    "Sydney": "Australia/Sydney",
+    "Kuala Lumpur": "Asia/Kuala_Lumpur",
+    "Bangkok": "Asia/Bangkok",
+    "Jakarta": "Asia/Jakarta",
+    "Lagos": "Africa/Lagos",
+    "Sao Paulo": "America/Sao_Paulo",
+    "Moscow": "Europe/Moscow",
+    "Lima": "America/Lima",
+    "Johannesburg": "Africa/Johannesburg",
+    "Hanoi": "Asia/Ho_Chi_Minh",
+    "Boydton": "America/New_York",
+    "San Antonio": "America/Chicago",
+    "Dublin": "Europe/Dublin",
+}
 
 
 #: Every city the simulator knows; index = position (networks refer to it).

@@ -42,8 +42,6 @@ HOLIDAY_ABROAD = 0.4
 TRIP_NIGHTS = (1, 4)
 LONG_HAUL_KM = 5000.0
 BUSINESS_ABROAD = 0.35
-#: On holiday a person only glances at the phone now and then.
-HOLIDAY_ACTIVITY = 0.04
 #: VPN users connect through it on this share of days away from the office.
 VPN_DAY_SHARE = 0.85
 #: Phones keep one network for 5-60 minutes (per person and day), then move on.
@@ -255,10 +253,9 @@ def locate(
     return ip, ~trip.flying
 
 
-def day_factor(tenant: Tenant, seed: int, tz: str, day_start: int) -> F64:
-    """Each person's activity on the UTC day starting at `day_start`: low on holiday."""
+def at_noon(tenant: Tenant, seed: int, tz: str, day_start: int) -> Status:
+    """Every person's trip status at local noon of the UTC day starting at `day_start`."""
     n = len(tenant.people)
     person = np.arange(n, dtype=np.int32)
     noon = np.full(n, day_start + 43200 - standard_offset(tz), dtype=np.int64)
-    trip = status(tenant, seed, tz, person, noon)
-    return np.where(trip.on_holiday, HOLIDAY_ACTIVITY, 1.0)
+    return status(tenant, seed, tz, person, noon)
