@@ -225,9 +225,10 @@ def locate(
         + (PHONE_SEGMENT_MINUTES[1] - PHONE_SEGMENT_MINUTES[0])
         * hash_uniform(seed, 31, p, d) ** 1.5
     )
-    at_office = (working & ~wfh)[inv] & (
-        night | ((lhour >= 6) & (lhour < people.leave_hour[person]))
+    on_shift = np.where(
+        night, (lhour >= 20) | (lhour < 7), (lhour >= 6) & (lhour < people.leave_hour[person])
     )
+    at_office = (working & ~wfh)[inv] & on_shift
     trip = status(tenant, seed, tz, person, sec)
     hotel_first = plan.hotel_first[trip.dest]
     hotel = hotel_first + _index(hash_uniform(seed, 25, person, trip.block), plan.hotel_hosts)
