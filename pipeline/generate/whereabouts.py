@@ -143,7 +143,7 @@ def pairs(person: I32, key: I64, n_people: int) -> tuple[I32, I64, I64]:
         return person[:0], key[:0], key[:0]
     lo = int(key.min())
     span = int(key.max()) - lo + 1
-    if span * n_people <= max(4 * len(key), 1 << 16):
+    if span * n_people <= 2 * len(key):
         grid_p = np.repeat(np.arange(n_people, dtype=np.int32), span)
         grid_k = np.tile(np.arange(lo, lo + span, dtype=np.int64), n_people)
         return grid_p, grid_k, person.astype(np.int64) * span + (key - lo)
