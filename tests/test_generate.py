@@ -613,6 +613,8 @@ def test_follow_continues_the_same_blobs_a_batch_run_writes(tmp_path: Path) -> N
     # a last blob of late arrivals in the batch run; the live run goes on instead.
     hourly = [f"{i:09d}.log" for i in range(1, 49)]
     assert all(batch[n] == live[n] for n in hourly)
+    assert batch["geoip.mmdb"] == live["geoip.mmdb"]  # the same networks, written up front
+    assert _truth(tmp_path / "live")["world"]["person_days"] >= 2 * SMALL["users"]
     assert len(live) > len(batch) > len(hourly) and result.stopped and result.records > 0
     history = _truth(tmp_path / "batch")["incidents"]
     assert history and all(i in _truth(tmp_path / "live")["incidents"] for i in history)
