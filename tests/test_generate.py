@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import maxminddb
+import numpy as np
 import polars as pl
 import pytest
 from logcheck import (
@@ -38,6 +39,10 @@ from pipeline.generate import (
     parse_scenarios,
     read_truth,
 )
+from pipeline.generate.activity import Day
+from pipeline.generate.calendar import is_working_day
+from pipeline.generate.engine import Simulation
+from pipeline.generate.services import helpdesk_events
 from pipeline.schema import LOG_VERSIONS, Topology
 
 ROOT = Path(__file__).parent.parent
@@ -464,9 +469,22 @@ def test_ordinary_variety_is_common_and_listed_in_the_ground_truth(generate: Gen
     assert any(t["abroad"] for t in world["trips"]) and any(not t["abroad"] for t in world["trips"])
     benign = world["benign"]
     assert len(benign["denial_clusters"]) > 10
-    assert benign["helpdesk_busy_days"]
+    assert isinstance(benign["helpdesk_busy_days"], list)  # rare: see the test below
     # Thanksgiving (26th, 27th) and a weekend fall inside November's close
     assert benign["month_end_days"] == ["2026-11-02", "2026-11-25", "2026-11-30", "2026-12-01"]
+
+
+def test_helpdesk_admins_have_a_busy_day_of_four_to_nine_users_now_and_then() -> None:
+    sim = Simulation(GenerateOptions(users=80, days=1))
+    first = date(2026, 1, 5)
+    days = [first + timedelta(days=k) for k in range(300)]
+    working = [d for d in days if is_working_day(d, "na")]
+    for k, day in enumerate(working):
+        helpdesk_events(Day(sim.world, day, np.random.default_rng(k)))
+    busy = sim.world.benign["helpdesk_busy_days"]
+    share = len(busy) / (len(working) * len(sim.world.tenant.helpdesk))
+    assert 0.04 < share < 0.12  # HELPDESK_BUSY_DAY = 8%
+    assert all(4 <= b["cases"] <= 9 for b in busy)
 
 
 def test_trips_fly_no_faster_than_an_airliner_and_nobody_is_online_in_the_air(
