@@ -6,6 +6,7 @@ are `pipeline.errors.ExitCode`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -288,6 +289,10 @@ def detect(
         Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
     ] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    geoip: Annotated[
+        Path | None,
+        typer.Option(help="MaxMind-format City database (.mmdb) [default: geoip in settings]."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Attribute tenant-key calls and run the detection rules into `findings`.
@@ -296,13 +301,21 @@ def detect(
     """
     with _errors():
         settings = load_settings(config)
+        if geoip is not None:
+            settings = dataclasses.replace(settings, geoip=str(geoip))
         with open_warehouse(_db(db), wait_seconds=wait) as con:
             summary = run_detections(con, rule, _pairs(param, "--param"), settings)
         if as_json:
             _print_json(summary.as_dict())
         for rule_id, n in summary.findings_by_rule.items():
             new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
-            err.print(f"{rule_id}: {n} finding(s), {new} new, {gone} removed", highlight=False)
+            learning = len(summary.learning_by_rule.get(rule_id, []))
+            note = f"; {learning} in a learning period" if learning else ""
+            err.print(
+                f"{rule_id}: {n} finding(s), {new} new, {gone} removed{note}", highlight=False
+            )
+        where = summary.geoip or "none (impossible-travel cannot judge without one)"
+        err.print(f"locations: {summary.addresses:,} addresses; database {where}", highlight=False)
         if fail_on and severity_at_least(summary.worst_severity(), fail_on):
             raise typer.Exit(int(ExitCode.FINDINGS))
 

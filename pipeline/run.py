@@ -35,7 +35,12 @@ def run_demo(directory: Path, options: GenerateOptions | None = None) -> DemoRes
     db = directory / "rmslog.duckdb"
     with open_warehouse(db) as con:
         ingested = ingest_paths(con, [directory / "logs"])
-        # The simulated tenant's working hours are in its own time zone.
-        detected = run_detections(con, settings=Settings(timezone=generated.timezone))
+        # The simulated tenant's working hours are in its own time zone; its addresses are
+        # located with the database the simulator writes beside the logs, when it does.
+        mmdb = directory / "logs" / "geoip.mmdb"
+        settings = Settings(
+            timezone=generated.timezone, geoip=str(mmdb) if mmdb.is_file() else None
+        )
+        detected = run_detections(con, settings=settings)
         report = build_report(con, directory / "report", label="demo")
     return DemoResult(directory, db, generated, ingested, detected, report)

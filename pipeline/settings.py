@@ -10,6 +10,9 @@ hours takes them from here. Settings come from a TOML file: `--config FILE`, els
     work_start = 8                  # first working hour (local), inclusive
     work_end = 18                   # end of the working day (local), exclusive
     service_accounts = ["microsoftrmsonline@%", "Aadrm_S-1-7-0"]   # SQL LIKE patterns
+    geoip = "GeoLite2-City.mmdb"    # MaxMind-format City database (relative: to this file)
+    corporate_networks = ["203.0.113.0/24"]   # VPN exits and other corporate egress (CIDR)
+    service_networks = []           # extra Microsoft/service ranges (CIDR), beside the built-in
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import UsageError
+from pipeline.geo import parse_networks
 
 ENV_CONFIG = "RMSLOG_CONFIG"
 DEFAULT_CONFIG = "rmslog.toml"
@@ -35,6 +39,13 @@ class Settings:
     work_end: int = 18
     #: Identities that act for the service, allow-listed by user-centred rules (LIKE patterns).
     service_accounts: tuple[str, ...] = ("microsoftrmsonline@%", "Aadrm_S-1-7-0")
+    #: MaxMind-format City database (`.mmdb`) giving addresses a place; None: no geography.
+    geoip: str | None = None
+    #: Declared corporate egress (VPN exits, proxies), CIDR: where traffic leaves the
+    #: company's network, not where a person is. Rules treat them as no location.
+    corporate_networks: tuple[str, ...] = ()
+    #: Service ranges beside the built-in Microsoft ones (`pipeline.geo.MICROSOFT_NETWORKS`).
+    service_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -45,6 +56,12 @@ class Settings:
             raise UsageError("settings need 0 <= work_start < work_end <= 24")
         if not set(self.work_days) <= set(range(1, 8)):
             raise UsageError("work_days are ISO weekdays 1 (Monday) to 7 (Sunday)")
+        parse_networks(self.corporate_networks, "corporate_networks in settings")
+        parse_networks(self.service_networks, "service_networks in settings")
+
+    def geoip_path(self) -> Path | None:
+        """The location database, when one is set."""
+        return Path(self.geoip) if self.geoip else None
 
     def sql_params(self) -> dict[str, object]:
         """The settings as DuckDB parameters, for rules and report queries that declare them."""
@@ -76,4 +93,10 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{candidate}: unknown [tenant] keys {sorted(unknown)}; known: {sorted(known)}"
         )
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    geoip = values.get("geoip")
+    if geoip is not None:
+        if not isinstance(geoip, str) or not geoip:
+            raise UsageError(f"{candidate}: geoip must be the path of a .mmdb file")
+        # A relative path is relative to the settings file, not to where rmslog runs.
+        values["geoip"] = str(candidate.parent / Path(geoip).expanduser())
     return Settings(**values)

@@ -1,8 +1,15 @@
 """Detection rules: one SQL file each, with an id, severity and parameters in its header.
 
 A rule's query returns `entity, first_ts, last_ts, summary, evidence_row_ids,
-window_start`; the runner adds `rule`, `severity` and a `finding_id` derived from
-rule + entity + window start, so re-running updates findings instead of duplicating them.
+window_start` and, when its `columns` header lists it, `learning`: rows with `learning`
+TRUE are entities the rule could not judge yet (too little history: a learning period),
+reported in the summary, never findings. The runner merges the windows of one entity that
+start on the same local day (the tenant's time zone) into one finding whose evidence holds
+them all, and adds `rule`, `severity` and a `finding_id` derived from rule + entity + the
+day's first window start, so re-running updates findings instead of duplicating them.
+
+Before the rules run, `ip_locations` (see `pipeline.geo`) is registered for this
+connection: the labels and, with a location database, the places of the distinct addresses.
 
 Findings are a function of the warehouse: a run replaces the findings of every rule it
 runs, so a finding that no longer fires (its window merged into a longer one, a late
@@ -18,6 +25,7 @@ from enum import StrEnum
 import duckdb
 
 from pipeline.errors import QueryError, UsageError
+from pipeline.geo import register_ip_locations
 from pipeline.settings import Settings
 from pipeline.sqlfiles import Param, SqlFile, sql_files
 
@@ -64,6 +72,11 @@ class DetectSummary:
     new_by_rule: dict[str, int] = field(default_factory=dict)
     removed_by_rule: dict[str, int] = field(default_factory=dict)
     severity_by_rule: dict[str, str] = field(default_factory=dict)
+    #: Per rule, the entities it could not judge yet (learning period), sorted.
+    learning_by_rule: dict[str, list[str]] = field(default_factory=dict)
+    #: The location database used (None: no geography) and how many addresses were looked up.
+    geoip: str | None = None
+    addresses: int = 0
 
     @property
     def findings(self) -> int:
@@ -81,6 +94,9 @@ class DetectSummary:
             "new_by_rule": self.new_by_rule,
             "removed_by_rule": self.removed_by_rule,
             "findings": self.findings,
+            "learning_by_rule": self.learning_by_rule,
+            "geoip": self.geoip,
+            "addresses": self.addresses,
         }
 
 
@@ -179,11 +195,15 @@ def run_detections(
     rules = _select_rules(rule_ids)
     _check_overrides(rules, overrides)
     bound = [(rule, _bind(rule, overrides, settings)) for rule in rules]
-    summary = DetectSummary()
+    geoip = settings.geoip_path()
+    summary = DetectSummary(geoip=str(geoip) if geoip else None)
+    summary.addresses = register_ip_locations(
+        con, geoip, settings.corporate_networks, settings.service_networks
+    )
     con.execute("BEGIN")
     try:
         for rule, values in bound:
-            _run_rule(con, rule, values, summary)
+            _run_rule(con, rule, values, summary, settings.timezone)
             summary.rules_run.append(rule.id)
         con.execute("COMMIT")
     except BaseException:
@@ -192,23 +212,57 @@ def run_detections(
     return summary
 
 
+#: One finding per rule, entity and local day: the windows starting that day, merged.
+_MERGE_PER_DAY = """
+    CREATE OR REPLACE TEMP TABLE fresh_findings AS
+    WITH w AS (
+        SELECT *, timezone($timezone, timezone('UTC', window_start))::DATE AS day,
+               count(*) OVER (PARTITION BY entity,
+                              timezone($timezone, timezone('UTC', window_start))::DATE) AS n
+        FROM rule_output WHERE NOT learning
+    )
+    SELECT md5(concat_ws('|', $rule, entity, strftime(min(window_start), '%Y-%m-%dT%H:%M:%S')))
+               AS finding_id,
+           $rule AS rule, $severity AS severity, min(first_ts) AS first_ts,
+           max(last_ts) AS last_ts, entity,
+           CASE WHEN any_value(n) = 1 THEN any_value(summary)
+                ELSE format('{} windows on {}: {}', any_value(n), strftime(day, '%Y-%m-%d'),
+                            string_agg(summary, ' | ' ORDER BY window_start, first_ts))
+           END AS summary,
+           flatten(list(evidence_row_ids ORDER BY window_start, first_ts)) AS evidence_row_ids
+    FROM w
+    GROUP BY entity, day
+"""
+
+
 def _run_rule(
-    con: duckdb.DuckDBPyConnection, rule: Rule, values: dict[str, object], summary: DetectSummary
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    values: dict[str, object],
+    summary: DetectSummary,
+    timezone: str = "UTC",
 ) -> None:
     body = rule.file.sql.strip().rstrip(";")
+    learning = "f.learning" if "learning" in rule.file.columns else "false"
     # The rule body is a SQL file shipped with the package, never user input; values are bound.
-    fresh = f"""
-        CREATE OR REPLACE TEMP TABLE fresh_findings AS
-        SELECT md5(concat_ws('|', $rule, f.entity, strftime(f.window_start, '%Y-%m-%dT%H:%M:%S')))
-                   AS finding_id,
-               $rule AS rule, $severity AS severity, f.first_ts, f.last_ts, f.entity,
-               f.summary, f.evidence_row_ids
+    output = f"""
+        CREATE OR REPLACE TEMP TABLE rule_output AS
+        SELECT f.entity, f.first_ts, f.last_ts, f.summary, f.evidence_row_ids, f.window_start,
+               coalesce({learning}, false) AS learning
         FROM ({body}) AS f
     """  # noqa: S608
     try:
-        con.execute(fresh, {"rule": rule.id, "severity": rule.severity, **values}).fetchall()
+        con.execute(output, values).fetchall()
+        con.execute(
+            _MERGE_PER_DAY, {"rule": rule.id, "severity": rule.severity, "timezone": timezone}
+        ).fetchall()
     except duckdb.Error as e:
         raise QueryError(f"detection rule {rule.id} ({rule.file.path}) failed: {e}") from e
+    learners = con.execute(
+        "SELECT DISTINCT entity FROM rule_output WHERE learning ORDER BY entity"
+    ).fetchall()
+    con.execute("DROP TABLE rule_output").fetchall()
+    summary.learning_by_rule[rule.id] = [str(e) for (e,) in learners]
     counts = con.execute(
         """
         SELECT (SELECT count(*) FROM fresh_findings),

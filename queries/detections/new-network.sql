@@ -1,0 +1,129 @@
+-- id: new-network
+-- title: One account on a network new to it and to the tenant, minutes after another network
+-- severity: medium
+-- description: Consecutive requests of one user from two different networks (the /16 of an IPv4 address, the /48 of an IPv6 one) less than window_minutes apart, where one of the two networks is new: the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in those days or that day. A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire; a session used from an unrelated network does. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
+-- scenario: impossible-travel
+-- lookback_days: baseline_days
+-- lookahead_days: baseline_days
+-- param: window_minutes INTEGER = 60 | the most minutes between requests from the two networks
+-- param: baseline_days INTEGER = 14 | days of history that make a network known (to the user or the tenant)
+-- param: min_history_days INTEGER = 3 | active days a user needs in the baseline before networks are judged on the past alone
+-- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline (or that day) is the tenant's, new to nobody
+-- param: service_accounts LIST | from the settings: accounts this rule ignores
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
+WITH service AS MATERIALIZED (
+    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
+    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
+),
+req AS (
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, l.network, r.ts::DATE AS day
+    FROM requests r
+    JOIN ip_locations l ON l.c_ip = r.c_ip AND l.network IS NOT NULL
+    WHERE r.user_id IS NOT NULL
+      AND r.user_id NOT IN (SELECT user_id FROM service)
+),
+net_days AS MATERIALIZED (
+    SELECT DISTINCT user_id, network, day FROM req
+),
+user_days AS (
+    SELECT user_id, day,
+           count(*) OVER (PARTITION BY user_id ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days(1) PRECEDING) AS prior_days,
+           count(*) OVER (PARTITION BY user_id ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
+    FROM (SELECT DISTINCT user_id, day FROM net_days)
+),
+personal AS (
+    -- New to the user: not used in the baseline_days before; in the first days of a
+    -- collection (too little history before), not in the baseline_days after either.
+    SELECT n.user_id, n.network, n.day, u.prior_days >= $min_history_days AS judged_on_past,
+           u.around_days >= $min_history_days AS judgeable,
+           NOT coalesce(lag(n.day) OVER w >= n.day - $baseline_days, false)
+           AND (u.prior_days >= $min_history_days
+                OR NOT coalesce(lead(n.day) OVER w <= n.day + $baseline_days, false)) AS novel
+    FROM net_days n
+    JOIN user_days u USING (user_id, day)
+    WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
+),
+seq AS (
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, r.network, r.day, p.novel, p.judgeable,
+           lag(r.ts) OVER w AS prev_ts, lag(r.row_id) OVER w AS prev_row_id,
+           lag(r.c_ip) OVER w AS prev_ip, lag(r.network) OVER w AS prev_network,
+           lag(r.day) OVER w AS prev_day, lag(p.novel) OVER w AS prev_novel
+    FROM req r
+    JOIN personal p USING (user_id, network, day)
+    WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts, r.row_id)
+),
+candidates AS (
+    -- Network changes within minutes where one side is new to the person.
+    SELECT *, CASE WHEN novel THEN network ELSE prev_network END AS new_network,
+              CASE WHEN novel THEN day ELSE prev_day END AS new_day
+    FROM seq
+    WHERE network <> prev_network AND ts - prev_ts <= to_minutes($window_minutes)
+      AND (novel OR prev_novel)
+),
+tenant AS (
+    -- How many other people used the new network in the baseline days or that day.
+    SELECT c.user_id, c.new_network, c.new_day, count(DISTINCT n.user_id) AS others
+    FROM (SELECT DISTINCT user_id, new_network, new_day FROM candidates) c
+    LEFT JOIN net_days n
+           ON n.network = c.new_network AND n.user_id <> c.user_id
+          AND n.day BETWEEN c.new_day - $baseline_days AND c.new_day
+    GROUP BY ALL
+),
+hops AS (
+    SELECT c.* FROM candidates c
+    JOIN tenant t USING (user_id, new_network, new_day)
+    WHERE t.others < $tenant_common_users
+),
+learners AS (
+    SELECT user_id, min(prev_ts) AS first_ts, max(ts) AS last_ts
+    FROM hops WHERE NOT judgeable GROUP BY user_id
+),
+judged AS (
+    SELECT * FROM hops WHERE judgeable
+),
+hop_rows AS (
+    SELECT user_id, ts, row_id FROM judged
+    UNION
+    SELECT user_id, prev_ts, prev_row_id FROM judged
+),
+marked AS (
+    SELECT *, coalesce(ts - lag(ts) OVER w > to_minutes($window_minutes), true) AS starts_episode
+    FROM hop_rows
+    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
+),
+episodes AS (
+    SELECT user_id, episode, min(ts) AS first_ts, max(ts) AS last_ts
+    FROM (SELECT *, sum(starts_episode::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id)
+                        AS episode
+          FROM marked)
+    GROUP BY user_id, episode
+),
+evidence AS (
+    -- The hops themselves, and every request from the new networks during the episode.
+    SELECT e.user_id, e.episode, e.first_ts, e.last_ts, s.ts, s.row_id, s.c_ip, s.network,
+           s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id) AS is_new
+    FROM episodes e
+    JOIN seq s ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
+    WHERE s.row_id IN (SELECT row_id FROM hop_rows)
+       OR s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id)
+)
+SELECT
+    user_id AS entity,
+    first_ts,
+    last_ts,
+    format('{} used {} network(s) within {} minutes ({}); new to this user and to the tenant: {}',
+           user_id, count(DISTINCT network), ceil(epoch(last_ts - first_ts) / 60)::BIGINT,
+           string_agg(DISTINCT c_ip, ', ' ORDER BY c_ip),
+           string_agg(DISTINCT network, ', ' ORDER BY network) FILTER (is_new)) AS summary,
+    list(row_id ORDER BY ts, row_id) AS evidence_row_ids,
+    first_ts AS window_start,
+    false AS learning
+FROM evidence
+GROUP BY user_id, episode, first_ts, last_ts
+UNION ALL
+SELECT user_id, first_ts, last_ts, NULL, [], first_ts, true
+FROM learners
