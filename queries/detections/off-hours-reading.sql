@@ -1,18 +1,21 @@
 -- id: off-hours-reading
 -- title: Surge of protected documents read outside working hours
 -- severity: medium
--- description: Successful use-licence requests (a user opening protected content) outside the tenant's working hours, in its own time zone (settings). One user's off-hours reads are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it holds at least min_reads reads and more than baseline_factor times the user's usual off-hours day: the baseline_quantile of their daily off-hours reads over the baseline_days before (quiet days count as zero), so a user who habitually works late is compared with their own habit, and one earlier surge does not raise the bar. Service accounts from the settings are ignored.
+-- description: Successful use-licence requests (a user opening protected content) outside the tenant's working hours, in its own time zone (settings). One user's off-hours reads are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it holds at least min_reads reads and more than baseline_factor times the user's usual off-hours day: the baseline_quantile of their daily off-hours reads over the baseline_days before (quiet days count as zero), so a user who habitually works late or on a night shift is compared with their own habit, and one earlier surge does not raise the bar. Days before the user's first request in the warehouse are not history: with fewer than min_history_days such days before a session (the first days of a collection, or a new colleague), the days around it (before and after) stand in, so such a finding may change as more days arrive; with fewer than min_history_days around either, the user is in a learning period and the session is not judged. Service accounts from the settings are ignored.
+-- lookback_days: baseline_days
+-- lookahead_days: baseline_days
 -- param: min_reads INTEGER = 10 | fewest off-hours reads in a session that make a finding
 -- param: gap_minutes INTEGER = 60 | a gap longer than this between reads ends a session
 -- param: baseline_days INTEGER = 14 | days of the user's own history to compare with
 -- param: baseline_quantile DOUBLE = 0.8 | which of those days is the user's usual busy day (0.8: the busiest days, which may be incidents, are left out)
 -- param: baseline_factor DOUBLE = 3.0 | a session must exceed this many times the usual busy day
+-- param: min_history_days INTEGER = 3 | days of the user's history needed to judge a session on its past alone
 -- param: timezone VARCHAR | from the settings: the tenant's time zone
 -- param: work_days LIST | from the settings: ISO weekdays that are working days
 -- param: work_start INTEGER | from the settings: first working hour, local
 -- param: work_end INTEGER | from the settings: end of the working day, local
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
--- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH service AS MATERIALIZED (
     SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
@@ -53,23 +56,45 @@ sessions AS (
     GROUP BY user_id, session
     HAVING count(*) >= $min_reads
 ),
+span AS (
+    -- The first local day each user appears in the warehouse, and the collection's last.
+    SELECT user_id, timezone($timezone, timezone('UTC', min(ts)))::DATE AS first_day,
+           (SELECT timezone($timezone, timezone('UTC', max(ts)))::DATE FROM requests) AS last_day
+    FROM requests
+    WHERE user_id IN (SELECT user_id FROM sessions)
+    GROUP BY user_id
+),
 baseline AS (
+    -- The usual day from the baseline_days before; with too few of them (a new collection
+    -- or a new colleague), from the days around instead; with too few of those, learning.
     SELECT s.user_id, s.session,
-           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) AS usual
+           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) FILTER (back.n > 0) AS prior,
+           count(*) FILTER (back.n > 0) AS prior_days,
+           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) AS around,
+           count(*) AS around_days
     FROM sessions s
-    CROSS JOIN range(1, $baseline_days + 1) AS back(n)
+    JOIN span p USING (user_id)
+    CROSS JOIN range(-$baseline_days, $baseline_days + 1) AS back(n)
     LEFT JOIN daily d ON d.user_id = s.user_id AND d.day = s.first_day - back.n::INTEGER
+    WHERE back.n <> 0 AND s.first_day - back.n::INTEGER BETWEEN p.first_day AND p.last_day
     GROUP BY s.user_id, s.session
+),
+judged AS (
+    SELECT s.*,
+           CASE WHEN b.prior_days >= $min_history_days THEN b.prior ELSE b.around END AS usual,
+           coalesce(b.around_days, 0) < $min_history_days AS learning
+    FROM sessions s
+    LEFT JOIN baseline b USING (user_id, session)
 )
 SELECT
-    s.user_id AS entity,
-    s.first_ts,
-    s.last_ts,
+    user_id AS entity,
+    first_ts,
+    last_ts,
     format('{} opened {} protected documents ({} reads) outside working hours from {} local time; usual busy off-hours day: {} reads',
-           s.user_id, s.documents, s.reads, strftime(s.first_local, '%a %Y-%m-%d %H:%M'),
-           b.usual) AS summary,
-    s.evidence_row_ids,
-    s.first_ts AS window_start
-FROM sessions s
-JOIN baseline b USING (user_id, session)
-WHERE s.reads > $baseline_factor * b.usual
+           user_id, documents, reads, strftime(first_local, '%a %Y-%m-%d %H:%M'),
+           round(usual, 1)) AS summary,
+    evidence_row_ids,
+    first_ts AS window_start,
+    learning
+FROM judged
+WHERE learning OR reads > $baseline_factor * usual

@@ -2,6 +2,8 @@
 -- title: Tenant-key calls with no originating request
 -- severity: high
 -- description: Tenant-key operations (KMSP*, KeyVault*) whose correlation-id matches no user request in the warehouse. Every legitimate use of the key is caused by a licensing request; an orphan means the key was used by something the logs do not explain, or logs are missing. Orphans are grouped into episodes (a gap of more than gap_minutes starts a new one); key calls in the last grace_minutes before the newest record are not judged yet, because their origin may still arrive (99.9% of records arrive within 15 minutes).
+-- lookback_days: 1
+-- lookahead_days: 1
 -- param: min_calls INTEGER = 1 | fewest orphan calls in an episode that make a finding
 -- param: gap_minutes INTEGER = 30 | a quiet gap longer than this ends an episode
 -- param: grace_minutes INTEGER = 15 | key calls this close to the newest record wait for their origin

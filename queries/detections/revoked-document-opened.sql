@@ -1,8 +1,11 @@
 -- id: revoked-document-opened
 -- title: Revoked document opened, or an attempt to open it
 -- severity: high
--- description: Use-licence requests for a document after its owner revoked it (RevokeAccess), by anyone other than the owner or the person who revoked it: the document travelled beyond its intended readers. Denied attempts count too (include_denied), because they show who still holds a copy. One finding per document, anchored at its first successful revocation. Service accounts from the settings are ignored.
+-- description: Use-licence requests for a document after its owner revoked it (RevokeAccess), by anyone other than the owner or the person who revoked it: the document travelled beyond its intended readers. Denied attempts count too (include_denied), because they show who still holds a copy. One finding per document, anchored at its first successful revocation; opens more than revocation_days after it are not judged (a bound, so that judging a day reads a known span of history). Service accounts from the settings are ignored.
+-- lookback_days: revocation_days
+-- lookahead_days: 0
 -- param: include_denied BOOLEAN = true | count denied attempts, not only successful opens
+-- param: revocation_days INTEGER = 3650 | opens up to this many days after the revocation are judged
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
 WITH service AS MATERIALIZED (
@@ -20,6 +23,7 @@ opens AS (
     SELECT r.content_id, r.ts, r.row_id, r.user_id, r.result, r.owner_email, r.file_name
     FROM requests r
     JOIN revoked v ON v.content_id = r.content_id AND r.ts > v.revoked_at
+     AND r.ts <= v.revoked_at + to_days($revocation_days)
     WHERE r.request_type IN ('AcquireLicense', 'AcquirePreLicense', 'FECreateEndUserLicenseV1',
                              'BECreateEndUserLicenseV1')
       AND r.user_id IS NOT NULL
