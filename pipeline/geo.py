@@ -213,7 +213,7 @@ def register_ip_locations(
         source = con.cursor()
         total = 0
         try:
-            batches = source.execute(
+            batches = source.sql(
                 "SELECT DISTINCT c_ip FROM requests WHERE c_ip IS NOT NULL"
             ).to_arrow_reader(_BATCH)
             for batch in batches:

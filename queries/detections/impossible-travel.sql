@@ -54,7 +54,7 @@ stays AS MATERIALIZED (
     GROUP BY user_id, stay
 ),
 place_days AS (
-    SELECT DISTINCT user_id, place, day FROM stays
+    SELECT DISTINCT user_id, place, day FROM located
 ),
 user_days AS (
     SELECT user_id, day,
