@@ -3,14 +3,13 @@
 Detection rules read the temporary table `ip_locations` (one row per distinct `c_ip` in
 `requests`), which `register_ip_locations` fills before the rules run:
 
-| column | meaning |
-|---|---|
-| `c_ip` | the address as stored |
-| `network` | the IPv4 /16 or IPv6 /48 (`a.b.0.0/16`, `x:y:z::/48`); NULL for labelled addresses |
-| `label` | `private`, `loopback`, `link-local`, `carrier-grade-nat`, `microsoft`, `corporate`, `invalid`, or NULL for an ordinary public address |
-| `country_code`, `country`, `city` | from the database (`country.iso_code`, `country.names.en`, `city.names.en`) |
-| `latitude`, `longitude` | degrees, from the database's `location` |
-| `accuracy_radius` | kilometres, `location.accuracy_radius` (0 when the database gives none) |
+- `c_ip`: the address as stored;
+- `network`: the IPv4 /16 or IPv6 /48 (`a.b.0.0/16`, `x:y:z::/48`), NULL when labelled;
+- `label`: `private`, `loopback`, `link-local`, `carrier-grade-nat`, `microsoft`,
+  `corporate`, `invalid`, or NULL for an ordinary public address;
+- `country_code`, `country`, `city`: from the database (`country.iso_code`,
+  `country.names.en`, `city.names.en`);
+- `latitude`, `longitude`: degrees; `accuracy_radius`: kilometres (0 when not given).
 
 Labelled addresses carry no location: a private or carrier-grade NAT address says nothing
 about where a person is, a Microsoft service address is the service acting, and a declared

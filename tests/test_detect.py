@@ -265,11 +265,7 @@ def test_usual_days_in_summaries_are_rounded_not_float_noise(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     # Quantiles of days with a read or two are float noise (0.40000000000000036) unrounded.
-    nights = [
-        r
-        for d in (20, 21)
-        for r in _reads(KIM, f"2026-10-{d} 21:00:00", 1)
-    ]
+    nights = [r for d in (20, 21) for r in _reads(KIM, f"2026-10-{d} 21:00:00", 1)]
     records = _known(KIM) + nights + _reads(KIM, "2026-10-30 21:00:00", 12)
     _detect(warehouse, tmp_path, records, "off-hours-reading", BERLIN)
     summary = warehouse.sql("SELECT summary FROM findings").fetchall()[0][0]
