@@ -98,7 +98,8 @@ def test_daily_layout_writes_one_file_per_utc_day_named_like_the_download_cmdlet
 ) -> None:
     folder = generate(days=5)
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["ground-truth.json"] + [f"rmslog-2026-11-0{d}.log" for d in range(2, 7)]
+    logs = [f"rmslog-2026-11-0{d}.log" for d in range(2, 7)]
+    assert names == ["geoip.mmdb", "ground-truth.json", *logs]
     frame = read_folder(folder).records
     assert (frame["file"] == "rmslog-" + frame["date"] + ".log").all()
 
@@ -227,15 +228,24 @@ def test_legacy_byok_operations_carry_their_old_names_before_july_2016(generate:
 
 def test_people_work_local_hours_and_rest_at_weekends_and_holidays(generate: Generate) -> None:
     folder = generate(region="eu", start=date(2026, 12, 14), days=21)  # Christmas inside
-    people = _frame(folder).filter(
-        pl.col("user-id").str.contains("@") & ~pl.col("user-id").str.starts_with("microsoftrms")
+    profile = {p["user_id"]: p["profile"] for p in _truth(folder)["world"]["people"]}
+    opens = _frame(folder).filter(
+        pl.col("request-type").is_in(OPENS) & pl.col("user-id").is_in(list(profile))
     )
-    local = people["ts"].dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
-    hour = local.dt.hour()
-    assert hour.is_between(8, 17).mean() > 0.8  # type: ignore[operator]
-    assert hour.is_between(2, 4).sum() == 0  # nobody at 02:00-05:00
-    per_day = local.dt.date().value_counts().sort(local.dt.date().name)
-    counts = dict(zip(per_day[:, 0].to_list(), per_day[:, 1].to_list(), strict=True))
+    local = opens["ts"].dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
+    opens = opens.with_columns(
+        hour=local.dt.hour(),
+        day=local.dt.date(),
+        profile=pl.col("user-id").replace_strict(profile),
+    )
+    day = opens.filter(pl.col("profile") == "day")
+    assert day["hour"].is_between(8, 17).mean() > 0.8  # type: ignore[operator]
+    assert opens.filter(pl.col("profile") != "night")["hour"].is_between(2, 4).sum() == 0
+    night = opens.filter(pl.col("profile") == "night")["hour"]
+    assert night.len() > 0 and ((night >= 21) | (night < 7)).mean() > 0.8  # type: ignore[operator]
+    late = opens.filter(pl.col("profile") == "late")["hour"]
+    assert (late >= 19).mean() > 2 * (day["hour"] >= 19).mean()  # type: ignore[operator]
+    counts = dict(opens.group_by("day").len().iter_rows())
     workday = counts[date(2026, 12, 17)]  # a Thursday
     assert counts[date(2026, 12, 19)] < 0.2 * workday  # Saturday
     assert counts[date(2026, 12, 25)] < 0.2 * workday  # Christmas Day, a Friday
@@ -246,7 +256,7 @@ def test_blobs_hold_records_a_minute_out_of_order_and_a_late_tail_in_later_blobs
     generate: Generate,
 ) -> None:
     folder = generate(layout="blobs", blob_minutes=15, users=40, days=7)
-    names = sorted(p.name for p in folder.iterdir() if p.name != "ground-truth.json")
+    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".log")
     assert names == [f"{i:09d}.log" for i in range(1, len(names) + 1)]
     assert all(len(h) == 3 for h in read_folder(folder).headers.values())  # each has a header
     frame = _frame(folder).with_columns(slot=pl.col("ts").dt.truncate("15m"))
@@ -277,7 +287,8 @@ def test_same_seed_and_options_give_byte_identical_output(tmp_path: Path, layout
     generate_logs(tmp_path / "a", options)
     generate_logs(tmp_path / "b", options)
     assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b")
-    assert all(n.endswith((".gz", ".json")) for n in _bytes(tmp_path / "a"))
+    assert all(n.endswith((".gz", ".json", ".mmdb")) for n in _bytes(tmp_path / "a"))
+    assert "geoip.mmdb" in _bytes(tmp_path / "a")
 
 
 def test_another_seed_gives_another_tenant(generate: Generate) -> None:

@@ -23,6 +23,7 @@ class GenerateResult:
     incidents: list[Incident] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     ground_truth: Path | None = None
+    geoip: Path | None = None  # geoip.mmdb: the simulated networks' locations
     written_until: int = 0  # epoch second up to which arrivals are written (blobs)
     stopped: bool = False  # follow mode: ended by a stop request
 

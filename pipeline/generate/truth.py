@@ -66,14 +66,20 @@ def _utc(sec: int) -> datetime:
 
 
 def truth_document(
-    options: dict[str, object], incidents: list[Incident], skipped: dict[str, str]
+    options: dict[str, object],
+    incidents: list[Incident],
+    skipped: dict[str, str],
+    world: dict[str, object] | None = None,
 ) -> dict[str, object]:
-    return {
+    doc: dict[str, object] = {
         "format": FORMAT,
         "options": options,
         "incidents": [i.as_dict() for i in incidents],
         "skipped": [{"scenario": s, "reason": r} for s, r in skipped.items()],
     }
+    if world is not None:
+        doc["world"] = world
+    return doc
 
 
 def write_truth(out_dir: Path, document: dict[str, object]) -> Path:
