@@ -5,6 +5,8 @@ Detection rules read the temporary table `ip_locations` (one row per distinct `c
 
 - `c_ip`: the address as stored;
 - `network`: the IPv4 /16 or IPv6 /48 (`a.b.0.0/16`, `x:y:z::/48`), NULL when labelled;
+- `block`: the IPv4 /12 or IPv6 /32 around it: the size of a provider's allocation, so a
+  mobile carrier's address pools or a home ISP's re-leases mostly stay in one block;
 - `label`: `private`, `loopback`, `link-local`, `carrier-grade-nat`, `microsoft`,
   `corporate`, `invalid`, or NULL for an ordinary public address;
 - `country_code`, `country`, `city`: from the database (`country.iso_code`,
@@ -82,6 +84,7 @@ _SCHEMA = pa.schema(
     [
         ("c_ip", pa.string()),
         ("network", pa.string()),
+        ("block", pa.string()),
         ("label", pa.string()),
         ("country_code", pa.string()),
         ("country", pa.string()),
@@ -139,17 +142,18 @@ class Locator:
         try:
             ip = ipaddress.ip_address(c_ip.strip())
         except ValueError:
-            return (c_ip, None, "invalid", None, None, None, None, None, None)
+            return (c_ip, None, None, "invalid", None, None, None, None, None, None)
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
         label = self.label(ip)
         if label is not None:
-            return (c_ip, None, label, None, None, None, None, None, None)
-        prefix = 16 if ip.version == 4 else 48
+            return (c_ip, None, None, label, None, None, None, None, None, None)
+        prefix, block_prefix = (16, 12) if ip.version == 4 else (48, 32)
         network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+        block = str(ipaddress.ip_network(f"{ip}/{block_prefix}", strict=False))
         record = self._reader.get(str(ip)) if self._reader is not None else None
         if not isinstance(record, dict):
-            return (c_ip, network, None, None, None, None, None, None, None)
+            return (c_ip, network, block, None, None, None, None, None, None, None)
         country = record.get("country") or record.get("registered_country") or {}
         city = record.get("city") or {}
         location = record.get("location") or {}
@@ -158,6 +162,7 @@ class Locator:
         return (
             c_ip,
             network,
+            block,
             None,
             country.get("iso_code"),
             (country.get("names") or {}).get("en"),
@@ -204,7 +209,7 @@ def register_ip_locations(
     with open_locator(geoip, corporate_networks, service_networks) as locator:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ip_locations (c_ip VARCHAR PRIMARY KEY, "
-            "network VARCHAR, label VARCHAR, country_code VARCHAR, country VARCHAR, "
+            "network VARCHAR, block VARCHAR, label VARCHAR, country_code VARCHAR, country VARCHAR, "
             "city VARCHAR, latitude DOUBLE, longitude DOUBLE, accuracy_radius DOUBLE)"
         )
         # A second cursor streams the addresses while this connection (which owns the

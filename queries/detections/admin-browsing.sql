@@ -5,7 +5,7 @@
 -- lookback_days: baseline_days
 -- lookahead_days: baseline_days
 -- param: min_targets INTEGER = 5 | fewest distinct other users or documents looked at in a session
--- param: gap_minutes INTEGER = 60 | a gap longer than this between requests ends a session
+-- param: gap_minutes INTEGER = 15 | a gap longer than this between requests ends a session (browsing goes from one user to the next within minutes; helpdesk cases are spread over the day)
 -- param: baseline_days INTEGER = 14 | days of the administrator's own history to compare with
 -- param: baseline_quantile DOUBLE = 0.8 | which of those days is the administrator's usual busy day
 -- param: baseline_factor DOUBLE = 2.0 | a session must exceed this many times the usual busy day

@@ -1,14 +1,14 @@
 -- id: impossible-travel
 -- title: One account in two places farther apart than any flight could cover in the time between
 -- severity: high
--- description: Needs a location database (geoip in the settings, or detect --geoip): without one no address has a place and this rule finds nothing (new-network is the geography-free signal). A user's located requests form stays (consecutive requests in one place: the same city, else the same coordinates). When a user arrives at a place that is new to them (not visited in the baseline_days before; in the first days of a collection, not in the baseline_days after either) and whose network fewer than tenant_common_users other people use (a corporate VPN exit or a mobile carrier's pools are shared, hence familiar), the journey from the stay before is judged: the great-circle distance minus both locations' accuracy radius, divided by the time between the last request there and the first request here. A finding when that distance exceeds min_distance_km and the speed exceeds max_speed_kmh (no airliner flies faster than about 900 km/h). Changing networks within one city or within the accuracy radius is never travel; a plausible flight is not a finding; only the arrival at a new place is judged, so a traveller whose phone keeps its home carrier abroad does not fire on every hop back. A user with fewer than min_history_days active days around a journey is in a learning period, not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses carry no location; service accounts from the settings are ignored.
+-- description: Needs a location database (geoip in the settings, or detect --geoip): without one no address has a place and this rule finds nothing (new-network is the geography-free signal). A user's located requests form stays (consecutive requests in one place: the same city, else the same coordinates). When a user arrives at a place that is new to them (not visited in the baseline_days before; in the first days of a collection, not in the baseline_days after either) and whose network fewer than tenant_common_users other people use in the baseline_days around (a corporate VPN exit or a mobile carrier's pools are shared, hence familiar), the journey from the stay before is judged: the great-circle distance minus both locations' accuracy radius, divided by the time between the last request there and the first request here. A finding when that distance exceeds min_distance_km and the speed exceeds max_speed_kmh (no airliner flies faster than about 900 km/h). Changing networks within one city or within the accuracy radius is never travel; a plausible flight is not a finding; only the arrival at a new place is judged, so a traveller whose phone keeps its home carrier abroad does not fire on every hop back. A user with fewer than min_history_days active days around a journey is in a learning period, not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses carry no location; service accounts from the settings are ignored.
 -- lookback_days: baseline_days
 -- lookahead_days: baseline_days
 -- param: max_speed_kmh DOUBLE = 900 | a journey faster than this is impossible (airliners cruise below it)
 -- param: min_distance_km DOUBLE = 200 | journeys shorter than this beyond both accuracy radii are never travel
 -- param: baseline_days INTEGER = 14 | days of the user's history that make a place familiar
 -- param: min_history_days INTEGER = 3 | active days a user needs in the baseline before places are judged on the past alone
--- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline (or that day) is familiar to everyone
+-- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is familiar to everyone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH service AS MATERIALIZED (
@@ -100,12 +100,12 @@ impossible AS (
       AND excess_km > $max_speed_kmh * epoch(arrived - left_ts) / 3600.0
 ),
 tenant AS (
-    -- How many other people used the arrival's network in the baseline days or that day.
+    -- How many other people used the arrival's network in the baseline days around it.
     SELECT i.user_id, i.stay, count(DISTINCT n.user_id) AS others
     FROM impossible i
     LEFT JOIN (SELECT DISTINCT user_id, network, ts::DATE AS day FROM located) n
            ON n.network = i.first_network AND n.user_id <> i.user_id
-          AND n.day BETWEEN i.day - $baseline_days AND i.day
+          AND n.day BETWEEN i.day - $baseline_days AND i.day + $baseline_days
     GROUP BY ALL
 ),
 unfamiliar AS (

@@ -1,14 +1,15 @@
 -- id: new-network
 -- title: One account on a network new to it and to the tenant, minutes after another network
 -- severity: medium
--- description: Consecutive requests of one user from two different networks (the /16 of an IPv4 address, the /48 of an IPv6 one) less than window_minutes apart, where one of the two networks is new: the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in those days or that day. A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire; a session used from an unrelated network does. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
+-- description: Consecutive requests of one user from two different networks less than window_minutes apart, where one network is known (the user used it on at least usual_days of the baseline_days before, or at least tenant_common_users other people used it in the baseline_days before or after) and the other is new (the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in the baseline_days before or after). A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire, nor does a trip (hotel and roaming networks are new, but the usual ones are far behind by then); a session used from an unrelated network while the user works as usual does. A network here is a provider's block (the /12 of an IPv4 address, the /32 of an IPv6 one; ip_locations.block), not the /16: a mobile carrier hands out addresses from many /16 pools and a home ISP re-leases across its /16s, but both stay inside their allocation, so moving between them is not new. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
 -- scenario: impossible-travel
 -- lookback_days: baseline_days
 -- lookahead_days: baseline_days
 -- param: window_minutes INTEGER = 60 | the most minutes between requests from the two networks
 -- param: baseline_days INTEGER = 14 | days of history that make a network known (to the user or the tenant)
 -- param: min_history_days INTEGER = 3 | active days a user needs in the baseline before networks are judged on the past alone
--- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline (or that day) is the tenant's, new to nobody
+-- param: usual_days INTEGER = 2 | days of use in the baseline that make a network usual for the user (a hotel on the first day of a trip is not)
+-- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH service AS MATERIALIZED (
@@ -16,9 +17,9 @@ WITH service AS MATERIALIZED (
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
 ),
 req AS (
-    SELECT r.user_id, r.ts, r.row_id, r.c_ip, l.network, r.ts::DATE AS day
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, l.block AS network, r.ts::DATE AS day
     FROM requests r
-    JOIN ip_locations l ON l.c_ip = r.c_ip AND l.network IS NOT NULL
+    JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL
     WHERE r.user_id IS NOT NULL
       AND r.user_id NOT IN (SELECT user_id FROM service)
 ),
@@ -35,48 +36,53 @@ user_days AS (
                                     AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
     FROM (SELECT DISTINCT user_id, day FROM net_days)
 ),
+common AS (
+    -- How many other people used each network in the baseline_days around each day.
+    SELECT user_id, network, day,
+           count(DISTINCT user_id) OVER (PARTITION BY network ORDER BY day
+                                         RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                                   AND to_days($baseline_days) FOLLOWING)
+               - 1 AS others
+    FROM net_days
+),
 personal AS (
-    -- New to the user: not used in the baseline_days before; in the first days of a
-    -- collection (too little history before), not in the baseline_days after either.
-    SELECT n.user_id, n.network, n.day, u.prior_days >= $min_history_days AS judged_on_past,
-           u.around_days >= $min_history_days AS judgeable,
+    -- New: not used by the user in the baseline_days before (in the first days of a
+    -- collection, too little history before, not in the baseline_days after either), and
+    -- not the tenant's. Known: used by the user on at least usual_days of those days, or
+    -- the tenant's (a network many colleagues use is new to nobody).
+    SELECT n.user_id, n.network, n.day, u.around_days >= $min_history_days AS judgeable,
            NOT coalesce(lag(n.day) OVER w >= n.day - $baseline_days, false)
            AND (u.prior_days >= $min_history_days
-                OR NOT coalesce(lead(n.day) OVER w <= n.day + $baseline_days, false)) AS novel
+                OR NOT coalesce(lead(n.day) OVER w <= n.day + $baseline_days, false))
+           AND c.others < $tenant_common_users AS novel,
+           CASE WHEN u.prior_days >= $min_history_days
+                THEN count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                            AND to_days(1) PRECEDING)
+                ELSE count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                            AND to_days($baseline_days) FOLLOWING) - 1
+           END >= $usual_days
+           OR c.others >= $tenant_common_users AS usual
     FROM net_days n
     JOIN user_days u USING (user_id, day)
+    JOIN common c USING (user_id, network, day)
     WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
 ),
 seq AS (
-    SELECT r.user_id, r.ts, r.row_id, r.c_ip, r.network, r.day, p.novel, p.judgeable,
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, r.network, r.day, p.novel, p.usual, p.judgeable,
            lag(r.ts) OVER w AS prev_ts, lag(r.row_id) OVER w AS prev_row_id,
            lag(r.c_ip) OVER w AS prev_ip, lag(r.network) OVER w AS prev_network,
-           lag(r.day) OVER w AS prev_day, lag(p.novel) OVER w AS prev_novel
+           lag(r.day) OVER w AS prev_day, lag(p.novel) OVER w AS prev_novel,
+           lag(p.usual) OVER w AS prev_usual
     FROM req r
     JOIN personal p USING (user_id, network, day)
     WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts, r.row_id)
 ),
-candidates AS (
-    -- Network changes within minutes where one side is new to the person.
-    SELECT *, CASE WHEN novel THEN network ELSE prev_network END AS new_network,
-              CASE WHEN novel THEN day ELSE prev_day END AS new_day
+hops AS (
+    -- Network changes within minutes between a known network and a new one.
+    SELECT *, CASE WHEN novel THEN network ELSE prev_network END AS new_network
     FROM seq
     WHERE network <> prev_network AND ts - prev_ts <= to_minutes($window_minutes)
-      AND (novel OR prev_novel)
-),
-tenant AS (
-    -- How many other people used the new network in the baseline days or that day.
-    SELECT c.user_id, c.new_network, c.new_day, count(DISTINCT n.user_id) AS others
-    FROM (SELECT DISTINCT user_id, new_network, new_day FROM candidates) c
-    LEFT JOIN net_days n
-           ON n.network = c.new_network AND n.user_id <> c.user_id
-          AND n.day BETWEEN c.new_day - $baseline_days AND c.new_day
-    GROUP BY ALL
-),
-hops AS (
-    SELECT c.* FROM candidates c
-    JOIN tenant t USING (user_id, new_network, new_day)
-    WHERE t.others < $tenant_common_users
+      AND ((novel AND prev_usual) OR (prev_novel AND usual))
 ),
 learners AS (
     SELECT user_id, min(prev_ts) AS first_ts, max(ts) AS last_ts
