@@ -4,10 +4,9 @@ in it (and nothing else), scored through the accuracy evaluator."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
-
-import json
 
 import duckdb
 import pytest
