@@ -134,6 +134,28 @@ def test_one_earlier_surge_does_not_raise_the_bar_for_the_next(
     assert [f[1].day for f in found] == [3, 10]  # type: ignore[union-attr]
 
 
+def test_a_night_shift_in_the_first_days_is_judged_on_the_nights_after_not_an_empty_past(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # The collection starts with a night worker's shift: 25 reads a night, ten nights.
+    shift = [r for d in range(2, 12) for r in _reads(KIM, f"2026-11-{d:02d} 23:00:00", 25, every=4)]
+    assert _detect(warehouse, tmp_path, shift, "off-hours-reading", BERLIN) == []
+    # A real surge later in the shift is still a finding, against the shift's own habit.
+    surge = _reads(KIM, "2026-11-12 23:00:00", 90, every=1)
+    found = _detect(warehouse, tmp_path, surge, "off-hours-reading", BERLIN)
+    assert [f[1] for f in found] == [datetime(2026, 11, 12, 23, 0)]
+
+
+def test_with_too_few_days_around_either_the_user_is_in_a_learning_period(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    records = _reads(KIM, "2026-11-04 01:00:00", 30)
+    ingest_paths(warehouse, [write_log(tmp_path / "night.log", records)])
+    summary = run_detections(warehouse, ["off-hours-reading"], settings=BERLIN)
+    assert summary.findings == 0
+    assert summary.learning_by_rule == {"off-hours-reading": [KIM]}
+
+
 def test_service_accounts_reading_at_night_are_allow_listed(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
@@ -164,7 +186,7 @@ def test_one_account_on_a_new_network_within_minutes_is_a_finding(
         (KIM, datetime(2026, 11, 3, 10, 0), datetime(2026, 11, 3, 10, 12), ["h1", "a1"])
     ]
     summary = warehouse.sql("SELECT summary FROM findings").fetchall()[0][0]
-    assert "new to this user and to the tenant: 185.220.0.0/16" in summary
+    assert "new to this user and to the tenant: 185.208.0.0/12" in summary  # the /12 block
 
 
 def test_without_history_a_network_that_never_recurs_is_new_and_a_usual_one_is_not(
@@ -368,6 +390,19 @@ def test_a_helpdesk_admin_who_acts_for_many_users_daily_is_compared_with_that_ha
         warehouse, tmp_path, _admin_views("2026-11-17 09:00:00", many), "admin-browsing"
     )
     assert [f[1].day for f in found] == [17]  # type: ignore[union-attr]
+
+
+def test_a_busy_helpdesk_day_with_cases_spread_over_the_day_is_not_browsing(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # Nine users helped on one day, one every 40 minutes: not one session of browsing.
+    cases = [
+        r
+        for i, user in enumerate([*TARGETS, "noa@contoso.example", "eli@contoso.example", "al@x"])
+        for r in _admin_views(_at("2026-11-03 08:00:00", 40 * i), [user])
+    ]
+    records = _known(ADMIN) + cases
+    assert _detect(warehouse, tmp_path, records, "admin-browsing") == []
 
 
 # ---------------------------------------------------------------- revoked-document-opened

@@ -78,11 +78,13 @@ seq AS (
     WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts, r.row_id)
 ),
 hops AS (
-    -- Network changes within minutes between a known network and a new one.
+    -- Network changes within minutes between a known network and a new one (for a user in
+    -- a learning period, who knows no network yet: any change to a new one, not judged).
     SELECT *, CASE WHEN novel THEN network ELSE prev_network END AS new_network
     FROM seq
     WHERE network <> prev_network AND ts - prev_ts <= to_minutes($window_minutes)
-      AND ((novel AND prev_usual) OR (prev_novel AND usual))
+      AND CASE WHEN judgeable THEN (novel AND prev_usual) OR (prev_novel AND usual)
+               ELSE novel OR prev_novel END
 ),
 learners AS (
     SELECT user_id, min(prev_ts) AS first_ts, max(ts) AS last_ts
