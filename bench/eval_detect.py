@@ -11,8 +11,8 @@ the logs (`geoip.mmdb`, as `detect --geoip` would use it) and without one (where
    the seeds; then recall per scenario (found by any rule scored against it). Matching
    rules are in `pipeline/detect/accuracy.py` (same scenario, same entity, windows overlap
    with a 15-minute slack; `new-network` is scored against `impossible-travel`).
-2. Clean tenants: 30 days, 500 people, no incidents; once as is, once moving to BYOK on
-   day 8 (key calls ramp up over weeks). Every finding there is a false alarm; printed per
+2. Clean tenants: 30 days, 500 people, no incidents; one in New York, one in Singapore
+   (VPN exits as far as Sydney) moving to BYOK on day 8 (key calls ramp up over weeks). Every finding there is a false alarm; printed per
    rule as false alarms per 500 person-days (people x days of the tenant).
 
 Detection runs with the tenant's time zone from the ground truth, as `rmslog demo` does.
@@ -66,7 +66,7 @@ def incident_options(seed: int) -> GenerateOptions:
     )
 
 
-def clean_options(byok_from: date | None = None) -> GenerateOptions:
+def clean_options(byok_from: date | None = None, region: str = "na") -> GenerateOptions:
     """30 days, 500 users, no incidents (optionally moving to BYOK during the period)."""
     return GenerateOptions(
         start=date(2026, 9, 7),
@@ -74,6 +74,7 @@ def clean_options(byok_from: date | None = None) -> GenerateOptions:
         users=CLEAN_USERS,
         seed=2026,
         byok_from=byok_from,
+        region=region,
     )
 
 
@@ -166,8 +167,12 @@ def main() -> None:
             print(format_scores(_sum(per_seed)))
             print(_scenario_recall(found))
     clean = (
-        ("eval-clean", "clean", clean_options()),
-        ("eval-clean-byok-switch", "clean, BYOK from day 8", clean_options(date(2026, 9, 14))),
+        ("eval-clean", "clean, New York", clean_options()),
+        (
+            "eval-clean-byok-switch",
+            "clean, Singapore, BYOK from day 8",
+            clean_options(date(2026, 9, 14), region="ap"),
+        ),
     )
     person_days = CLEAN_USERS * CLEAN_DAYS
     columns: list[tuple[str, dict[str, int]]] = []
