@@ -1,7 +1,7 @@
 -- id: new-network
 -- title: One account on a network new to it and to the tenant, minutes after another network
 -- severity: medium
--- description: Consecutive requests of one user from two different networks less than window_minutes apart, where one network is known (the user used it on at least usual_days of the baseline_days before, or at least tenant_common_users other people used it in the baseline_days before or after) and the other is new (the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in the baseline_days before or after). A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire, nor does a trip (hotel and roaming networks are new, but the usual ones are far behind by then); a session used from an unrelated network while the user works as usual does. A network here is a provider's block (the /12 of an IPv4 address, the /32 of an IPv6 one; ip_locations.block), not the /16: a mobile carrier hands out addresses from many /16 pools and a home ISP re-leases across its /16s, but both stay inside their allocation, so moving between them is not new. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
+-- description: Consecutive requests of one user from two different networks less than window_minutes apart, where one network is usual for the user (used on at least usual_days of the baseline_days before) and the other is new (the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in the baseline_days before or after). A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire, nor does a trip (hotel and roaming networks are new, but the usual ones are far behind by then); a session used from an unrelated network while the user works as usual does. A network here is a provider's block (the /12 of an IPv4 address, the /32 of an IPv6 one; ip_locations.block), not the /16: a mobile carrier hands out addresses from many /16 pools and a home ISP re-leases across its /16s, but both stay inside their allocation, so moving between them is not new. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
 -- scenario: impossible-travel
 -- lookback_days: baseline_days
 -- lookahead_days: baseline_days
@@ -48,8 +48,9 @@ common AS (
 personal AS (
     -- New: not used by the user in the baseline_days before (in the first days of a
     -- collection, too little history before, not in the baseline_days after either), and
-    -- not the tenant's. Known: used by the user on at least usual_days of those days, or
-    -- the tenant's (a network many colleagues use is new to nobody).
+    -- not the tenant's (a network many colleagues use is new to nobody). Usual: used by
+    -- the user on at least usual_days of those days (the tenant's networks are not usual
+    -- for everyone: a hotel many colleagues stayed at is no sign the traveller is home).
     SELECT n.user_id, n.network, n.day, u.around_days >= $min_history_days AS judgeable,
            NOT coalesce(lag(n.day) OVER w >= n.day - $baseline_days, false)
            AND (u.prior_days >= $min_history_days
@@ -60,8 +61,7 @@ personal AS (
                                             AND to_days(1) PRECEDING)
                 ELSE count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
                                             AND to_days($baseline_days) FOLLOWING) - 1
-           END >= $usual_days
-           OR c.others >= $tenant_common_users AS usual
+           END >= $usual_days AS usual
     FROM net_days n
     JOIN user_days u USING (user_id, day)
     JOIN common c USING (user_id, network, day)
