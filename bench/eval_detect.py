@@ -12,8 +12,9 @@ the logs (`geoip.mmdb`, as `detect --geoip` would use it) and without one (where
    rules are in `pipeline/detect/accuracy.py` (same scenario, same entity, windows overlap
    with a 15-minute slack; `new-network` is scored against `impossible-travel`).
 2. Clean tenants: 30 days, 500 people, no incidents; one in New York, one in Singapore
-   (VPN exits as far as Sydney) moving to BYOK on day 8 (key calls ramp up over weeks). Every finding there is a false alarm; printed per
-   rule as false alarms per 500 person-days (people x days of the tenant).
+   (VPN exits as far as Sydney) moving to BYOK on day 8 (key calls ramp up over weeks).
+   Every finding there is a false alarm; printed per rule as false alarms per 500
+   person-days (people x days of the tenant).
 
 Detection runs with the tenant's time zone from the ground truth, as `rmslog demo` does.
 Bar (issue 15): on clean tenants at most 1 false alarm per 500 person-days for every rule,
