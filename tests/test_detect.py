@@ -266,6 +266,29 @@ def test_a_network_many_colleagues_use_is_new_to_nobody_like_a_carriers_pools(
     assert [(f[0], f[1]) for f in found] == [(people[3], datetime(2026, 11, 6, 11, 0))]
 
 
+def test_a_vpn_exit_many_use_each_day_is_usual_even_on_a_persons_first_day_on_it(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    vpn = "64.235.48.9"
+    people = [f"v{i}@contoso.example" for i in range(10)]
+    records = _known(KIM, *people) + [
+        Rec(_at("2026-11-03 08:00:00", i), "Certify", user=p, ip=vpn) for i, p in enumerate(people)
+    ]
+    # Kim's first day on the VPN: moving between it and the office is no finding ...
+    records += [
+        Rec("2026-11-03 09:00:00", "Certify", user=KIM, ip="198.51.100.7"),
+        Rec("2026-11-03 09:10:00", "Certify", user=KIM, ip=vpn),
+    ]
+    assert _detect(warehouse, tmp_path, records, "new-network") == []
+    # ... but a session from an unrelated network minutes after the VPN is.
+    odd = [
+        Rec("2026-11-03 10:00:00", "Certify", user=KIM, ip=vpn, row="v1"),
+        Rec("2026-11-03 10:05:00", "Certify", user=KIM, ip="45.141.7.9", row="x1"),
+    ]
+    found = _detect(warehouse, tmp_path, odd, "new-network")
+    assert [(f[0], f[3]) for f in found] == [(KIM, ["v1", "x1"])]
+
+
 def test_several_windows_of_one_person_on_one_day_are_one_finding_holding_them_all(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:

@@ -1,7 +1,7 @@
 -- id: new-network
 -- title: One account on a network new to it and to the tenant, minutes after another network
 -- severity: medium
--- description: Consecutive requests of one user from two different networks less than window_minutes apart, where one network is usual for the user (used on at least usual_days of the baseline_days before) and the other is new (the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in the baseline_days before or after). A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire, nor does a trip (hotel and roaming networks are new, but the usual ones are far behind by then); a session used from an unrelated network while the user works as usual does. A network here is a provider's block (the /12 of an IPv4 address, the /32 of an IPv6 one; ip_locations.block), not the /16: a mobile carrier hands out addresses from many /16 pools and a home ISP re-leases across its /16s, but both stay inside their allocation, so moving between them is not new. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
+-- description: Consecutive requests of one user from two different networks less than window_minutes apart, where one network is usual for the user (used on at least usual_days of the baseline_days before, or corporate egress: used that day by at least egress_share of the people active) and the other is new (the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in the baseline_days before or after). A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire, nor does a trip (hotel and roaming networks are new, but the usual ones are far behind by then); a session used from an unrelated network while the user works as usual does. A network here is a provider's block (the /12 of an IPv4 address, the /32 of an IPv6 one; ip_locations.block), not the /16: a mobile carrier hands out addresses from many /16 pools and a home ISP re-leases across its /16s, but both stay inside their allocation, so moving between them is not new. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
 -- scenario: impossible-travel
 -- lookback_days: baseline_days
 -- lookahead_days: baseline_days
@@ -9,6 +9,7 @@
 -- param: baseline_days INTEGER = 14 | days of history that make a network known (to the user or the tenant)
 -- param: min_history_days INTEGER = 3 | active days a user needs in the baseline before networks are judged on the past alone
 -- param: usual_days INTEGER = 2 | days of use in the baseline that make a network usual for the user (a hotel on the first day of a trip is not)
+-- param: egress_share DOUBLE = 0.05 | a network used on a day by at least this share of the people active that day is corporate egress (a VPN exit), usual for everyone
 -- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
@@ -45,12 +46,22 @@ common AS (
                - 1 AS others
     FROM net_days
 ),
+egress AS (
+    -- Corporate egress (a VPN exit, a proxy): a network that a large share of the people
+    -- active that day use is usual for everyone, even on a person's first day on the VPN.
+    SELECT network, day, count(*) AS users,
+           any_value(active) AS active
+    FROM net_days
+    JOIN (SELECT day, count(DISTINCT user_id) AS active FROM net_days GROUP BY day) USING (day)
+    GROUP BY network, day
+),
 personal AS (
     -- New: not used by the user in the baseline_days before (in the first days of a
     -- collection, too little history before, not in the baseline_days after either), and
     -- not the tenant's (a network many colleagues use is new to nobody). Usual: used by
-    -- the user on at least usual_days of those days (the tenant's networks are not usual
-    -- for everyone: a hotel many colleagues stayed at is no sign the traveller is home).
+    -- the user on at least usual_days of those days, or corporate egress (a network a few
+    -- colleagues use is new to nobody, but not usual for everyone: a hotel colleagues
+    -- stayed at is no sign the traveller is home).
     SELECT n.user_id, n.network, n.day, u.around_days >= $min_history_days AS judgeable,
            NOT coalesce(lag(n.day) OVER w >= n.day - $baseline_days, false)
            AND (u.prior_days >= $min_history_days
@@ -61,10 +72,12 @@ personal AS (
                                             AND to_days(1) PRECEDING)
                 ELSE count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
                                             AND to_days($baseline_days) FOLLOWING) - 1
-           END >= $usual_days AS usual
+           END >= $usual_days
+           OR e.users >= $egress_share * e.active AS usual
     FROM net_days n
     JOIN user_days u USING (user_id, day)
     JOIN common c USING (user_id, network, day)
+    JOIN egress e USING (network, day)
     WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
 ),
 seq AS (
