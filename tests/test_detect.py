@@ -457,6 +457,22 @@ def test_opening_a_document_after_its_revocation_is_a_finding(
     assert only_success[0][3] == ["rv", "o2"]
 
 
+def test_a_document_revoked_again_weeks_later_is_a_finding_per_revocation(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    records = [
+        Rec("2026-11-03 10:00:00", "RevokeAccess", user=LEE, content=DOC, row="rv1"),
+        Rec("2026-11-03 12:00:00", "AcquireLicense", user=ANA, content=DOC, owner=LEE, row="o1"),
+        Rec("2026-11-20 10:00:00", "RevokeAccess", user=LEE, content=DOC, row="rv2"),
+        Rec("2026-11-20 11:00:00", "AcquireLicense", user=KIM, content=DOC, owner=LEE, row="o2"),
+    ]
+    found = _detect(warehouse, tmp_path, records, "revoked-document-opened")
+    assert [(f[1], f[3]) for f in found] == [
+        (datetime(2026, 11, 3, 10), ["rv1", "o1"]),
+        (datetime(2026, 11, 20, 10), ["rv2", "o2"]),
+    ]
+
+
 def test_opening_before_revocation_or_by_the_owner_is_not_a_finding(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
