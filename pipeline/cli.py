@@ -148,7 +148,7 @@ def generate(
         float, typer.Option(help="With --follow: simulated seconds per wall second.")
     ] = 60.0,
 ) -> None:
-    """Simulate a tenant and write its usage logs, with ground-truth.json beside them.
+    """Simulate a tenant: its usage logs, with ground-truth.json and geoip.mmdb beside them.
 
     Example: rmslog generate logs/ --days 28 --users 200 --topology byok-keyvault --scenarios all
     """

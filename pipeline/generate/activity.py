@@ -26,8 +26,9 @@ from pipeline.generate.events import (
     concat_events,
     make_events,
 )
+from pipeline.generate.places import CITIES
 from pipeline.generate.tenant import Tenant
-from pipeline.generate.whereabouts import day_factor, locate
+from pipeline.generate.whereabouts import Status, at_noon, locate
 
 local_seconds = calendar.local_seconds
 
@@ -59,6 +60,8 @@ DENY_RATE = 0.02
 #: Clusters of denied opens by someone who mistypes, per person per working day.
 MISTYPE_PER_PERSON_DAY = 0.02
 MISTYPE_TRIES = (2, 8)
+#: On holiday a person only glances at the phone now and then.
+HOLIDAY_ACTIVITY = 0.04
 #: Background check-ins of Office on a phone per awake day.
 PHONE_SYNCS_PER_DAY = 6.0
 #: Finance teams' activity on month-end close days.
@@ -116,10 +119,12 @@ class Day:
         return (self.day - date(1970, 1, 1)).days * 86400
 
     def weights(
-        self, profile: npt.NDArray[np.float64], quiet: float | None = None
+        self, profile: npt.NDArray[np.float64], quiet: float | None = None, tz: str | None = None
     ) -> npt.NDArray[np.float64]:
-        """Per-UTC-hour weights, as a share of an ordinary working day."""
-        w = calendar.utc_hour_weights(self.day, self.world.tz, self.world.region, profile, quiet)
+        """Per-UTC-hour weights, as a share of an ordinary working day (in `tz`, default
+        the tenant's)."""
+        zone = tz or self.world.tz
+        w = calendar.utc_hour_weights(self.day, zone, self.world.region, profile, quiet)
         return w / calendar.working_day_weight(profile)
 
     def times(self, n: int, weights: npt.NDArray[np.float64]) -> I64:
@@ -130,13 +135,25 @@ class Day:
         return self.start + hour * 3600 + self.rng.integers(0, 3600, n)
 
     @cached_property
+    def noon(self) -> Status:
+        """Where everyone is at local noon: at home, on a trip, on holiday."""
+        return at_noon(self.world.tenant, self.world.seed, self.world.tz, self.start)
+
+    @cached_property
     def factor(self) -> npt.NDArray[np.float64]:
         """Each person's activity today: holidays low, finance busy at month-end close."""
         world = self.world
-        f = day_factor(world.tenant, world.seed, world.tz, self.start)
+        f = np.where(self.noon.on_holiday, HOLIDAY_ACTIVITY, 1.0)
         if calendar.is_month_end(self.day, world.region):
             f = np.where(world.tenant.people.finance, f * MONTH_END_FACTOR, f)
         return f
+
+    @cached_property
+    def zones(self) -> pl.Series:
+        """The time zone each person keeps today: the destination's on a trip, else home."""
+        away = self.noon.away
+        zone = np.array([c.tz for c in CITIES], dtype=object)[self.noon.dest]
+        return pl.Series(np.where(away, zone, self.world.tz), dtype=pl.String)
 
     @cached_property
     def doc_weights(self) -> npt.NDArray[np.float64]:
@@ -171,22 +188,23 @@ def people_events(day: Day) -> pl.DataFrame:
     people = day.world.tenant.people
     factor = day.factor
     parts: list[tuple[I32, npt.NDArray[np.int64], I64]] = []
+    zones = day.zones
     for profile, hours in enumerate(calendar.PROFILE_HOURS):
-        members = np.flatnonzero(people.profile == profile).astype(np.int32)
-        if not len(members):
-            continue
-        w = day.weights(hours)
-        rate = people.activity[members] * factor[members] * w.sum()
-        n_other = day.rng.poisson(rate * _MIX.sum())
-        n_protect = day.rng.poisson(rate * people.creator[members] * PROTECT_PER_DAY)
-        person = np.concatenate([np.repeat(members, n_other), np.repeat(members, n_protect)])
-        action = np.concatenate(
-            [
-                day.rng.choice(len(ACTIONS), int(n_other.sum()), p=_MIX / _MIX.sum()),
-                np.full(int(n_protect.sum()), _PROTECT),
-            ]
-        )
-        parts.append((person.astype(np.int32), action, day.times(len(person), w)))
+        mine = people.profile == profile
+        for zone in sorted(set(zones.filter(pl.Series(mine)).to_list())):
+            members = np.flatnonzero(mine & (zones == zone).to_numpy()).astype(np.int32)
+            w = day.weights(hours, tz=zone)
+            rate = people.activity[members] * factor[members] * w.sum()
+            n_other = day.rng.poisson(rate * _MIX.sum())
+            n_protect = day.rng.poisson(rate * people.creator[members] * PROTECT_PER_DAY)
+            person = np.concatenate([np.repeat(members, n_other), np.repeat(members, n_protect)])
+            action = np.concatenate(
+                [
+                    day.rng.choice(len(ACTIONS), int(n_other.sum()), p=_MIX / _MIX.sum()),
+                    np.full(int(n_protect.sum()), _PROTECT),
+                ]
+            )
+            parts.append((person.astype(np.int32), action, day.times(len(person), w)))
     person = np.concatenate([p for p, _, _ in parts]).astype(np.int32)
     action = np.concatenate([a for _, a, _ in parts])
     sec = np.concatenate([t for _, _, t in parts])
@@ -197,11 +215,17 @@ def phone_syncs(day: Day) -> pl.DataFrame:
     """Office on a phone checks in now and then while its owner is awake, workday or not
     (PHONE_SYNCS_PER_DAY: templates, service discovery), from wherever the phone is."""
     people = day.world.tenant.people
-    w = day.weights(calendar.AWAKE_BY_HOUR, 1.0)
     owners = np.flatnonzero(people.mobile >= 0).astype(np.int32)
-    counts = day.rng.poisson(PHONE_SYNCS_PER_DAY * w.sum() * np.minimum(day.factor[owners], 1.0))
-    person = np.repeat(owners, counts)
-    sec = day.times(len(person), w)
+    zones = day.zones.gather(owners)
+    parts, times = [], []
+    for zone in sorted(set(zones.to_list())):
+        who = owners[(zones == zone).to_numpy()]
+        w = day.weights(calendar.AWAKE_BY_HOUR, 1.0, tz=zone)
+        counts = day.rng.poisson(PHONE_SYNCS_PER_DAY * w.sum() * np.minimum(day.factor[who], 1.0))
+        parts.append(np.repeat(who, counts))
+        times.append(day.times(int(counts.sum()), w))
+    person = np.concatenate(parts).astype(np.int32) if parts else owners[:0]
+    sec = np.concatenate(times) if times else np.zeros(0, dtype=np.int64)
     kind = np.where(
         day.rng.random(len(person)) < 0.5,
         RT["FEGetAllTemplates"],
@@ -216,7 +240,8 @@ def phone_syncs(day: Day) -> pl.DataFrame:
         people.user[person],
         ip,
         cinfo=t.cinfo_of(people.mobile[person], APPS.index("outlook")),
-    ).filter(pl.Series(online))
+        keep=online,
+    )
 
 
 def _requests(day: Day, person: I32, action: npt.NDArray[np.int64], sec: I64) -> pl.DataFrame:
@@ -246,7 +271,8 @@ def _requests(day: Day, person: I32, action: npt.NDArray[np.int64], sec: I64) ->
         doc=doc,
         docmode=np.where(is_open, DOC_FULL, DOC_NONE),
         cinfo=cinfo,
-    ).filter(pl.Series(online))
+        keep=online,
+    )
     return pl.concat([events, retries(day, events.filter(pl.col("result") == DENIED))])
 
 
@@ -283,7 +309,8 @@ def mistypes(day: Day) -> pl.DataFrame:
         cinfo=day.world.tenant.cinfo_of(
             people.desktop[person], day.world.tenant.documents.app[doc]
         ),
-    ).filter(pl.Series(online))
+        keep=online,
+    )
     day.world.log_benign(
         "denial_clusters",
         [

@@ -82,6 +82,7 @@ def trip_list(world: World, first: date, days: int) -> list[dict[str, object]]:
                 "kind": TRIP_KINDS[kind],
                 "from": CITIES[home].name,
                 "to": CITIES[int(tr.dest[i])].name,
+                "to_timezone": CITIES[int(tr.dest[i])].tz,
                 "distance_km": round(float(km[i]), 1),
                 "flies": bool(tr.arrive[i] > tr.depart[i]),
                 "abroad": kind == HOLIDAY_ABROAD_KIND

@@ -91,14 +91,19 @@ def _mix(x: U64) -> U64:
     return x ^ (x >> np.uint64(31))
 
 
-def hash_uniform(seed: int, *keys: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """A reproducible uniform [0, 1) value per element of the broadcast integer `keys`."""
+def hash_bits(seed: int, *keys: npt.ArrayLike) -> U64:
+    """64 reproducible pseudo-random bits per element of the broadcast integer `keys`."""
     with np.errstate(over="ignore"):
         h = _mix(np.asarray(seed & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64) + np.uint64(0x9E3779B9))
         for key in keys:
             k = np.asarray(key).astype(np.int64).astype(np.uint64)
             h = _mix(h ^ (k + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6))))
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return np.asarray(h, dtype=np.uint64)
+
+
+def hash_uniform(seed: int, *keys: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A reproducible uniform [0, 1) value per element of the broadcast integer `keys`."""
+    return (hash_bits(seed, *keys) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def row_salt(seed: int) -> int:

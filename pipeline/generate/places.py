@@ -27,10 +27,49 @@ class City:
     country_name: str
     lat: float
     lon: float
+    tz: str  # IANA zone: people on a trip work local hours
 
 
 def _c(name: str, cc: str, country: str, lat: float, lon: float) -> City:
-    return City(name, cc, country, lat, lon)
+    return City(name, cc, country, lat, lon, _ZONES.get(name, ""))
+
+
+_ZONES = {
+    "New York": "America/New_York",
+    "Berlin": "Europe/Berlin",
+    "Singapore": "Asia/Singapore",
+    "Chicago": "America/Chicago",
+    "San Francisco": "America/Los_Angeles",
+    "Boston": "America/New_York",
+    "Atlanta": "America/New_York",
+    "Dallas": "America/Chicago",
+    "Ashburn": "America/New_York",
+    "London": "Europe/London",
+    "Toronto": "America/Toronto",
+    "Frankfurt am Main": "Europe/Berlin",
+    "Munich": "Europe/Berlin",
+    "Hamburg": "Europe/Berlin",
+    "Cologne": "Europe/Berlin",
+    "Paris": "Europe/Paris",
+    "Amsterdam": "Europe/Amsterdam",
+    "Madrid": "Europe/Madrid",
+    "Warsaw": "Europe/Warsaw",
+    "Tokyo": "Asia/Tokyo",
+    "Hong Kong": "Asia/Hong_Kong",
+    "Sydney": "Australia/Sydney",
+    "Kuala Lumpur": "Asia/Kuala_Lumpur",
+    "Bangkok": "Asia/Bangkok",
+    "Jakarta": "Asia/Jakarta",
+    "Lagos": "Africa/Lagos",
+    "Sao Paulo": "America/Sao_Paulo",
+    "Moscow": "Europe/Moscow",
+    "Lima": "America/Lima",
+    "Johannesburg": "Africa/Johannesburg",
+    "Hanoi": "Asia/Ho_Chi_Minh",
+    "Boydton": "America/New_York",
+    "San Antonio": "America/Chicago",
+    "Dublin": "Europe/Dublin",
+}
 
 
 #: Every city the simulator knows; index = position (networks refer to it).
@@ -230,15 +269,10 @@ class Network:
         }
 
 
-def city_coordinates() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Latitude and longitude of every city, by index."""
-    return np.array([c.lat for c in CITIES]), np.array([c.lon for c in CITIES])
+#: Distance between every two cities (km), indexed by city.
+_DISTANCES = np.array([[distance_km(a, b) for b in CITIES] for a in CITIES])
 
 
 def distances_km(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Great-circle distances between city indices `a` and `b` (vectorised)."""
-    lat, lon = city_coordinates()
-    p1, p2 = np.radians(lat[np.asarray(a)]), np.radians(lat[np.asarray(b)])
-    dl = np.radians(lon[np.asarray(b)] - lon[np.asarray(a)])
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * 6371.0 * np.arcsin(np.sqrt(h)), dtype=np.float64)
+    return np.asarray(_DISTANCES[np.asarray(a), np.asarray(b)], dtype=np.float64)

@@ -42,6 +42,8 @@ def describe(result: GenerateResult) -> str:
         f"{len(result.incidents)} incident(s) in {result.ground_truth}; "
         f"tenant time zone {result.timezone}"
     )
+    if result.geoip is not None:
+        text += f"; network locations in {result.geoip}"
     for scenario, reason in result.skipped.items():
         text += f"\nskipped {scenario}: {reason}"
     if result.stopped:

@@ -137,7 +137,8 @@ def _opens(
         doc=doc,
         docmode=DOC_FULL,
         cinfo=t.cinfo_of(t.people.desktop[person], t.documents.app[doc]),
-    ).filter(pl.Series(online))
+        keep=online,
+    )
 
 
 def _with_keys(ctx: Context, rng: np.random.Generator, requests: pl.DataFrame) -> pl.DataFrame:

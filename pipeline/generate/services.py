@@ -117,9 +117,7 @@ def anonymous_events(day: Day) -> pl.DataFrame:
     person = day.rng.integers(0, len(people), n).astype(np.int32)
     sec = day.times(n, w)
     ip, online = day.world.locate(person, sec)
-    return make_events(day.rng, sec, RT["FindServiceLocationsForUser"], 0, ip).filter(
-        pl.Series(online)
-    )
+    return make_events(day.rng, sec, RT["FindServiceLocationsForUser"], 0, ip, keep=online)
 
 
 def external_events(day: Day) -> pl.DataFrame:
@@ -162,7 +160,8 @@ def admin_events(day: Day) -> pl.DataFrame:
         t.people.user[person],
         ip,
         admin=kind >= len(ADMIN_MIX),
-    ).filter(pl.Series(online))
+        keep=online,
+    )
 
 
 def helpdesk_events(day: Day) -> pl.DataFrame:
@@ -204,7 +203,8 @@ def helpdesk_events(day: Day) -> pl.DataFrame:
         ip,
         admin=True,
         acting=t.people.user[victim[case]],
-    ).filter(pl.Series(online))
+        keep=online,
+    )
 
 
 def revocation_events(day: Day) -> pl.DataFrame:
@@ -225,7 +225,8 @@ def revocation_events(day: Day) -> pl.DataFrame:
         ip,
         doc=doc,
         docmode=DOC_ID_ONLY,
-    ).filter(pl.Series(online))
+        keep=online,
+    )
 
 
 def others_events(day: Day) -> list[pl.DataFrame]:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from pipeline.generate import calendar
-from pipeline.generate.ids import hash_uniform
+from pipeline.generate.ids import hash_bits, hash_uniform
 from pipeline.generate.places import FLIGHT_KMH, FLIGHT_OVERHEAD_H, distances_km
 from pipeline.generate.tenant import HOME_LEASES, NIGHT, Tenant
 
@@ -41,8 +42,6 @@ HOLIDAY_ABROAD = 0.4
 TRIP_NIGHTS = (1, 4)
 LONG_HAUL_KM = 5000.0
 BUSINESS_ABROAD = 0.35
-#: On holiday a person only glances at the phone now and then.
-HOLIDAY_ACTIVITY = 0.04
 #: VPN users connect through it on this share of days away from the office.
 VPN_DAY_SHARE = 0.85
 #: Phones keep one network for 5-60 minutes (per person and day), then move on.
@@ -65,7 +64,16 @@ class Trips:
 
 
 def _phase(seed: int, person: npt.ArrayLike) -> I64:
-    return (hash_uniform(seed, 50, person) * TRIP_BLOCK_DAYS).astype(np.int64)
+    """Day offset of each person's trip blocks (a table lookup: this runs per row)."""
+    person = np.asarray(person)
+    size = int(person.max()) + 1 if person.size else 0
+    return np.asarray(_phases(seed, max(size, 1024))[person], dtype=np.int64)
+
+
+@lru_cache(maxsize=8)
+def _phases(seed: int, size: int) -> I64:
+    n = 1 << (size - 1).bit_length()  # a power of two, so few sizes are cached
+    return (hash_uniform(seed, 50, np.arange(n)) * TRIP_BLOCK_DAYS).astype(np.int64)
 
 
 def block_of(seed: int, person: npt.ArrayLike, sec: npt.ArrayLike) -> I64:
@@ -128,12 +136,27 @@ class Status:
     block: I64
 
 
+def pairs(person: I32, key: I64, n_people: int) -> tuple[I32, I64, I64]:
+    """Distinct (person, key) pairs and each row's pair: a dense grid of every person by
+    the few keys present when that is small, else the unique pairs (no sort of big calls)."""
+    if len(key) == 0:
+        return person[:0], key[:0], key[:0]
+    lo = int(key.min())
+    span = int(key.max()) - lo + 1
+    if span * n_people <= max(4 * len(key), 1 << 16):
+        grid_p = np.repeat(np.arange(n_people, dtype=np.int32), span)
+        grid_k = np.tile(np.arange(lo, lo + span, dtype=np.int64), n_people)
+        return grid_p, grid_k, person.astype(np.int64) * span + (key - lo)
+    both = person.astype(np.int64) * (1 << 32) + key
+    uniq, inv = np.unique(both, return_inverse=True)
+    return (uniq >> 32).astype(np.int32), uniq & 0xFFFFFFFF, inv.astype(np.int64)
+
+
 def status(tenant: Tenant, seed: int, tz: str, person: I32, sec: I64) -> Status:
-    """Trip status at each (person, sec), computed once per unique (person, block)."""
+    """Trip status at each (person, sec), computed once per (person, block)."""
     block = block_of(seed, person, sec)
-    key = person.astype(np.int64) * (1 << 32) + block
-    uniq, inv = np.unique(key, return_inverse=True)
-    t = trips(tenant, seed, tz, (uniq >> 32).astype(np.int32), uniq & 0xFFFFFFFF)
+    p, b, inv = pairs(person, block, len(tenant.people))
+    t = trips(tenant, seed, tz, p, b)
     kind, dep, arr = t.kind[inv], t.depart[inv], t.arrive[inv]
     rdep, rarr = t.return_depart[inv], t.return_arrive[inv]
     has = kind != NONE
@@ -149,6 +172,11 @@ def _working(pday: I64, region: str) -> B:
         calendar.is_working_day(date(1970, 1, 1) + timedelta(days=int(d)), region) for d in uniq
     ]
     return np.asarray(np.array(flags, dtype=bool)[inv])
+
+
+def _unit(bits: npt.NDArray[np.uint64], part: int) -> F64:
+    """The `part`-th 16 bits of 64 hash bits as a number in [0, 1)."""
+    return ((bits >> np.uint64(16 * part)) & np.uint64(0xFFFF)).astype(np.float64) / 65536.0
 
 
 def _index(u: F64, n: int) -> I64:
@@ -177,9 +205,7 @@ def locate(
     night = people.profile[person] == NIGHT
     pday = (lsec - np.where(night, 14, 4) * 3600) // 86400
     # Per (person, day): work place, home lease, VPN exit.
-    key = person.astype(np.int64) * (1 << 32) + pday
-    uniq, inv = np.unique(key, return_inverse=True)
-    p, d = (uniq >> 32).astype(np.int32), uniq & 0xFFFFFFFF
+    p, d, inv = pairs(person, pday, len(people))
     working = _working(d, region)
     wfh = hash_uniform(seed, 2, p, d) < people.wfh[p]
     lease = (
@@ -199,9 +225,10 @@ def locate(
         + (PHONE_SEGMENT_MINUTES[1] - PHONE_SEGMENT_MINUTES[0])
         * hash_uniform(seed, 31, p, d) ** 1.5
     )
-    at_office = (working & ~wfh)[inv] & (
-        night | ((lhour >= 6) & (lhour < people.leave_hour[person]))
+    on_shift = np.where(
+        night, (lhour >= 20) | (lhour < 7), (lhour >= 6) & (lhour < people.leave_hour[person])
     )
+    at_office = (working & ~wfh)[inv] & on_shift
     trip = status(tenant, seed, tz, person, sec)
     hotel_first = plan.hotel_first[trip.dest]
     hotel = hotel_first + _index(hash_uniform(seed, 25, person, trip.block), plan.hotel_hosts)
@@ -214,24 +241,22 @@ def locate(
         pp, ss = person[rows], sec[rows]
         seg = (ss + (hash_uniform(seed, 32, pp) * 3600).astype(np.int64)) // segment[inv[rows]]
         pd_ = pday[rows]
-        on_wifi = hash_uniform(seed, 33, pp, pd_, seg) < people.phone_wifi[pp]
+        bits = hash_bits(seed, 33, pp, pd_, seg)
+        on_wifi = _unit(bits, 0) < people.phone_wifi[pp]
         pools = plan.carrier_first.shape[1]
-        pool = _index(hash_uniform(seed, 34, pp, pd_, seg), pools)
-        host = _index(hash_uniform(seed, 35, pp, pd_, seg), plan.carrier_hosts)
+        pool = _index(_unit(bits, 1), pools)
+        host = _index(_unit(bits, 2), plan.carrier_hosts)
         cell = plan.carrier_first[people.carrier[pp], pool] + host
-        roam_first = plan.roaming_first[
-            trip.dest[rows], _index(hash_uniform(seed, 36, pp, pd_, seg), 2)
-        ]
-        roam = roam_first + _index(hash_uniform(seed, 37, pp, pd_, seg), plan.roaming_hosts)
+        roam_first = plan.roaming_first[trip.dest[rows], _index(_unit(bits, 3), 2)]
+        roam = roam_first + host % plan.roaming_hosts
         cell = np.where(away[rows] & (roam_first >= 0), roam, cell)
         ip[rows] = np.where(on_wifi, place[rows], cell)
     return ip, ~trip.flying
 
 
-def day_factor(tenant: Tenant, seed: int, tz: str, day_start: int) -> F64:
-    """Each person's activity on the UTC day starting at `day_start`: low on holiday."""
+def at_noon(tenant: Tenant, seed: int, tz: str, day_start: int) -> Status:
+    """Every person's trip status at local noon of the UTC day starting at `day_start`."""
     n = len(tenant.people)
     person = np.arange(n, dtype=np.int32)
     noon = np.full(n, day_start + 43200 - standard_offset(tz), dtype=np.int64)
-    trip = status(tenant, seed, tz, person, noon)
-    return np.where(trip.on_holiday, HOLIDAY_ACTIVITY, 1.0)
+    return status(tenant, seed, tz, person, noon)
