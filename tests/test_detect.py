@@ -130,7 +130,8 @@ def test_one_earlier_surge_does_not_raise_the_bar_for_the_next(
 ) -> None:
     first = _reads(KIM, "2026-11-03 01:00:00", 80, every=1)
     second = _reads(KIM, "2026-11-10 01:00:00", 20)
-    found = _detect(warehouse, tmp_path, first + second, "off-hours-reading", BERLIN)
+    records = _known(KIM) + first + second
+    found = _detect(warehouse, tmp_path, records, "off-hours-reading", BERLIN)
     assert [f[1].day for f in found] == [3, 10]  # type: ignore[union-attr]
 
 
@@ -144,6 +145,17 @@ def test_a_night_shift_in_the_first_days_is_judged_on_the_nights_after_not_an_em
     surge = _reads(KIM, "2026-11-12 23:00:00", 90, every=1)
     found = _detect(warehouse, tmp_path, surge, "off-hours-reading", BERLIN)
     assert [f[1] for f in found] == [datetime(2026, 11, 12, 23, 0)]
+
+
+def test_night_reads_from_a_hotel_on_a_trip_are_local_hours_there_not_night(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # Kim's own networks for three days; then a day reading from a hotel abroad at what is
+    # night in Berlin, and a night of reading from home.
+    hotel = _reads(KIM, "2026-11-04 01:00:00", 30, ip="38.109.7.14")
+    home = _reads(KIM, "2026-11-05 01:00:00", 30)
+    found = _detect(warehouse, tmp_path, _known(KIM) + hotel + home, "off-hours-reading", BERLIN)
+    assert [f[1] for f in found] == [datetime(2026, 11, 5, 1, 0)]
 
 
 def test_with_too_few_days_around_either_the_user_is_in_a_learning_period(
