@@ -100,15 +100,15 @@ def test_night_reading_surge_in_the_tenants_time_zone_is_a_finding(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     # Wednesday 2026-11-04 01:00 UTC = 02:00 in Berlin.
-    records = _known(KIM) + _reads(KIM, "2026-11-04 01:00:00", 12)
+    records = _known(KIM) + _reads(KIM, "2026-11-04 01:00:00", 24, every=2)
     found = _detect(warehouse, tmp_path, records, "off-hours-reading", BERLIN)
-    assert [(f[0], f[1], len(f[3])) for f in found] == [(KIM, datetime(2026, 11, 4, 1, 0), 12)]
+    assert [(f[0], f[1], len(f[3])) for f in found] == [(KIM, datetime(2026, 11, 4, 1, 0), 24)]
 
 
 def test_reading_at_8_in_berlin_is_working_time_there_though_it_is_7_utc(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    records = _known(KIM) + _reads(KIM, "2026-11-04 07:00:00", 12)
+    records = _known(KIM) + _reads(KIM, "2026-11-04 07:00:00", 24, every=2)
     assert _detect(warehouse, tmp_path, records, "off-hours-reading", BERLIN) == []
     # The same records are off-hours for a tenant on UTC.
     assert len(_detect(warehouse, tmp_path, [], "off-hours-reading", Settings())) == 1
@@ -323,7 +323,7 @@ def test_usual_days_in_summaries_are_rounded_not_float_noise(
 ) -> None:
     # Quantiles of days with a read or two are float noise (0.40000000000000036) unrounded.
     nights = [r for d in (20, 21) for r in _reads(KIM, f"2026-10-{d} 21:00:00", 1)]
-    records = _known(KIM) + nights + _reads(KIM, "2026-10-30 21:00:00", 12)
+    records = _known(KIM) + nights + _reads(KIM, "2026-10-30 21:00:00", 24, every=2)
     _detect(warehouse, tmp_path, records, "off-hours-reading", BERLIN)
     summary = warehouse.sql("SELECT summary FROM findings").fetchall()[0][0]
     assert re.search(r"usual busy off-hours day: 0\.\d reads$", summary), summary
