@@ -2,8 +2,8 @@
 -- title: Revoked document opened, or an attempt to open it
 -- severity: high
 -- description: Use-licence requests for a document after its owner revoked it (RevokeAccess), by anyone other than the owner or the people who revoked it: the document travelled beyond its intended readers. Denied attempts count too (include_denied), because they show who still holds a copy. One finding per successful revocation that later opens follow, anchored at it (a document revoked again later starts another finding with the opens after that); opens more than revocation_days after their revocation are not judged (a bound, so that judging a day reads a known span of history). Service accounts from the settings are ignored.
--- lookback_days: revocation_days
--- lookahead_days: 0
+-- lookback_days: all
+-- lookahead_days: all
 -- param: include_denied BOOLEAN = true | count denied attempts, not only successful opens
 -- param: revocation_days INTEGER = 3650 | opens up to this many days after the revocation are judged
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
