@@ -69,7 +69,10 @@ class Settings:
     )
     #: MaxMind-format City database (`.mmdb`) giving addresses a place; None: no geography.
     geoip: str | None = _setting(
-        "tenant", None, "MaxMind-format City database (.mmdb) for locations; none: no geography", "str"
+        "tenant",
+        None,
+        "MaxMind-format City database (.mmdb) for locations; none: no geography",
+        "str",
     )
     #: Declared corporate egress (VPN exits, proxies): where traffic leaves the company's
     #: network, not where a person is. Rules treat them as no location.

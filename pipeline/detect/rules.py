@@ -364,7 +364,8 @@ def run_detections(
         for rule, values in bound:
             state = None if full or covered is None else states.get(rule.id)
             if state is not None and (
-                state.params != params_json(values) or state.sql != rule.fingerprint
+                state.params != params_json(_compared(rule, values, settings))
+                or state.sql != rule.fingerprint
             ):
                 state = None  # other parameters, settings or SQL: every day may judge anew
             _run_rule(con, rule, values, runtime, state, summary)
@@ -374,7 +375,7 @@ def run_detections(
         summary.run_id = record_run(
             con,
             summary,
-            {rule.id: values for rule, values in bound},
+            {rule.id: _compared(rule, values, settings) for rule, values in bound},
             settings.as_json(),
             "full" if full or set(summary.mode_by_rule.values()) == {"full"} else "incremental",
             {rule.id: rule.fingerprint for rule, _ in bound},
@@ -384,6 +385,20 @@ def run_detections(
         con.execute("ROLLBACK")
         raise
     return summary
+
+
+def _compared(rule: Rule, values: dict[str, object], settings: Settings) -> dict[str, object]:
+    """What a rule's verdicts depend on besides its SQL: its bound parameters and, for a rule
+    that reads `ip_locations`, the location settings (another database or declared
+    networks re-judge every day)."""
+    if "ip_locations" not in rule.file.sql:
+        return values
+    return {
+        **values,
+        "geoip": settings.geoip,
+        "corporate_networks": list(settings.corporate_networks),
+        "service_networks": list(settings.service_networks),
+    }
 
 
 def awaiting_origin(
@@ -422,15 +437,12 @@ def _run_rule(
     summary: DetectSummary,
 ) -> None:
     summary.severity_by_rule[rule.id] = rule.severity
+    # Entities the rule could not judge yet (learning period), collected by `_evaluate`.
     con.execute("CREATE OR REPLACE TEMP TABLE rule_learners (entity VARCHAR)").fetchall()
-    try:
-        _judge(con, rule, values, runtime, state, summary)
-        learners = con.execute(
-            "SELECT DISTINCT entity FROM rule_learners ORDER BY entity"
-        ).fetchall()
-        summary.learning_by_rule[rule.id] = [str(e) for (e,) in learners]
-    finally:
-        con.execute("DROP TABLE IF EXISTS rule_learners").fetchall()
+    _judge(con, rule, values, runtime, state, summary)
+    learners = con.execute("SELECT DISTINCT entity FROM rule_learners ORDER BY entity").fetchall()
+    summary.learning_by_rule[rule.id] = [str(e) for (e,) in learners]
+    con.execute("DROP TABLE rule_learners").fetchall()
 
 
 def _judge(
