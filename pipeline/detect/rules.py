@@ -310,7 +310,7 @@ def bound_params(
     settings = settings or Settings()
     overrides = {**settings.rule_overrides(), **(params or {})}
     rules = _select_rules(rule_ids)
-    return {rule.id: _bind(rule, overrides, settings) for rule in rules}
+    return {rule.id: _compared(rule, _bind(rule, overrides, settings), settings) for rule in rules}
 
 
 def params_json(values: dict[str, object]) -> str:
