@@ -6,6 +6,7 @@ are `pipeline.errors.ExitCode`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -163,7 +164,7 @@ def generate(
         float, typer.Option(help="With --follow: simulated seconds per wall second.")
     ] = 60.0,
 ) -> None:
-    """Simulate a tenant: its usage logs, with ground-truth.json and geoip.mmdb beside them.
+    """Simulate a tenant and write its usage logs, with ground-truth.json beside them.
 
     Example: rmslog generate logs/ --days 28 --users 200 --topology byok-keyvault --scenarios all
     """
@@ -331,6 +332,10 @@ def detect(
     full: Annotated[
         bool, typer.Option("--full", help="Re-judge all days, not only those data arrived in.")
     ] = False,
+    geoip: Annotated[
+        Path | None,
+        typer.Option(help="MaxMind-format City database (.mmdb) [default: tenant.geoip setting]."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the detection rules into `findings`, over the days new data arrived in.
@@ -343,9 +348,10 @@ def detect(
         with open_warehouse(_db(db), wait_seconds=wait) as con:
             resolved = effective_settings(con, config, store=True)
             _say_settings(resolved)
-            summary = run_detections(
-                con, rule, _pairs(param, "--param"), resolved.settings, full=full
-            )
+            settings = resolved.settings
+            if geoip is not None:
+                settings = dataclasses.replace(settings, geoip=str(geoip))
+            summary = run_detections(con, rule, _pairs(param, "--param"), settings, full=full)
         if as_json:
             _print_json(summary.as_dict())
         _say_detect(summary)
@@ -365,10 +371,14 @@ def _say_detect(summary: DetectSummary) -> None:
         new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
         mode, days = summary.mode_by_rule[rule_id], summary.days_by_rule[rule_id]
         scope = "all days" if days is None else f"{days} day(s)"
+        learning = len(summary.learning_by_rule.get(rule_id, []))
+        note = f"; {learning} in a learning period" if learning else ""
         err.print(
-            f"{rule_id}: {n} finding(s), {new} new, {gone} removed ({mode}, {scope})",
+            f"{rule_id}: {n} finding(s), {new} new, {gone} removed ({mode}, {scope}){note}",
             highlight=False,
         )
+    where = summary.geoip or "none (impossible-travel cannot judge without one)"
+    err.print(f"locations: {summary.addresses:,} addresses; database {where}", highlight=False)
     if summary.awaiting_origin:
         err.print(
             f"{summary.awaiting_origin:,} tenant-key call(s) awaiting origin "

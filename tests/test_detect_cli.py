@@ -16,10 +16,12 @@ from pipeline.errors import ExitCode
 
 @pytest.fixture
 def night_reads_db(cli: Any, tmp_path: Path) -> Path:
-    """A warehouse where kim reads 12 documents at 01:00 UTC on a Wednesday."""
-    records = [
+    """A warehouse where kim reads 24 documents at 01:00 UTC on a Wednesday, after three
+    ordinary days (history, so kim is judged rather than in a learning period)."""
+    records = [Rec(f"2026-11-0{d} 12:00:00", "Certify", user="kim@x") for d in (1, 2, 3)]
+    records += [
         Rec(f"2026-11-04 01:{2 * i:02d}:00", "AcquireLicense", user="kim@x", content=f"{{d{i}}}")
-        for i in range(12)
+        for i in range(24)
     ]
     db = tmp_path / "w.duckdb"
     assert cli("ingest", write_log(tmp_path / "a.log", records), "--db", db).exit_code == 0
