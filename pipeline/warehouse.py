@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import schema
+from pipeline import derive, schema
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
 
@@ -162,6 +162,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in _TABLES:
         con.execute(ddl)
     _load_request_types(con)
+    if not con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'key_usage' AND NOT temporary"
+    ).fetchall()[0][0]:
+        derive.build(con)
+    derive.create_macros(con)
     for view in sql_files("views"):
         con.execute(view.sql)
     con.execute("COMMIT")

@@ -20,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import derive
 from pipeline.ingest.fast import FastPathMiss, Staged, store_group
 from pipeline.ingest.lake import Lake
 from pipeline.ingest.source import Chunk, FileCounts, FileDone
@@ -83,6 +84,7 @@ class Store:
         self.waiting: list[WholeFile] = []  # regular files for DuckDB, not read yet
         self.waiting_lines = self.tables = 0
         self.fallback: Callable[[WholeFile], None] = _no_fallback
+        derive.track_arrivals(con)
         self._reset()
 
     def _reset(self) -> None:
@@ -209,6 +211,7 @@ class Store:
         staged = None
         firsts = [c.first_ts for c in self.counts.values() if c.first_ts is not None]
         lasts = [c.last_ts for c in self.counts.values() if c.last_ts is not None]
+        derive.apply_arrivals(self.con)  # key_usage and rollups commit with their rows
         if self.lake and firsts and lasts:
             staged = self.lake.stage(self.con, self.done, (min(firsts), max(lasts)))
         self.con.execute("COMMIT")
@@ -255,10 +258,18 @@ def _insert_new_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
         "  WHERE r.ts BETWEEN $lo AND $hi AND r.row_id = b.row_id AND r.ts = b.ts)",
         params={"lo": span["min"].as_py(), "hi": span["max"].as_py()},
     ).to_arrow_table()
+    new = (
+        "batch"
+        if seen.num_rows == 0
+        else "(SELECT b.* FROM batch b ANTI JOIN seen USING (row_id, ts))"
+    )
     if seen.num_rows == 0:
         con.from_arrow(rows).insert_into("requests")
     else:
         con.sql("SELECT b.* FROM batch b ANTI JOIN seen USING (row_id, ts)").insert_into("requests")
+    con.execute(
+        f"INSERT INTO {derive.ARRIVED} SELECT row_id, ts, correlation_id, request_type FROM {new}"  # noqa: S608
+    )
     return int(rows.num_rows - seen.num_rows)
 
 
