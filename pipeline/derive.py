@@ -71,6 +71,20 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
     create_macros(con)
 
 
+def rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute `key_usage` and every rollup from scratch from `requests` (for rows put
+    in `requests` by other means than ingest, as tests do)."""
+    con.execute("DELETE FROM key_usage")
+    con.execute("CREATE OR REPLACE TEMP VIEW key_usage_scope AS SELECT * FROM requests")
+    try:
+        con.execute(f"INSERT INTO key_usage {attribution_sql()}")
+    finally:
+        con.execute("DROP VIEW IF EXISTS key_usage_scope")
+    for table in ROLLUPS:
+        con.execute(f"DELETE FROM {table}")  # noqa: S608
+        con.execute(f"INSERT INTO {table} SELECT * FROM {table}_of('-infinity', 'infinity')")  # noqa: S608
+
+
 def reference(con: duckdb.DuckDBPyConnection, table: str) -> duckdb.DuckDBPyRelation:
     """`table` recomputed from scratch from `requests` (key_usage) or `key_usage` and
     `requests` (rollups), for comparison with the maintained table."""

@@ -1,9 +1,11 @@
 """The tables behind the report: one SQL file under `queries/report/` each.
 
-`collect_report_data` materialises the period's tenant-key operations once (the
-`report_key_usage` temp table, pseudonymised on request), then runs every table query
-with bound parameters. The frames it returns are what the HTML shows and what every
-export writes, so the two can never disagree.
+`collect_report_data` runs every table query with bound parameters. The tables about
+tenant-key calls and coverage read the rollups that ingest maintains (`key_calls_by_time`,
+`key_calls_by_origin`, `requests_by_hour`, `users_by_day`), so a report over a year reads
+a year of rollups and its findings' evidence, not a year of raw rows; user ids and IPs
+are pseudonymised after aggregation, on request. The frames it returns are what the HTML
+shows and what every export writes, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -92,11 +94,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         **pseudonym_params(options.pseudonym_key),
     }
     _ensure_refused_files(con)
-    _run(con, sql_file(SUBDIR, "period-key-usage"), params)
-    try:
-        tables = {name: _frame(con, sql_file(SUBDIR, name), params) for name in TABLES}
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp.report_key_usage").fetchall()
+    tables = {name: _frame(con, sql_file(SUBDIR, name), params) for name in TABLES}
     return ReportData(
         period=options.period,
         start=start,
@@ -116,7 +114,9 @@ def _bounds(
     """The period's UTC instants; for all data, the whole UTC days that hold records."""
     if period.start is not None and period.end is not None:
         return _midnight(period.start), _midnight(period.end)
-    first, last = con.execute("SELECT min(ts), max(ts) FROM requests").fetchall()[0]
+    first, last = con.execute(
+        "SELECT min(first_ts), max(last_ts) FROM requests_by_hour"
+    ).fetchall()[0]
     if first is None:
         return _midnight(today), _midnight(today)
     return _midnight(first.date()), _midnight(last.date() + timedelta(days=1))
@@ -128,13 +128,6 @@ def _midnight(day: date) -> datetime:
 
 def _bind(query: SqlFile, params: dict[str, object]) -> dict[str, object]:
     return {p.name: params.get(p.name, p.default) for p in query.params}
-
-
-def _run(con: duckdb.DuckDBPyConnection, query: SqlFile, params: dict[str, object]) -> None:
-    try:
-        con.execute(query.sql, _bind(query, params)).fetchall()
-    except duckdb.Error as e:
-        raise QueryError(f"report query {query.name} ({query.path}) failed: {e}") from e
 
 
 def _frame(
