@@ -54,26 +54,48 @@ def attribution_sql() -> str:
     return sql_file(SUBDIR, "key-usage").sql
 
 
-def build(con: duckdb.DuckDBPyConnection) -> None:
-    """Create `key_usage` and the rollups from every stored request (a migration, in the
-    caller's transaction). An older warehouse's `key_usage` view is replaced."""
-    con.execute("DROP VIEW IF EXISTS key_usage")
-    con.execute("CREATE OR REPLACE TEMP VIEW key_usage_scope AS SELECT * FROM requests")
-    try:
-        con.execute(f"CREATE TABLE key_usage AS {attribution_sql()}")
-    finally:
-        con.execute("DROP VIEW IF EXISTS key_usage_scope")
-    create_macros(con, readers=False)
-    for table in ROLLUPS:
-        con.execute(
-            f"CREATE TABLE {table} AS SELECT * FROM {table}_of('-infinity', 'infinity')"  # noqa: S608
-        )
-    create_macros(con)
+#: Migration 3: `key_usage` turns from a view into a maintained table, beside its
+#: rollups. They are filled by `rebuild`, which the warehouse runs after a migration or a
+#: change of the catalogue or of these rules (derived objects).
+MIGRATION_STATEMENTS = (
+    "DROP VIEW IF EXISTS key_usage",
+    """CREATE TABLE key_usage (
+        ts TIMESTAMP, row_id VARCHAR, operation VARCHAR, key_topology VARCHAR,
+        result VARCHAR, correlation_id VARCHAR, origin_request_type VARCHAR,
+        user_id VARCHAR, content_id VARCHAR, file_name VARCHAR, owner_email VARCHAR,
+        template_id VARCHAR, c_info VARCHAR, c_ip VARCHAR, origin_ts TIMESTAMP,
+        origin_row_id VARCHAR, is_orphan BOOLEAN, source_file VARCHAR,
+        source_line BIGINT, origin_result VARCHAR, origin_source_file VARCHAR,
+        origin_source_line BIGINT
+    )""",
+    """CREATE TABLE key_calls_by_time (
+        bucket_start TIMESTAMP, operation VARCHAR, key_topology VARCHAR,
+        calls BIGINT, failures BIGINT, orphans BIGINT
+    )""",
+    """CREATE TABLE key_calls_by_origin (
+        day DATE, user_id VARCHAR, content_id VARCHAR, file_name VARCHAR,
+        owner_email VARCHAR, c_ip VARCHAR, c_info VARCHAR, calls BIGINT,
+        decrypts BIGINT, signs BIGINT, failures BIGINT, orphans BIGINT,
+        first_ts TIMESTAMP, last_ts TIMESTAMP
+    )""",
+    """CREATE TABLE requests_by_hour (
+        hour TIMESTAMP, requests BIGINT, first_ts TIMESTAMP, last_ts TIMESTAMP
+    )""",
+    "CREATE TABLE users_by_day (day DATE, user_id VARCHAR, requests BIGINT)",
+)
+
+
+def definition() -> list[str]:
+    """The SQL these derived tables are computed with (for the warehouse's fingerprint of
+    derived objects: when it changes, `rebuild` runs)."""
+    return [f"{f.name}\n{f.sql}" for f in sql_files(SUBDIR)]
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute `key_usage` and every rollup from scratch from `requests` (for rows put
-    in `requests` by other means than ingest, as tests do)."""
+    """(Re-)create the macros, then recompute `key_usage` and every rollup from scratch
+    from `requests`: after the migration that creates them, when the catalogue or the
+    rules change, and for rows put in `requests` by other means than ingest (tests)."""
+    create_macros(con)
     con.execute("DELETE FROM key_usage")
     con.execute("CREATE OR REPLACE TEMP VIEW key_usage_scope AS SELECT * FROM requests")
     try:

@@ -223,3 +223,30 @@ def test_named_queries_on_rollups_equal_the_same_questions_asked_of_key_usage(
         assert got.to_dicts() == want.to_dicts(), name
         compared += want.height
     assert compared > 0
+
+
+def test_an_older_warehouse_gets_key_usage_as_a_table_built_from_its_rows(tmp_path: Path) -> None:
+    from pipeline.warehouse import MIGRATIONS
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    for statement in MIGRATIONS[0].statements:  # as rmslog wrote it before versions
+        con.execute(statement)
+    con.execute("CREATE VIEW key_usage AS SELECT 1 AS recomputed_on_every_read")
+    con.execute(
+        "INSERT INTO requests (ts, row_id, request_type, user_id, correlation_id, result, "
+        "source_file, source_line) VALUES "
+        "('2026-11-02 08:00:00', 'o1', 'AcquireLicense', 'kim@x', 'c1', 'Success', 'a.log', 5),"
+        "('2026-11-02 08:00:01', 'k1', 'KMSPDecrypt', NULL, 'c1', 'Success', 'a.log', 6),"
+        "('2026-11-02 09:30:00', 'k2', 'KMSPDecrypt', NULL, 'c9', 'Success', 'a.log', 7)"
+    )
+    con.close()
+    with open_warehouse(db) as con:
+        kind = con.sql("SELECT table_type FROM information_schema.tables "
+                       "WHERE table_name = 'key_usage'").fetchall()  # fmt: skip
+        rows = con.sql("SELECT row_id, user_id, is_orphan FROM key_usage ORDER BY 1").fetchall()
+        hours = con.sql("SELECT hour, requests FROM requests_by_hour ORDER BY 1").fetchall()
+        assert derived(con) == recomputed(con)
+    assert kind == [("BASE TABLE",)]
+    assert rows == [("k1", "kim@x", False), ("k2", None, True)]
+    assert [n for _, n in hours] == [2, 1]
