@@ -65,9 +65,14 @@ def memory_budget_bytes() -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
+def duckdb_memory_mib() -> int:
+    """DuckDB's share of the budget, in MiB (at least 64)."""
+    return max(64, int(memory_budget_bytes() * DUCKDB_SHARE) >> 20)
+
+
 def duckdb_memory_limit() -> str:
-    """DuckDB's share of the budget (at least 64 MiB), as a DuckDB `memory_limit` value."""
-    return f"{max(64, int(memory_budget_bytes() * DUCKDB_SHARE) >> 20)}MiB"
+    """DuckDB's share of the budget as a DuckDB `memory_limit` value."""
+    return f"{duckdb_memory_mib()}MiB"
 
 
 _spill: list[str] = []  # this process's spill folder, made on first use
