@@ -35,6 +35,11 @@ ROLLUPS = {
     "requests_by_hour": "hour",
     "users_by_day": "day",
 }
+#: The columns of `requests` the attribution rule reads (a narrower copy is cheaper).
+_SCOPE = (
+    "ts, row_id, request_type, result, correlation_id, user_id, content_id, file_name, "
+    "owner_email, template_id, c_info, c_ip, source_file, source_line"
+)
 #: The derived tables, for tests and tools that compare warehouses.
 TABLES = ("key_usage", *ROLLUPS)
 
@@ -153,15 +158,16 @@ def _attribute(con: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime) -> No
         "SELECT DISTINCT correlation_id FROM _arrived WHERE correlation_id IS NOT NULL"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE key_usage_scope AS "
-        "SELECT * FROM requests WHERE correlation_id IN (SELECT correlation_id FROM _corr)"
+        f"CREATE OR REPLACE TEMP TABLE key_usage_scope AS SELECT {_SCOPE} FROM requests "  # noqa: S608
+        "WHERE correlation_id IN (SELECT correlation_id FROM _corr)"
     )
     con.execute(
-        "INSERT INTO key_usage_scope SELECT r.* FROM requests r "
+        f"INSERT INTO key_usage_scope SELECT {_SCOPE} FROM requests "  # noqa: S608
         "SEMI JOIN (SELECT row_id, ts FROM _arrived a JOIN request_types t "
         "  ON t.name = a.request_type AND t.key_topology IS NOT NULL "
-        "  WHERE a.correlation_id IS NULL) a ON r.row_id = a.row_id AND r.ts = a.ts "
-        "WHERE r.ts BETWEEN $lo AND $hi",
+        "  WHERE a.correlation_id IS NULL) a "
+        "ON requests.row_id = a.row_id AND requests.ts = a.ts "
+        "WHERE requests.ts BETWEEN $lo AND $hi",
         {"lo": lo, "hi": hi},
     )
     con.execute(

@@ -279,7 +279,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> SchemaChange:
             )
             for view in sql_files("views"):
                 con.execute(view.sql)
-            derive.rebuild(con)  # the catalogue or the attribution rule may have changed
+            _refresh_derived_tables(con, 3 in applied)
             con.execute(
                 "INSERT OR REPLACE INTO schema_meta VALUES ('derived_fingerprint', $f)",
                 {"f": fingerprint},
@@ -289,6 +289,22 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> SchemaChange:
         con.execute("ROLLBACK")
         raise
     return SchemaChange(tuple(applied), refreshed)
+
+
+def _refresh_derived_tables(con: duckdb.DuckDBPyConnection, created: bool) -> None:
+    """Rebuild `key_usage` and the rollups from every request when they were just created
+    (migration 3) or what they are computed with changed (the request-type catalogue, the
+    SQL in queries/derive/): a full recomputation, so only then, not when a view changes."""
+    parts = [repr(_request_type_rows()), *derive.definition()]
+    wanted = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    stored = con.execute(
+        "SELECT value FROM schema_meta WHERE key = 'derive_fingerprint'"
+    ).fetchall()
+    if created or not stored or stored[0][0] != wanted:
+        derive.rebuild(con)
+        con.execute(
+            "INSERT OR REPLACE INTO schema_meta VALUES ('derive_fingerprint', $f)", {"f": wanted}
+        )
 
 
 def _stored_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:

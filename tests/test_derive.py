@@ -250,3 +250,15 @@ def test_an_older_warehouse_gets_key_usage_as_a_table_built_from_its_rows(tmp_pa
     assert kind == [("BASE TABLE",)]
     assert rows == [("k1", "kim@x", False), ("k2", None, True)]
     assert [n for _, n in hours] == [2, 1]
+
+
+def test_a_key_call_without_a_correlation_id_is_kept_as_an_orphan(tmp_path: Path) -> None:
+    from w3c_builder import Rec, write_log
+
+    db = tmp_path / "w.duckdb"
+    with open_warehouse(db) as con:
+        key = Rec("2026-11-02 10:00:05", "KMSPDecrypt", corr=None, row="k1", user=None)
+        other = Rec("2026-11-02 10:00:00", "AcquireLicense", user="kim@x", corr="c1")
+        ingest_paths(con, [write_log(tmp_path / "a.log", [key, other])])
+        assert con.sql("SELECT row_id, is_orphan FROM key_usage").fetchall() == [("k1", True)]
+        assert derived(con) == recomputed(con)

@@ -9,29 +9,31 @@ WITH typed AS (
 key_ops AS (
     SELECT * FROM typed WHERE key_topology IS NOT NULL
 ),
-origins AS (
-    -- The whole origin row travels through the aggregate, so no second pass over
-    -- requests joins it back.
+origin_ids AS (
+    -- Only the winner's key travels through the aggregate (cheaper than its whole row);
+    -- its columns are joined back on (correlation_id, row_id, ts), which is unique.
     SELECT correlation_id,
-           arg_min({'request_type': request_type, 'user_id': user_id,
-                    'content_id': content_id, 'file_name': file_name,
-                    'owner_email': owner_email, 'template_id': template_id,
-                    'c_info': c_info, 'c_ip': c_ip, 'ts': ts, 'row_id': row_id,
-                    'result': result, 'source_file': source_file,
-                    'source_line': source_line},
-                   (NOT causes_key_use, ts, row_id)) AS o
+           arg_min(row_id, (NOT causes_key_use, ts, row_id)) AS row_id,
+           arg_min(ts, (NOT causes_key_use, ts, row_id)) AS ts
     FROM typed
     WHERE key_topology IS NULL
       AND correlation_id IN (SELECT correlation_id FROM key_ops)
     GROUP BY correlation_id
+),
+origins AS (
+    SELECT t.*
+    FROM origin_ids o
+    JOIN typed t
+      ON t.correlation_id = o.correlation_id AND t.row_id = o.row_id AND t.ts = o.ts
+     AND t.key_topology IS NULL
 )
 SELECT k.ts, k.row_id, k.canonical AS operation, k.key_topology, k.result, k.correlation_id,
-       o.o.request_type AS origin_request_type, o.o.user_id, o.o.content_id, o.o.file_name,
-       o.o.owner_email, o.o.template_id, o.o.c_info, o.o.c_ip,
-       o.o.ts AS origin_ts, o.o.row_id AS origin_row_id,
+       o.request_type AS origin_request_type, o.user_id, o.content_id, o.file_name,
+       o.owner_email, o.template_id, o.c_info, o.c_ip,
+       o.ts AS origin_ts, o.row_id AS origin_row_id,
        o.correlation_id IS NULL AS is_orphan,
        k.source_file, k.source_line,
-       o.o.result AS origin_result, o.o.source_file AS origin_source_file,
-       o.o.source_line AS origin_source_line
+       o.result AS origin_result, o.source_file AS origin_source_file,
+       o.source_line AS origin_source_line
 FROM key_ops k
 LEFT JOIN origins o USING (correlation_id)
