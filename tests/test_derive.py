@@ -118,6 +118,17 @@ def test_an_origin_that_arrives_later_can_take_over_a_key_call_and_its_rollups_f
 
 #: The named queries as they read key_usage row by row before the rollups: the reference.
 RAW_NAMED = {
+    "key-topology-per-day": """
+WITH daily AS (
+    SELECT CAST(ts AS DATE) AS day, key_topology, count(*) AS calls
+    FROM key_usage
+    WHERE ts >= $from_ts AND ts < $to_ts
+    GROUP BY ALL
+)
+SELECT day, key_topology, calls, round(calls / sum(calls) OVER (PARTITION BY day), 4) AS share
+FROM daily
+ORDER BY day, key_topology
+""",
     "key-calls-per-day": """
 SELECT CAST(ts AS DATE) AS day, operation, key_topology, count(*) AS calls,
        count(*) FILTER (WHERE result IS DISTINCT FROM 'Success') AS failures,
