@@ -401,3 +401,21 @@ def test_demo_style_call_without_options_reports_everything(
         result = build_report(con, tmp_path, label="demo")
     assert result.html.name == "report-demo.html"
     assert result.key_calls == 8 and result.findings == 3  # f-old is before the data
+
+
+def test_evidence_outside_its_findings_window_is_still_found(
+    hostile_db: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(hostile_db, db)
+    with open_warehouse(db) as con:
+        early = con.sql("SELECT row_id, ts FROM requests ORDER BY ts LIMIT 1").fetchall()[0]
+        con.execute(
+            "INSERT INTO findings VALUES ('f-outside', 'handmade', 'low', "
+            "'2026-11-27 12:00:00', '2026-11-27 12:05:00', 'x', 'evidence elsewhere', [$id])",
+            {"id": early[0]},
+        )
+    rows = _data(db, period=DAY)["finding-evidence"].filter(pl.col("finding_id") == "f-outside")
+    assert rows.select("row_id", "ts").rows() == [early]

@@ -94,7 +94,12 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         **pseudonym_params(options.pseudonym_key),
     }
     _ensure_refused_files(con)
-    tables = {name: _frame(con, sql_file(SUBDIR, name), params) for name in TABLES}
+    tables = {
+        name: _evidence(con, params)
+        if name == "finding-evidence"
+        else _frame(con, sql_file(SUBDIR, name), params)
+        for name in TABLES
+    }
     return ReportData(
         period=options.period,
         start=start,
@@ -128,6 +133,25 @@ def _midnight(day: date) -> datetime:
 
 def _bind(query: SqlFile, params: dict[str, object]) -> dict[str, object]:
     return {p.name: params.get(p.name, p.default) for p in query.params}
+
+
+def _evidence(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.DataFrame:
+    """The findings' evidence records, looked for between the findings' earliest first_ts
+    and latest last_ts (every rule's evidence lies inside its finding's window), so a
+    report does not scan the whole history for them; should a record be missing there,
+    the whole history is searched, as before."""
+    query = sql_file(SUBDIR, "finding-evidence")
+    lo, hi = con.execute(
+        "SELECT min(first_ts), max(last_ts) FROM findings "
+        "WHERE last_ts >= CAST($from_ts AS TIMESTAMP) AND first_ts < CAST($to_ts AS TIMESTAMP)",
+        {"from_ts": params["from_ts"], "to_ts": params["to_ts"]},
+    ).fetchall()[0]
+    if lo is None or hi is None:
+        return _frame(con, query, params)
+    frame = _frame(con, query, {**params, "evidence_lo": lo, "evidence_hi": hi})
+    if frame.get_column("ts").null_count():
+        frame = _frame(con, query, params)  # a record outside the window, or gone
+    return frame
 
 
 def _frame(
