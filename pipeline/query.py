@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
 from pipeline.safe import neutralise_formulas, strip_control_chars
-from pipeline.settings import Settings
+from pipeline.settings import Settings, effective_settings
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 from pipeline.warehouse import connect
 
@@ -308,6 +308,8 @@ def run_named(
 ) -> pl.DataFrame:
     """Run a named query on `con`, binding its declared parameters (see `bind_named`)."""
     named = sql_file(NAMED, name)
+    if settings is None:  # the warehouse's tenant settings, as every command uses
+        settings = effective_settings(con).settings
     return run_sql(con, named.sql, bind_named(named, params, settings))
 
 
@@ -317,10 +319,17 @@ def query_named(
     params: Mapping[str, object] | None = None,
     *,
     settings: Settings | None = None,
+    config: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
 ) -> pl.DataFrame:
-    """Open the warehouse in the sandbox, run the named query, close it, return the rows."""
+    """Open the warehouse in the sandbox, run the named query, close it, return the rows.
+
+    Without `settings`, the warehouse's stored tenant settings apply (`config`, a TOML
+    file, instead when given), as for `detect` and `report`.
+    """
     with sandbox(db, wait_seconds=wait_seconds) as con:
+        if settings is None:
+            settings = effective_settings(con, config).settings
         return run_named(con, name, params, settings=settings)
 
 
@@ -333,17 +342,21 @@ def stream_query(
     *,
     name: str | None = None,
     settings: Settings | None = None,
+    config: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     max_rows: int = TABLE_MAX_ROWS,
 ) -> Written:
     """Open the sandbox, run `sql` (or the named query `name`), write its rows as `fmt`
     to `target` batch by batch, close it. Memory stays that of one batch (and, for
-    `table`, of the `max_rows` rows shown) whatever the size of the result."""
+    `table`, of the `max_rows` rows shown) whatever the size of the result. Settings as
+    for `query_named`."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     with sandbox(db, wait_seconds=wait_seconds) as con:
         if name is not None:
             named = sql_file(NAMED, name)
+            if settings is None:  # the warehouse's stored settings, as `query_named`
+                settings = effective_settings(con, config).settings
             reader = stream_sql(con, named.sql, bind_named(named, params, settings))
         else:
             reader = stream_sql(con, sql or "", params)

@@ -63,7 +63,7 @@ def key_calls_over_time(frame: pl.DataFrame, bucket: str) -> str:
 
 
 def weekday_hour_heatmap(frame: pl.DataFrame, settings: Settings) -> str:
-    """Calls by local weekday x hour; working hours outlined."""
+    """Calls by weekday x hour on the tenant's clock; working hours outlined."""
     grid = [[0] * 24 for _ in WEEKDAYS]
     for weekday, hour, calls in frame.select("weekday", "hour", "key_calls").iter_rows():
         grid[weekday - 1][hour] = calls  # at most 7 x 24 cells
@@ -87,8 +87,8 @@ def weekday_hour_heatmap(frame: pl.DataFrame, settings: Settings) -> str:
             line={"color": "#d9480f", "width": 1.5},
         )
     fig.update_layout(
-        xaxis={"title": {"text": f"hour ({settings.timezone})"}, "dtick": 2},
-        yaxis={"autorange": "reversed"},
+        xaxis={"title": {"text": f"hour, tenant clock ({settings.timezone})"}, "dtick": 2},
+        yaxis={"autorange": "reversed", "title": {"text": "weekday, tenant clock"}},
         margin=_MARGIN,
         height=300,
     )
