@@ -415,8 +415,10 @@ def test_evidence_outside_its_findings_window_is_still_found(
     with open_warehouse(db) as con:
         early = con.sql("SELECT row_id, ts FROM requests ORDER BY ts LIMIT 1").fetchall()[0]
         con.execute(
-            "INSERT INTO findings VALUES ('f-outside', 'handmade', 'low', "
-            "'2026-11-27 12:00:00', '2026-11-27 12:05:00', 'x', 'evidence elsewhere', [$id])",
+            "INSERT INTO findings BY NAME SELECT 'f-outside' AS finding_id, 'handmade' AS rule, "
+            "'low' AS severity, TIMESTAMP '2026-11-27 12:00:00' AS first_ts, "
+            "TIMESTAMP '2026-11-27 12:05:00' AS last_ts, 'x' AS entity, "
+            "'evidence elsewhere' AS summary, [$id] AS evidence_row_ids",
             {"id": early[0]},
         )
     rows = _data(db, period=DAY)["finding-evidence"].filter(pl.col("finding_id") == "f-outside")
