@@ -35,7 +35,7 @@ from pipeline.generate import (
     generate_logs,
     parse_scenarios,
 )
-from pipeline.ingest import IngestSummary, WatchStatus, ingest_paths, watch_folder
+from pipeline.ingest import IngestSummary, WatchStatus, check_paths, ingest_paths, watch_folder
 from pipeline.report import (
     PeriodKind,
     ReportDetection,
@@ -60,6 +60,7 @@ from pipeline.settings import (
     with_values,
     without,
 )
+from pipeline.verify import CHANGED, MISSING, UNCHANGED, verify_files
 from pipeline.warehouse import default_db_path, open_warehouse
 
 app = typer.Typer(
@@ -198,10 +199,34 @@ def ingest(
 
     Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --lake lake/ --json
     """
-    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
-        summary = ingest_paths(con, paths, lake=lake)
+    with _errors():
+        check_paths(paths)
+        with open_warehouse(_db(db), wait_seconds=wait) as con:
+            summary = ingest_paths(con, paths, lake=lake)
+        for folder in summary.folders_without_logs:
+            err.print(
+                f"[yellow]skipped:[/] {escape(folder)} holds no log file (*.log, *.log.gz, "
+                "numbered blobs)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if summary.files_ignored:
+            err.print(
+                f"[yellow]skipped:[/] {summary.files_ignored} file(s) in the folders given "
+                "not named like a log",
+                highlight=False,
+                soft_wrap=True,
+            )
         for reason in summary.refused:
             err.print(f"[yellow]refused:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+        for key in summary.files_changed:
+            err.print(
+                f"[bold red]changed:[/] {escape(key)}: bytes read before have changed since; "
+                "read again from the start, earlier hashes kept (see integrity_events, "
+                "rmslog verify)",
+                highlight=False,
+                soft_wrap=True,
+            )
         for key in summary.pending:
             err.print(
                 f"[yellow]waiting:[/] {escape(key)} ends in a line without newline", soft_wrap=True
@@ -217,8 +242,8 @@ def ingest(
 def _ingest_line(s: IngestSummary | WatchStatus) -> str:
     return (
         f"{s.files} files, {s.data_lines:,} data lines: {s.rows_stored:,} stored, "
-        f"{s.duplicates:,} duplicates, {s.rejected:,} rejected, {s.files_refused} files "
-        f"refused ({s.seconds:.2f}s)"
+        f"{s.duplicates:,} duplicates, {s.conflicts:,} conflicts, {s.rejected:,} rejected, "
+        f"{s.files_refused} files refused ({s.seconds:.2f}s)"
     )
 
 
@@ -278,7 +303,7 @@ def _watch_view(st: WatchStatus) -> Table:
         ("lag", "-" if lag is None else f"{lag:,.0f}s behind the clock (newest {st.newest_ts})"),
         (
             "accounted",
-            f"{st.duplicates:,} duplicates, {st.rejected:,} rejected, "
+            f"{st.duplicates:,} duplicates, {st.conflicts:,} conflicts, {st.rejected:,} rejected, "
             f"{st.files_refused} files refused",
         ),
     ]
@@ -428,6 +453,39 @@ def report(
         if result.failed:
             err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+def verify(
+    db: DbOption = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-hash the source files of the manifest: is each unchanged, changed or missing?
+
+    Exit 10 when any file changed or is missing since it was read.
+
+    Example: rmslog verify --db audit.duckdb --json
+    """
+    with _errors():
+        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+            checks = list(verify_files(con))
+        counts = {s: sum(c.status == s for c in checks) for s in (UNCHANGED, CHANGED, MISSING)}
+        if as_json:
+            _print_json({**counts, "files": [c.as_dict() for c in checks]})
+        else:
+            # Plain columns, never cut: status, bytes checked, path, then why (if not OK).
+            typer.echo(f"{'status':<9}  {'bytes':>14}  path")
+            for c in checks:
+                why = f"  ({c.detail})" if c.detail else ""
+                typer.echo(f"{c.status:<9}  {c.bytes_checked:>14,}  {c.path}{why}")
+        err.print(
+            f"{len(checks)} files: {counts[UNCHANGED]} unchanged, {counts[CHANGED]} changed, "
+            f"{counts[MISSING]} missing",
+            highlight=False,
+        )
+        if counts[CHANGED] or counts[MISSING]:
+            raise typer.Exit(int(ExitCode.CHANGED))
 
 
 def _report_detection(

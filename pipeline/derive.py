@@ -60,8 +60,8 @@ def attribution_sql() -> str:
 
 
 #: The warehouse migration that creates these tables.
-MIGRATION_VERSION = 4
-#: Migration 4: `key_usage` turns from a view into a maintained table, beside its
+MIGRATION_VERSION = 5
+#: Migration 5: `key_usage` turns from a view into a maintained table, beside its
 #: rollups. They are filled by `rebuild`, which the warehouse runs after a migration or a
 #: change of the catalogue or of these rules (derived objects).
 MIGRATION_STATEMENTS = (

@@ -193,6 +193,15 @@ def warehouse_contents(db: Path) -> dict[str, list[tuple[object, ...]]]:
                 t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall()  # noqa: S608
                 for t in DERIVED_TABLES
             },
+            "conflicts": con.sql(
+                "SELECT * EXCLUDE (run_id) FROM conflicts ORDER BY ALL"
+            ).fetchall(),
+            "file_reads": con.sql(
+                "SELECT * EXCLUDE (read_at, run_id) FROM file_reads ORDER BY ALL"
+            ).fetchall(),
+            "integrity_events": con.sql(
+                "SELECT * EXCLUDE (detected_at, run_id) FROM integrity_events ORDER BY ALL"
+            ).fetchall(),
         }
     finally:
         con.close()

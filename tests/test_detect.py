@@ -27,6 +27,7 @@ CONTRACT_RULES = {
     "admin-browsing",
     "revoked-document-opened",
     "key-volume-spike",
+    "source-changed",  # not a scenario: it judges the evidence (integrity_events)
 }
 
 

@@ -93,3 +93,20 @@ def test_detect_on_a_warehouse_held_by_another_process_waits_then_exits_4(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_incremental_detect_raises_source_changed_when_no_record_arrived(
+    cli: Any, tmp_path: Path
+) -> None:
+    from conftest import DATA
+
+    log = tmp_path / "rmslog-2024-05-06.log"
+    log.write_bytes((DATA / "refused" / "good.log").read_bytes())
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", log, "--db", db).exit_code == ExitCode.OK
+    assert cli("detect", "--db", db, "--fail-on", "high").exit_code == ExitCode.OK
+    log.write_bytes(log.read_bytes().replace(b"'kim'", b"'eve'"))  # no new record
+    assert cli("ingest", log, "--db", db).exit_code == ExitCode.OK
+    result = cli("detect", "--db", db, "--fail-on", "high")
+    assert result.exit_code == ExitCode.FINDINGS
+    assert "source-changed: 1 finding(s), 1 new" in result.stderr

@@ -142,6 +142,8 @@ def test_nothing_arrived_means_nothing_re_judged_and_full_re_judges_every_day(
     again = run_detections(warehouse)
     # Only orphan-key-calls looks again: calls that arrived within its grace window settle.
     assert again.mode_by_rule.pop("orphan-key-calls") == "incremental"
+    # source-changed reads integrity_events, not records: every run judges it (cheap).
+    assert again.mode_by_rule.pop("source-changed") == "full"
     assert set(again.mode_by_rule.values()) == {"unchanged"}
     assert again.findings == first.findings == 1
     forced = run_detections(warehouse, full=True)

@@ -67,6 +67,10 @@ REQUIRED_HEADERS = (
 RULE_COLUMNS = "entity, first_ts, last_ts, summary, evidence_row_ids, window_start"
 #: A reach of `all`: the rule reads the whole history to judge a day.
 UNBOUNDED = "all"
+#: `-- judge: every-run`: a rule that reads no records but the evidence tables
+#: (`integrity_events`), which change without new records arriving: judged in full by
+#: every run (it is cheap), never skipped as unchanged.
+EVERY_RUN = "every-run"
 
 
 @dataclass(frozen=True)
@@ -408,6 +412,8 @@ def _run_rule(
     summary.severity_by_rule[rule.id] = rule.severity
     lookback, lookahead = rule.reach("lookback_days", values), rule.reach("lookahead_days", values)
     windows: list[Interval] | None = None  # None: the whole history
+    if rule.file.meta.get("judge") == EVERY_RUN:
+        state = None  # it reads the evidence tables, not days of records: judge it all
     if state is not None:
         days = arrived_days(con, state, rule.reach("settle_minutes", values) or 0)
         if not days:

@@ -42,6 +42,7 @@ TABLES = (
     "rejected-lines",
     "late-arrivals",
     "refused-files",
+    "source-changes",
     "evidence-manifest",
 )
 
