@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from signal import SIGINT, SIGTERM
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import typer
 from rich.console import Console
@@ -663,28 +663,34 @@ def query_cmd(
         if fmt == "parquet" and out is None:
             raise UsageError("--format parquet needs --out FILE")
         params = _pairs(param, "--param")
-        if name:
-            frame = query_mod.query_named(_db(db), name, params, config=config, wait_seconds=wait)
-        else:
-            frame = query_mod.query(_db(db), sql or "", params, wait_seconds=wait)
-        _emit(frame, fmt, out)
-
-
-def _emit(frame: Any, fmt: str, out: Path | None) -> None:
-    if out is None:
-        query_mod.write_result(frame, fmt, sys.stdout.buffer)
-        sys.stdout.flush()
-    else:
+        target: Path | BinaryIO = out if out is not None else sys.stdout.buffer
         try:
-            query_mod.write_result(frame, fmt, out)
+            written = query_mod.stream_query(
+                _db(db),
+                sql,
+                params,
+                fmt,
+                target,
+                name=name,
+                config=config,
+                wait_seconds=wait,
+            )
         except OSError as e:
+            if out is None:
+                raise
             raise UsageError(f"cannot write {out}: {e.strerror or e}") from e
+        sys.stdout.flush()
+        _tell_written(written, fmt, out)
+
+
+def _tell_written(written: query_mod.Written, fmt: str, out: Path | None) -> None:
+    if out is not None:
         err.print(
-            f"wrote {frame.height:,} rows to {out}", highlight=False, markup=False, soft_wrap=True
+            f"wrote {written.rows:,} rows to {out}", highlight=False, markup=False, soft_wrap=True
         )
-    if fmt == "table" and frame.height > query_mod.TABLE_MAX_ROWS:
+    if fmt == "table" and written.rows > written.shown:
         err.print(
-            f"showing {query_mod.TABLE_MAX_ROWS:,} of {frame.height:,} rows; "
+            f"showing {written.shown:,} of {written.rows:,} rows; "
             "use --format csv, json or parquet for all of them",
             highlight=False,
             soft_wrap=True,

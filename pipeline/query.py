@@ -6,7 +6,8 @@ Two locks keep a query from doing anything but reading the warehouse:
    FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, PIVOT, EXPLAIN of those). Writes, ATTACH,
    INSTALL/LOAD, SET/RESET/USE/PRAGMA, COPY/EXPORT, CALL and PREPARE are refused before
    DuckDB runs anything.
-2. The connection: the warehouse opens read-only; then nothing may spill to disk, file and
+2. The connection: the warehouse opens read-only, with a memory limit and a private
+   folder to spill to (set before the lock, the only files it may touch); file and
    network access is off (so `read_csv('/etc/passwd')`, `glob()`, URLs fail), extensions
    cannot be installed or loaded, and the configuration is locked.
 
@@ -20,12 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
 from pipeline.safe import neutralise_formulas, strip_control_chars
@@ -37,13 +41,14 @@ NAMED = "named"
 DEFAULT_WAIT_SECONDS = 5.0
 FORMATS = ("table", "csv", "json", "parquet")
 TABLE_MAX_ROWS = 1000
+#: Rows per Arrow batch when a result streams to a file or stdout.
+BATCH_ROWS = 50_000
 #: Parameter names bound from the tenant settings, never from `--param`.
 SETTINGS_PARAMS = frozenset(Settings().sql_params())
 
-# Order matters: temp_directory must go before external access is disabled (DuckDB
-# allows reading and writing the spill folder even then), and the lock must come last.
+# The connection comes with a private spill folder (`warehouse.connection_config`), set
+# before external access is disabled: DuckDB still spills there then. The lock goes last.
 _LOCKDOWN = (
-    "SET temp_directory = ''",
     "SET enable_external_access = false",
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
@@ -177,10 +182,9 @@ def _wrap(e: duckdb.Error) -> QueryError:
 # --------------------------------------------------------------------------- running
 
 
-def run_sql(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
-) -> pl.DataFrame:
-    """Run one read-only statement with bound `$name` parameters and return its rows."""
+def _checked(
+    sql: str, con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None
+) -> dict[str, object]:
     statement = check_statement(con, sql)
     given = dict(params or {})
     missing = sorted(set(statement.named_parameters) - set(given))
@@ -189,11 +193,34 @@ def run_sql(
     extra = sorted(set(given) - set(statement.named_parameters))
     if extra:
         raise QueryError(f"the query has no parameter {extra[0]!r}")
+    return given
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """Run one read-only statement with bound `$name` parameters and return its rows."""
+    given = _checked(sql, con, params)
     try:
         frame: pl.DataFrame = con.sql(sql, params=given or None).pl()
     except duckdb.Error as e:
         raise _wrap(e) from e
     return frame
+
+
+def stream_sql(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+) -> pa.RecordBatchReader:
+    """Run one read-only statement; its rows as a stream of Arrow batches of at most
+    `BATCH_ROWS` rows, produced as they are read (DuckDB spills what does not fit)."""
+    given = _checked(sql, con, params)
+    try:
+        reader: pa.RecordBatchReader = con.sql(sql, params=given or None).to_arrow_reader(
+            BATCH_ROWS
+        )
+        return reader
+    except duckdb.Error as e:
+        raise _wrap(e) from e
 
 
 def query(
@@ -306,6 +333,39 @@ def query_named(
         return run_named(con, name, params, settings=settings)
 
 
+def stream_query(
+    db: Path | str,
+    sql: str | None,
+    params: Mapping[str, object] | None,
+    fmt: str,
+    target: Path | IO[bytes],
+    *,
+    name: str | None = None,
+    settings: Settings | None = None,
+    config: Path | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    max_rows: int = TABLE_MAX_ROWS,
+) -> Written:
+    """Open the sandbox, run `sql` (or the named query `name`), write its rows as `fmt`
+    to `target` batch by batch, close it. Memory stays that of one batch (and, for
+    `table`, of the `max_rows` rows shown) whatever the size of the result. Settings as
+    for `query_named`."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    with sandbox(db, wait_seconds=wait_seconds) as con:
+        if name is not None:
+            named = sql_file(NAMED, name)
+            if settings is None:  # the warehouse's stored settings, as `query_named`
+                settings = effective_settings(con, config).settings
+            reader = stream_sql(con, named.sql, bind_named(named, params, settings))
+        else:
+            reader = stream_sql(con, sql or "", params)
+        try:
+            return write_stream(reader, fmt, target, max_rows=max_rows)
+        except duckdb.Error as e:
+            raise _wrap(e) from e
+
+
 # --------------------------------------------------------------------------- parameters
 
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -342,6 +402,99 @@ def _convert_scalar(type_: str, text: str) -> object:
 
 
 # --------------------------------------------------------------------------- output
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What `write_stream` wrote: every row of the result, of which `shown` were printed
+    (the table format shows at most `max_rows`; the others write all)."""
+
+    rows: int
+    shown: int
+
+
+def write_stream(
+    reader: pa.RecordBatchReader,
+    fmt: str,
+    target: Path | IO[bytes],
+    *,
+    max_rows: int = TABLE_MAX_ROWS,
+) -> Written:
+    """Write a stream of Arrow batches as table, csv, json or parquet, one batch at a
+    time, with the same safety rules as `write_result` (CSV formulas neutralised, control
+    characters out of the table). The table keeps its first `max_rows` rows and counts
+    the rest without keeping them."""
+    if fmt == "table":
+        return _stream_table(reader, target, max_rows)
+    with _binary(target) as out:
+        write = _stream_parquet if fmt == "parquet" else partial(_stream_text, fmt=fmt)
+        rows = write(reader, out)
+    return Written(rows, rows)
+
+
+@contextmanager
+def _binary(target: Path | IO[bytes]) -> Iterator[IO[bytes]]:
+    if isinstance(target, Path):
+        with target.open("wb") as f:
+            yield f
+    else:
+        yield target
+
+
+def _frames(reader: pa.RecordBatchReader) -> Iterator[pl.DataFrame]:
+    for batch in reader:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        yield frame
+
+
+def _empty(reader: pa.RecordBatchReader) -> pl.DataFrame:
+    frame = pl.from_arrow(reader.schema.empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _stream_text(reader: pa.RecordBatchReader, out: IO[bytes], *, fmt: str) -> int:
+    rows, first = 0, True
+    if fmt == "json":
+        out.write(b"[")
+    for frame in _frames(reader):
+        if frame.height == 0:
+            continue
+        if fmt == "csv":
+            neutralise_formulas(frame).write_csv(out, include_header=first)
+        else:  # one JSON array for the whole result: the batches' arrays, joined
+            text = frame.write_json()
+            out.write((text[1:-1] if first else "," + text[1:-1]).encode())
+        rows, first = rows + frame.height, False
+    if fmt == "csv" and first:  # no rows: the header alone
+        neutralise_formulas(_empty(reader)).write_csv(out)
+    if fmt == "json":
+        out.write(b"]\n")
+    return rows
+
+
+def _stream_parquet(reader: pa.RecordBatchReader, out: IO[bytes]) -> int:
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with pq.ParquetWriter(out, reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def _stream_table(reader: pa.RecordBatchReader, target: Path | IO[bytes], max_rows: int) -> Written:
+    kept: list[pl.DataFrame] = []
+    rows = 0
+    for frame in _frames(reader):
+        if rows < max_rows:
+            kept.append(frame.head(max_rows - rows))
+        rows += frame.height
+    shown = pl.concat(kept) if kept else _empty(reader)
+    _write_bytes(target, (render_table(shown, max_rows) + "\n").encode())
+    return Written(rows, min(rows, max_rows))
 
 
 def write_result(

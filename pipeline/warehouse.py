@@ -6,9 +6,12 @@ dictionary; `tests/test_docs.py` keeps the two in step.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,17 +22,78 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import schema
+from pipeline import derive, schema
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
 
 DEFAULT_DB = "rmslog.duckdb"
 ENV_DB = "RMSLOG_DB"
+#: The memory budget of one rmslog process, e.g. `2GiB` or `800MB` (default 1 GiB).
+ENV_MEMORY = "RMSLOG_MEMORY_LIMIT"
+DEFAULT_MEMORY_BYTES = 1 << 30
+#: DuckDB gets this share of the budget; the rest is for Python, Arrow and Polars.
+DUCKDB_SHARE = 0.6
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
 
 
 def default_db_path() -> Path:
     """`$RMSLOG_DB`, else `./rmslog.duckdb`."""
     return Path(os.environ.get(ENV_DB) or DEFAULT_DB)
+
+
+def memory_budget_bytes() -> int:
+    """The process budget: `$RMSLOG_MEMORY_LIMIT` (`1GiB`, `800MB`, bytes), else 1 GiB."""
+    text = os.environ.get(ENV_MEMORY, "").strip().lower().replace(" ", "")
+    if not text:
+        return DEFAULT_MEMORY_BYTES
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]*)", text)
+    if not m or m.group(2) not in _UNITS:
+        raise WarehouseError(
+            f"${ENV_MEMORY}={os.environ[ENV_MEMORY]!r} is not a size; use e.g. 1GiB or 800MB"
+        )
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def duckdb_memory_mib() -> int:
+    """DuckDB's share of the budget, in MiB (at least 64)."""
+    return max(64, int(memory_budget_bytes() * DUCKDB_SHARE) >> 20)
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's share of the budget as a DuckDB `memory_limit` value."""
+    return f"{duckdb_memory_mib()}MiB"
+
+
+_spill: list[str] = []  # this process's spill folder, made on first use
+
+
+def _spill_folder() -> str:
+    """A private folder for one connection's spill files, inside a folder of this process
+    that is removed when it exits. DuckDB creates it only when it spills, and deletes
+    its files when the connection closes."""
+    if not _spill:
+        _spill.append(tempfile.mkdtemp(prefix="rmslog-spill-"))
+        atexit.register(shutil.rmtree, _spill[0], ignore_errors=True)
+    _spill.append("")
+    return os.path.join(_spill[0], f"connection-{len(_spill) - 1}")
+
+
+def connection_config() -> dict[str, str | bool | int | float | list[str]]:
+    """What every warehouse connection is opened with: the memory limit, and a private
+    temporary folder to spill to once it is reached (also read-only connections: the
+    query sandbox keeps it after it turns file access off)."""
+    return {"memory_limit": duckdb_memory_limit(), "temp_directory": _spill_folder()}
 
 
 def _requests_ddl() -> str:
@@ -206,6 +270,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "chain of custody: file_reads, integrity_events, conflicts, file identity, reject excerpts",
         _custody_statements(),
     ),
+    Migration(
+        derive.MIGRATION_VERSION,
+        "key_usage kept up to date as a table, and rollups for reports and named queries",
+        derive.MIGRATION_STATEMENTS,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -250,6 +319,7 @@ def _derived_fingerprint() -> str:
     changes, they are re-created; otherwise an open leaves them alone."""
     parts = [_REQUEST_TYPES_DDL, repr(_request_type_rows())]
     parts += [f"{v.name}\n{v.sql}" for v in sql_files("views")]
+    parts += derive.definition()
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
@@ -310,6 +380,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> SchemaChange:
             )
             for view in sql_files("views"):
                 con.execute(view.sql)
+            _refresh_derived_tables(con, derive.MIGRATION_VERSION in applied)
             con.execute(
                 "INSERT OR REPLACE INTO schema_meta VALUES ('derived_fingerprint', $f)",
                 {"f": fingerprint},
@@ -319,6 +390,22 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> SchemaChange:
         con.execute("ROLLBACK")
         raise
     return SchemaChange(tuple(applied), refreshed)
+
+
+def _refresh_derived_tables(con: duckdb.DuckDBPyConnection, created: bool) -> None:
+    """Rebuild `key_usage` and the rollups from every request when they were just created
+    (migration 3) or what they are computed with changed (the request-type catalogue, the
+    SQL in queries/derive/): a full recomputation, so only then, not when a view changes."""
+    parts = [repr(_request_type_rows()), *derive.definition()]
+    wanted = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    stored = con.execute(
+        "SELECT value FROM schema_meta WHERE key = 'derive_fingerprint'"
+    ).fetchall()
+    if created or not stored or stored[0][0] != wanted:
+        derive.rebuild(con)
+        con.execute(
+            "INSERT OR REPLACE INTO schema_meta VALUES ('derive_fingerprint', $f)", {"f": wanted}
+        )
 
 
 def _stored_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -390,7 +477,7 @@ def connect(
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=connection_config())
             break
         except duckdb.IOException as e:
             if "lock" not in str(e).lower():

@@ -166,6 +166,16 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+#: Tables derived from `requests` as rows arrive (`pipeline.derive.TABLES`).
+DERIVED_TABLES = (
+    "key_usage",
+    "key_calls_by_time",
+    "key_calls_by_origin",
+    "requests_by_hour",
+    "users_by_day",
+)
+
+
 def warehouse_contents(db: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of the ingest tables, sorted (the manifest without `ingested_at`, rows
     without the `run_id` a killed run took), read through a fresh connection: what another
@@ -178,6 +188,11 @@ def warehouse_contents(db: Path) -> dict[str, list[tuple[object, ...]]]:
             "ingested_files": con.sql(
                 "SELECT * EXCLUDE (ingested_at) FROM ingested_files ORDER BY ALL"
             ).fetchall(),
+            # Derived inside the same transactions: killed and re-run, they must agree too.
+            **{
+                t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall()  # noqa: S608
+                for t in DERIVED_TABLES
+            },
             "conflicts": con.sql(
                 "SELECT * EXCLUDE (run_id) FROM conflicts ORDER BY ALL"
             ).fetchall(),

@@ -596,7 +596,7 @@ def test_a_failing_rule_rolls_back_every_finding_of_the_run(
 ) -> None:
     records = _known(ANA) + _failures(ANA, "2026-11-03 10:00:00", 12, 0.5)
     _detect(warehouse, tmp_path, records, "denied-burst")
-    warehouse.execute("DROP VIEW key_usage")
+    warehouse.execute("DROP TABLE key_usage")
     with pytest.raises(QueryError, match="detection rule orphan-key-calls"):
         run_detections(
             warehouse, ["denied-burst", "orphan-key-calls"], {"denied-burst.min_failures": "50"}

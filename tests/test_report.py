@@ -405,6 +405,26 @@ def test_demo_style_call_without_options_reports_everything(
     assert result.key_calls == 8 and result.findings == 3  # f-old is before the data
 
 
+def test_evidence_outside_its_findings_window_is_still_found(
+    hostile_db: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(hostile_db, db)
+    with open_warehouse(db) as con:
+        early = con.sql("SELECT row_id, ts FROM requests ORDER BY ts LIMIT 1").fetchall()[0]
+        con.execute(
+            "INSERT INTO findings BY NAME SELECT 'f-outside' AS finding_id, 'handmade' AS rule, "
+            "'low' AS severity, TIMESTAMP '2026-11-27 12:00:00' AS first_ts, "
+            "TIMESTAMP '2026-11-27 12:05:00' AS last_ts, 'x' AS entity, "
+            "'evidence elsewhere' AS summary, [$id] AS evidence_row_ids",
+            {"id": early[0]},
+        )
+    rows = _data(db, period=DAY)["finding-evidence"].filter(pl.col("finding_id") == "f-outside")
+    assert rows.select("row_id", "ts").rows() == [early]
+
+
 def _changed_source_case(cli: Any, tmp_path: Path) -> tuple[Path, Path, Path]:
     """A file ingested, edited in place in a line already read (as `sed -i` would), and
     ingested again; then detect."""

@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipeline import schema
+from pipeline import derive, schema
 from pipeline.ingest.source import FileCounts, is_gzip
 from pipeline.ingest.survey import WholeFile
 from pipeline.ingest.w3c import NULL_TOKENS, QUOTES
@@ -282,6 +282,11 @@ def store_group(
     con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
     try:
         _drop_repeats(con, mine, params, run_id)
+        con.execute(
+            f"INSERT INTO {derive.ARRIVED} SELECT row_id, ts, correlation_id, request_type "  # noqa: S608
+            f"FROM requests r WHERE {mine}",
+            params,
+        )
         stats = con.execute(
             "SELECT r.source_file, count(*), min(r.ts), max(r.ts) FROM requests r "  # noqa: S608
             f"WHERE {mine} GROUP BY r.source_file",

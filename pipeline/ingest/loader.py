@@ -35,12 +35,14 @@ from pipeline.ingest.source import (
 )
 from pipeline.ingest.store import Batch, IngestRun, Store
 from pipeline.ingest.survey import FAST_MIN_BYTES, WholeFile, survey_file
-from pipeline.warehouse import begin_ingest_run, finish_ingest_run
+from pipeline.warehouse import begin_ingest_run, duckdb_memory_mib, finish_ingest_run
 
 #: In folders, files named like RMS logs are taken: `*.log`, numbered blobs, and their `.gz`.
 LOG_SUFFIXES = (".log", ".log.gz")
-#: DuckDB memory while ingesting: big files stream through; the rest spills to disk.
-MEMORY_LIMIT = "400MB"
+#: DuckDB memory while ingesting (at most; less when its share of the process budget,
+#: `$RMSLOG_MEMORY_LIMIT`, is smaller): big files stream through; the rest spills to disk.
+#: Python holds up to two parsed 8 MiB chunks (as Arrow) beside it.
+MEMORY_LIMIT_MIB = 400
 
 OnFile = Callable[[str, str, str], None]
 """Called with (file key, path given, "ingested" | "skipped" | "refused") after each file."""
@@ -252,7 +254,7 @@ def _ingest_settings(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     (Committed rows are safe in the write-ahead log until then.)"""
     settings = {
         "preserve_insertion_order": "false",
-        "memory_limit": MEMORY_LIMIT,
+        "memory_limit": f"{min(MEMORY_LIMIT_MIB, duckdb_memory_mib())}MiB",
         "wal_autocheckpoint": "1GB",
     }
     before = {n: con.execute(f"SELECT current_setting('{n}')").fetchall()[0][0] for n in settings}

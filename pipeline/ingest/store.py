@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import schema
+from pipeline import derive, schema
 from pipeline.ingest.fast import INTO_CONFLICTS, SAME_VALUES, FastPathMiss, Staged, store_group
 from pipeline.ingest.lake import Lake
 from pipeline.ingest.source import Chunk, FileCounts, FileDone
@@ -106,6 +106,7 @@ class Store:
         self.waiting: list[WholeFile] = []  # regular files for DuckDB, not read yet
         self.waiting_lines = self.tables = 0
         self.fallback: Callable[[WholeFile], None] = _no_fallback
+        derive.track_arrivals(con)
         self._reset()
 
     def _reset(self) -> None:
@@ -239,6 +240,7 @@ class Store:
         lasts = [c.last_ts for c in self.counts.values() if c.last_ts is not None]
         if self.lake and firsts and lasts:
             staged = self.lake.stage(self.con, self.done, (min(firsts), max(lasts)))
+        derive.apply_arrivals(self.con)  # key_usage and rollups commit with their rows
         self.con.execute("COMMIT")
         if self.lake and staged:
             self.lake_files += self.lake.publish(staged)
@@ -298,6 +300,12 @@ def _insert_new_rows(
         if pc.any(seen["differs"]).as_py():
             conflicts = _keep_conflicts(con, rows, bounds, run_id)
         con.sql("SELECT b.* FROM batch b ANTI JOIN seen USING (row_id, ts)").insert_into("requests")
+    new = (
+        "batch" if seen.num_rows == 0 else "(SELECT * FROM batch ANTI JOIN seen USING (row_id, ts))"
+    )
+    con.execute(
+        f"INSERT INTO {derive.ARRIVED} SELECT row_id, ts, correlation_id, request_type FROM {new}"  # noqa: S608
+    )
     if repeats is not None and repeats.num_rows:
         span = pc.min_max(repeats["ts"])
         conflicts += _keep_conflicts(

@@ -1,9 +1,11 @@
 """The tables behind the report: one SQL file under `queries/report/` each.
 
-`collect_report_data` materialises the period's tenant-key operations once (the
-`report_key_usage` temp table, pseudonymised on request), then runs every table query
-with bound parameters. The frames it returns are what the HTML shows and what every
-export writes, so the two can never disagree.
+`collect_report_data` runs every table query with bound parameters. The tables about
+tenant-key calls and coverage read the rollups that ingest maintains (`key_calls_by_time`,
+`key_calls_by_origin`, `requests_by_hour`, `users_by_day`), so a report over a year reads
+a year of rollups and its findings' evidence, not a year of raw rows; user ids and IPs
+are pseudonymised after aggregation, on request. The frames it returns are what the HTML
+shows and what every export writes, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -114,11 +116,12 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         options.settings, detection_status(con, options.settings, generated_at)
     )
     awaiting = _awaiting_origin(con, params, options.settings, generated_at)
-    _run(con, sql_file(SUBDIR, "period-key-usage"), params)
-    try:
-        tables = {name: _frame(con, sql_file(SUBDIR, name), params) for name in TABLES}
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp.report_key_usage").fetchall()
+    tables = {
+        name: _evidence(con, params)
+        if name == "finding-evidence"
+        else _frame(con, sql_file(SUBDIR, name), params)
+        for name in TABLES
+    }
     return ReportData(
         period=options.period,
         start=start,
@@ -154,7 +157,9 @@ def _bounds(
     """The period's UTC instants; for all data, the whole UTC days that hold records."""
     if period.start is not None and period.end is not None:
         return _midnight(period.start), _midnight(period.end)
-    first, last = con.execute("SELECT min(ts), max(ts) FROM requests").fetchall()[0]
+    first, last = con.execute(
+        "SELECT min(first_ts), max(last_ts) FROM requests_by_hour"
+    ).fetchall()[0]
     if first is None:
         return _midnight(today), _midnight(today)
     return _midnight(first.date()), _midnight(last.date() + timedelta(days=1))
@@ -168,11 +173,23 @@ def _bind(query: SqlFile, params: dict[str, object]) -> dict[str, object]:
     return {p.name: params.get(p.name, p.default) for p in query.params}
 
 
-def _run(con: duckdb.DuckDBPyConnection, query: SqlFile, params: dict[str, object]) -> None:
-    try:
-        con.execute(query.sql, _bind(query, params)).fetchall()
-    except duckdb.Error as e:
-        raise QueryError(f"report query {query.name} ({query.path}) failed: {e}") from e
+def _evidence(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.DataFrame:
+    """The findings' evidence records, looked for between the findings' earliest first_ts
+    and latest last_ts (every rule's evidence lies inside its finding's window), so a
+    report does not scan the whole history for them; should a record be missing there,
+    the whole history is searched, as before."""
+    query = sql_file(SUBDIR, "finding-evidence")
+    lo, hi = con.execute(
+        "SELECT min(first_ts), max(last_ts) FROM findings "
+        "WHERE last_ts >= CAST($from_ts AS TIMESTAMP) AND first_ts < CAST($to_ts AS TIMESTAMP)",
+        {"from_ts": params["from_ts"], "to_ts": params["to_ts"]},
+    ).fetchall()[0]
+    if lo is None or hi is None:
+        return _frame(con, query, params)
+    frame = _frame(con, query, {**params, "evidence_lo": lo, "evidence_hi": hi})
+    if frame.get_column("ts").null_count():
+        frame = _frame(con, query, params)  # a record outside the window, or gone
+    return frame
 
 
 def _frame(

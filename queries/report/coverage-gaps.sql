@@ -1,5 +1,5 @@
 -- name: coverage-gaps
--- description: Stretches of whole UTC hours in the period (up to now) with no log record at all; whole_days counts the complete UTC days inside each gap, after_latest_record marks a gap after the newest stored record (logs not downloaded yet, or logging stopped).
+-- description: (From the requests_by_hour rollup.) Stretches of whole UTC hours in the period (up to now) with no log record at all; whole_days counts the complete UTC days inside each gap, after_latest_record marks a gap after the newest stored record (logs not downloaded yet, or logging stopped).
 -- param: from_ts TIMESTAMP | first instant included
 -- param: to_ts TIMESTAMP | first instant excluded
 -- param: now TIMESTAMP | hours from the current one on cannot have logs yet
@@ -14,9 +14,9 @@ hours AS (
     WHERE hi > lo
 ),
 seen AS (
-    SELECT DISTINCT date_trunc('hour', ts) AS hour
-    FROM requests, bounds
-    WHERE ts >= lo AND ts < hi
+    SELECT hour
+    FROM requests_by_hour
+    WHERE hour >= CAST($from_ts AS TIMESTAMP) AND requests > 0
 ),
 empty AS (
     SELECT hour, hour - to_hours(row_number() OVER (ORDER BY hour)) AS island
@@ -34,6 +34,6 @@ SELECT
         CASE WHEN gap_start = date_trunc('day', gap_start) THEN gap_start
              ELSE date_trunc('day', gap_start) + INTERVAL 1 DAY END,
         date_trunc('day', gap_end))) AS whole_days,
-    gap_start > coalesce((SELECT max(ts) FROM requests), TIMESTAMP '0001-01-01') AS after_latest_record
+    gap_start > coalesce((SELECT max(last_ts) FROM requests_by_hour), TIMESTAMP '0001-01-01') AS after_latest_record
 FROM gaps
 ORDER BY gap_start

@@ -3,6 +3,8 @@
 -- param: from_ts TIMESTAMP | first instant included
 -- param: to_ts TIMESTAMP | first instant excluded
 -- param: evidence_limit INTEGER = 1000 | evidence records kept per finding
+-- param: evidence_lo TIMESTAMP = -infinity | look for evidence records from this instant (the earliest first_ts of the findings)
+-- param: evidence_hi TIMESTAMP = infinity | and up to this one (the latest last_ts): zone maps then skip the rest of the history
 -- param: pseudonymize BOOLEAN = false | replace user ids and IPs by keyed hashes
 -- param: key_inner BLOB | HMAC-SHA256 inner padded key (bound, never stored)
 -- param: key_outer BLOB | HMAC-SHA256 outer padded key (bound, never stored)
@@ -22,7 +24,10 @@ hashed AS (
     SELECT p.finding_id, p.severity_rank, p.first_ts AS finding_ts, p.evidence_no, p.row_id,
            r.* EXCLUDE (row_id)
     FROM picked p
-    LEFT JOIN requests r ON r.row_id = p.row_id
+    LEFT JOIN (
+        SELECT * FROM requests
+        WHERE ts BETWEEN CAST($evidence_lo AS TIMESTAMP) AND CAST($evidence_hi AS TIMESTAMP)
+    ) r ON r.row_id = p.row_id
 )
 SELECT
     finding_id, evidence_no, row_id, ts, request_type,

@@ -1,15 +1,18 @@
 -- name: top-apps
--- description: The client applications (from c_info) behind the most tenant-key calls in the period.
+-- description: The client applications (from c_info, parsed as the client_info view does) behind the most tenant-key calls in the period, from the key_calls_by_origin rollup.
+-- param: from_ts TIMESTAMP | first instant included
+-- param: to_ts TIMESTAMP | first instant excluded
 -- param: top INTEGER = 20 | how many rows
 -- columns: app_name, os_name, key_calls, share, users
-SELECT
-    ci.app_name,
-    ci.os_name,
-    count(*) AS key_calls,
-    round(count(*) / (SELECT count(*) FROM report_key_usage), 4) AS share,
-    count(DISTINCT k.user_id) AS users
-FROM report_key_usage k
-LEFT JOIN client_info ci ON ci.c_info = k.c_info
-GROUP BY ci.app_name, ci.os_name
+WITH per_app AS (
+    SELECT c_info_field(c_info, 'AppName') AS app_name,
+           c_info_field(c_info, 'OSName') AS os_name,
+           CAST(sum(calls) AS BIGINT) AS key_calls,
+           count(DISTINCT user_id) AS users
+    FROM key_calls_by_origin_between($from_ts, $to_ts)
+    GROUP BY ALL
+)
+SELECT app_name, os_name, key_calls, round(key_calls / sum(key_calls) OVER (), 4) AS share, users
+FROM per_app
 ORDER BY key_calls DESC, app_name NULLS LAST, os_name NULLS LAST
 LIMIT $top

@@ -1,13 +1,28 @@
 -- name: top-ips
--- description: The client IP addresses behind the most tenant-key calls in the period.
+-- description: The client IP addresses behind the most tenant-key calls in the period, from the key_calls_by_origin rollup; IPs pseudonymised on request.
+-- param: from_ts TIMESTAMP | first instant included
+-- param: to_ts TIMESTAMP | first instant excluded
 -- param: top INTEGER = 20 | how many rows
+-- param: pseudonymize BOOLEAN = false | replace user ids and IPs by keyed hashes
+-- param: key_inner BLOB | HMAC-SHA256 inner padded key (bound, never stored)
+-- param: key_outer BLOB | HMAC-SHA256 outer padded key (bound, never stored)
 -- columns: c_ip, key_calls, share, users
-SELECT
-    c_ip,
-    count(*) AS key_calls,
-    round(count(*) / (SELECT count(*) FROM report_key_usage), 4) AS share,
-    count(DISTINCT user_id) AS users
-FROM report_key_usage
-GROUP BY c_ip
+WITH per_ip AS (
+    SELECT c_ip, CAST(sum(calls) AS BIGINT) AS key_calls, count(DISTINCT user_id) AS users
+    FROM key_calls_by_origin_between($from_ts, $to_ts)
+    GROUP BY c_ip
+),
+shown AS (
+    SELECT
+        CASE WHEN $pseudonymize AND c_ip IS NOT NULL
+             THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
+                      || unhex(sha256(CAST($key_inner AS BLOB) || encode(c_ip)))), 16)
+             ELSE c_ip END AS c_ip,
+        key_calls,
+        round(key_calls / sum(key_calls) OVER (), 4) AS share,
+        users
+    FROM per_ip
+)
+SELECT * FROM shown
 ORDER BY key_calls DESC, c_ip NULLS LAST
 LIMIT $top

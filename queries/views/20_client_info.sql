@@ -4,11 +4,11 @@
 CREATE OR REPLACE VIEW client_info AS
 SELECT
     c_info,
-    nullif(regexp_extract(c_info, '(?:^|;)version=([^;]*)', 1), '') AS msipc_version,
-    nullif(regexp_extract(c_info, '(?:^|;)AppName=([^;]*)', 1), '') AS app_name,
-    nullif(regexp_extract(c_info, '(?:^|;)AppVersion=([^;]*)', 1), '') AS app_version,
-    nullif(regexp_extract(c_info, '(?:^|;)AppArch=([^;]*)', 1), '') AS app_arch,
-    nullif(regexp_extract(c_info, '(?:^|;)OSName=([^;]*)', 1), '') AS os_name,
-    nullif(regexp_extract(c_info, '(?:^|;)OSVersion=([^;]*)', 1), '') AS os_version,
-    nullif(regexp_extract(c_info, '(?:^|;)OSArch=([^;]*)', 1), '') AS os_arch
+    c_info_field(c_info, 'version') AS msipc_version,
+    c_info_field(c_info, 'AppName') AS app_name,
+    c_info_field(c_info, 'AppVersion') AS app_version,
+    c_info_field(c_info, 'AppArch') AS app_arch,
+    c_info_field(c_info, 'OSName') AS os_name,
+    c_info_field(c_info, 'OSVersion') AS os_version,
+    c_info_field(c_info, 'OSArch') AS os_arch
 FROM (SELECT DISTINCT c_info FROM requests WHERE c_info IS NOT NULL);

@@ -1,0 +1,203 @@
+"""Scale sweep: what each command costs as the warehouse grows (not a timed test).
+
+Generates tenants of about 1M and 10M rows (the same users over 6 and 60 days, so a
+day holds as many records at every size; BENCH_SCALE=3 adds 180 days, about 30M rows;
+BENCH_SCALE below 1 scales the users down, e.g. 0.1 gives about 100K and 1M rows), and
+runs every command as a child process (`python -m pipeline ...`), printing its wall
+time and peak RSS (the child's own `ru_maxrss`, from `os.wait4`):
+
+  ingest of all days but the last; `detect --full`; ingest of the last day and the
+  (incremental) detect after it; report of the whole history; report of one day;
+  `query "select count(*) from key_usage"`; `query --name key-calls-by-user`.
+
+Then the growth ratio between sizes, and the targets: peak RSS <= 1 GiB for every command,
+and the one-day report at the largest size <= 1.5x the same at the smallest. For scale,
+two baselines on the same files: DuckDB's own read_csv into a raw VARCHAR table (ingest's
+yardstick), and lnav's tenant-key calls per day (only when lnav is installed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from common import OUT, SCALE, ensure_logs
+
+from pipeline.generate import SCENARIOS, GenerateOptions
+
+#: The yardstick tenant: about 10M rows in 60 days at BENCH_SCALE=1 (rows grow with users).
+USERS = max(10, int(6_500 * min(SCALE, 1.0)))
+DAYS = (6, 60, 180) if SCALE >= 3 else (6, 60)
+START = date(2026, 9, 1)
+GIB = 1 << 30
+#: A full detect re-judges every day; a plain one only the days data arrived in.
+DETECT_FULL: tuple[str, ...] = ("--full",)
+
+
+@dataclass
+class Run:
+    seconds: float
+    cpu_seconds: float  # user + system: less bent than wall time by a busy machine
+    peak_bytes: int
+    ok: bool
+
+
+def run(args: list[str | Path], *, env: dict[str, str] | None = None) -> Run:
+    """Run one command as a child process; its wall time and its own peak RSS."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [str(a) for a in args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    err = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    ok = child.returncode in (0, 1)  # 1: findings at/above --fail-on (not used here)
+    if not ok:
+        print(f"   ! {' '.join(map(str, args[:4]))} ... exited {child.returncode}: {err[-400:]}")
+    return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, ok)
+
+
+def rmslog(*args: str | Path) -> list[str | Path]:
+    return [sys.executable, "-m", "pipeline", *args]
+
+
+def tenant(days: int) -> tuple[Path, Path, date]:
+    """Logs of `days` + 1 days: a folder of the first `days`, and one of the last day."""
+    name = f"scale-{USERS}u-{days}d"
+    logs = ensure_logs(
+        name,
+        GenerateOptions(start=START, days=days + 1, users=USERS, seed=42, scenarios=SCENARIOS),
+    )
+    last = START + timedelta(days=days)
+    later = OUT / name / "last-day"
+    if not later.exists():
+        later.mkdir()
+        for f in list(logs.rglob(f"*{last.isoformat()}*")):
+            f.rename(later / f.name)
+    return logs, later, last
+
+
+def rows_in(folder: Path) -> int:
+    n = 0
+    for f in folder.rglob("*.log"):
+        with f.open("rb") as handle:
+            n += sum(1 for line in handle if not line.startswith(b"#"))
+    return n
+
+
+def sweep(days: int) -> dict[str, Run]:
+    logs, later, last = tenant(days)
+    rows = rows_in(logs)
+    work = OUT / f"scale-{USERS}u-{days}d" / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    db = work / "rmslog.duckdb"
+    print(f"-- {days} days, {USERS} users: {rows:,} rows (+ {rows_in(later):,} on {last})")
+    one_day = (last - timedelta(days=days // 2)).isoformat()
+    print(f"   (one day = {one_day})")
+    steps: list[tuple[str, list[str | Path]]] = [
+        ("ingest", rmslog("ingest", logs, "--db", db)),
+        ("detect --full", rmslog("detect", "--db", db, *DETECT_FULL)),
+        ("ingest one more day", rmslog("ingest", later, "--db", db)),
+        ("detect after one more day", rmslog("detect", "--db", db)),
+        ("report, whole history", rmslog("report", "--db", db, "--out", work / "all")),
+        (
+            "report, one day",
+            rmslog("report", "--db", db, "--out", work / "day", "--from", one_day, "--to", one_day),
+        ),
+        (
+            'query "select count(*) from key_usage"',
+            rmslog("query", "select count(*) from key_usage", "--db", db),
+        ),
+        (
+            "query --name key-calls-by-user",
+            rmslog("query", "--name", "key-calls-by-user", "--db", db),
+        ),
+        ("duckdb read_csv -> raw VARCHAR table", raw_read_csv(logs, work / "raw.duckdb")),
+    ]
+    if shutil.which("lnav"):
+        steps.append(("lnav: key calls per day", lnav_per_day(logs)))
+    results = {}
+    for name, args in steps:
+        results[name] = r = run(args)
+        flag = "" if r.peak_bytes <= GIB else "  (over 1 GiB)"
+        print(
+            f"   {name:<40} {r.seconds:8.2f} s wall {r.cpu_seconds:8.2f} s cpu "
+            f"{r.peak_bytes / 2**20:7.0f} MiB{flag}"
+        )
+    return results
+
+
+def raw_read_csv(logs: Path, db: Path) -> list[str | Path]:
+    """DuckDB reading the same files as text into a table: ingest's lower bound."""
+    code = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); con.execute("
+        '"CREATE TABLE raw AS SELECT * FROM read_csv($p, delim = chr(9), header = false, '
+        "all_varchar = true, comment = '#', quote = '', escape = '', null_padding = true, "
+        "filename = true)\", {'p': sys.argv[2]})"
+    )
+    return [sys.executable, "-c", code, db, str(logs / "**" / "*.log")]
+
+
+def lnav_per_day(logs: Path) -> list[str | Path]:
+    query = (
+        ";SELECT date(log_time) AS day, count(*) FROM all_logs "
+        "WHERE log_body LIKE '%KMSP%' OR log_body LIKE '%KeyVault%' GROUP BY day"
+    )
+    return ["lnav", "-n", "-c", query, *sorted(logs.rglob("*.log"))]
+
+
+def main() -> None:
+    print(f"BENCH_SCALE={SCALE:g}: {USERS} users, sizes {', '.join(f'{d} days' for d in DAYS)}")
+    sizes = {days: sweep(days) for days in DAYS}
+    small, large = sizes[DAYS[0]], sizes[DAYS[-1]]
+    print(f"-- growth {DAYS[-1]} days / {DAYS[0]} days (wall, cpu, peak RSS)")
+    for name, r in large.items():
+        base = small.get(name)
+        if base and base.seconds > 0:
+            print(
+                f"   {name:<40} {r.seconds / base.seconds:6.1f}x "
+                f"{r.cpu_seconds / max(base.cpu_seconds, 1e-3):6.1f}x "
+                f"{r.peak_bytes / max(base.peak_bytes, 1):6.1f}x"
+            )
+    print("-- targets")
+    worst = max(
+        (r.peak_bytes, f"{days} days: {name}")
+        for days, runs in sizes.items()
+        for name, r in runs.items()
+        if not name.startswith(("duckdb", "lnav"))
+    )
+    verdict = "ok" if worst[0] <= GIB else "MISSED"
+    print(
+        f"   peak RSS <= 1 GiB for every command: {verdict} "
+        f"(worst {worst[0] / 2**20:.0f} MiB, {worst[1]})"
+    )
+    day_small, day_large = small["report, one day"], large["report, one day"]
+    ratio = day_large.seconds / day_small.seconds
+    verdict = "ok" if ratio <= 1.5 else "MISSED"
+    print(
+        f"   one-day report at {DAYS[-1]} days <= 1.5x at {DAYS[0]} days: {verdict} ({ratio:.2f}x)"
+    )
+    for days, runs in sizes.items():
+        ingest, raw = runs["ingest"], runs["duckdb read_csv -> raw VARCHAR table"]
+        print(
+            f"   ingest / duckdb read_csv at {days} days: "
+            f"{ingest.seconds / raw.seconds:.2f}x wall, "
+            f"{ingest.cpu_seconds / raw.cpu_seconds:.2f}x cpu"
+        )
+    if not shutil.which("lnav"):
+        print("   lnav: not installed, skipped")
+    failed = [n for runs in sizes.values() for n, r in runs.items() if not r.ok]
+    if failed:
+        print(f"   commands that failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
