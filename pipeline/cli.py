@@ -1,7 +1,11 @@
 """The `rmslog` command line: parse options, call one stage function, print the result.
 
 Data goes to stdout, people-talk (progress, warnings, errors) to stderr. Exit codes
-are `pipeline.errors.ExitCode`.
+are `pipeline.errors.ExitCode`; what ends a command (errors, signals, bugs) is turned
+into one line and its code in one place, `pipeline.shell`.
+
+Each command imports what it uses when it runs: `rmslog --help` and a small query must
+not pay for Polars, Arrow, Plotly or Jinja2 (`tests/test_cli.py` checks it).
 """
 
 from __future__ import annotations
@@ -15,51 +19,45 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from signal import SIGINT, SIGTERM
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
-from pipeline import query as query_mod
-from pipeline.detect import Severity, run_detections, severity_at_least
-from pipeline.errors import ExitCode, RmslogError, UsageError
-from pipeline.generate import (
-    GenerateOptions,
-    describe,
-    follow_logs,
-    generate_logs,
-    parse_scenarios,
-)
-from pipeline.ingest import IngestSummary, WatchStatus, ingest_paths, watch_folder
-from pipeline.report import (
-    PeriodKind,
-    ReportOptions,
-    build_report,
-    load_pseudonym_key,
-    parse_formats,
-    resolve_period,
-)
-from pipeline.run import run_demo
+from pipeline.errors import ExitCode, NoDataError, OutputError, RmslogError, UsageError
+from pipeline.report.period import PeriodKind
 from pipeline.schema import Topology
-from pipeline.settings import load_settings
-from pipeline.warehouse import default_db_path, open_warehouse
+from pipeline.severity import Severity
+from pipeline.shell import RmslogGroup, err, fail, show_version, state
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from pipeline.ingest import IngestSummary, WatchStatus
 
 app = typer.Typer(
     name="rmslog",
+    cls=RmslogGroup,
     help="Analytics for Azure RMS usage logs: who used the tenant key, when, from where.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-_state = {"debug": False}
+
+#: Seconds every command waits while another process holds the warehouse (`--wait`).
+WAIT_SECONDS = 5.0
+#: Seconds `rmslog query` lets a statement run before stopping it (`--timeout`).
+QUERY_TIMEOUT_SECONDS = 300.0
 
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="Warehouse file (default: $RMSLOG_DB, else ./rmslog.duckdb)."),
+]
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait", min=0, help="Seconds to wait while another process holds the warehouse."
+    ),
 ]
 
 
@@ -80,14 +78,15 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except RmslogError as e:
-        if _state["debug"]:
-            raise
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(int(e.exit_code)) from None
+        fail(e)
 
 
 def _db(db: Path | None) -> Path:
-    return db if db is not None else default_db_path()
+    if db is not None:
+        return db
+    from pipeline.warehouse import default_db_path
+
+    return default_db_path()
 
 
 def _print_json(data: Any) -> None:
@@ -106,9 +105,18 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
 
 @app.callback()
 def _main(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks (also after the command).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=show_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
-    _state["debug"] = debug
+    if debug:
+        state["debug"] = True
 
 
 @app.command()
@@ -151,6 +159,14 @@ def generate(
 
     Example: rmslog generate logs/ --days 28 --users 200 --topology byok-keyvault --scenarios all
     """
+    from pipeline.generate import (
+        GenerateOptions,
+        describe,
+        follow_logs,
+        generate_logs,
+        parse_scenarios,
+    )
+
     with _errors():
         opts = GenerateOptions(
             start=start.date(),
@@ -167,7 +183,10 @@ def generate(
             scenarios=parse_scenarios(scenarios),
             blob_minutes=blob_minutes,
         )
-        run = follow_logs(out_dir, opts, speed=speed) if follow else generate_logs(out_dir, opts)
+        with _writing(out_dir):
+            run = (
+                follow_logs(out_dir, opts, speed=speed) if follow else generate_logs(out_dir, opts)
+            )
         err.print(describe(run), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -175,7 +194,7 @@ def generate(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders (.gz too).")],
     db: DbOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 0.0,
+    wait: WaitOption = WAIT_SECONDS,
     lake: LakeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -183,6 +202,9 @@ def ingest(
 
     Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --lake lake/ --json
     """
+    from pipeline.ingest import ingest_paths
+    from pipeline.warehouse import open_warehouse
+
     with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
         summary = ingest_paths(con, paths, lake=lake)
         for reason in summary.refused:
@@ -212,7 +234,7 @@ def watch(
     directory: Annotated[Path, typer.Argument(help="Folder to watch (recursively).")],
     db: DbOption = None,
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between looks.")] = 5.0,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 2.0,
+    wait: WaitOption = WAIT_SECONDS,
     lake: LakeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -220,6 +242,10 @@ def watch(
 
     Example: rmslog watch ~/rms-logs/ --interval 10 --lake lake/
     """
+    from rich.live import Live
+
+    from pipeline.ingest import watch_folder
+
     with _errors(), _stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
         status = watch_folder(
             directory,
@@ -252,6 +278,8 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _watch_view(st: WatchStatus) -> Table:
+    from rich.table import Table
+
     lag = st.lag_seconds()
     table = Table.grid(padding=(0, 2))
     rows = [
@@ -287,13 +315,17 @@ def detect(
     fail_on: Annotated[
         Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
     ] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
     as_json: JsonOption = False,
 ) -> None:
     """Attribute tenant-key calls and run the detection rules into `findings`.
 
     Example: rmslog detect --rule denied-burst --param denied-burst.min_failures=20 --fail-on high
     """
+    from pipeline.detect import run_detections, severity_at_least
+    from pipeline.settings import load_settings
+    from pipeline.warehouse import open_warehouse
+
     with _errors():
         settings = load_settings(config)
         with open_warehouse(_db(db), wait_seconds=wait) as con:
@@ -331,12 +363,23 @@ def report(
         typer.Option("--pseudonym-key-file", help="Key file (else $RMSLOG_PSEUDONYM_KEY)."),
     ] = None,
     config: Annotated[Path | None, typer.Option(help="Tenant settings (TOML).")] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
+    require_data: Annotated[
+        bool,
+        typer.Option(
+            "--require-data", help="Exit 8 when no log record covers the period (report written)."
+        ),
+    ] = False,
 ) -> None:
     """Write the auditor's HTML report (and exports) for a period; print the files.
 
     Example: rmslog report --out reports/ --period day --yesterday --format html,xlsx --fail-on high
     """
+    from pipeline.report import ReportOptions, build_report, load_pseudonym_key, parse_formats
+    from pipeline.report.period import resolve_period
+    from pipeline.settings import load_settings
+    from pipeline.warehouse import open_warehouse
+
     with _errors():
         options = ReportOptions(
             period=resolve_period(
@@ -350,11 +393,17 @@ def report(
             pseudonym_key=load_pseudonym_key(key_file) if pseudonymize else None,
             settings=load_settings(config),
         )
-        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)
         for path in result.files:
             typer.echo(str(path))
         err.print(f"{result.key_calls:,} tenant-key calls, {result.findings} finding(s)")
+        if not result.log_records:
+            err.print(f"[yellow]no logs cover this period[/] ({options.period.describe()})")
+            if require_data:
+                raise NoDataError(
+                    f"--require-data: no log record covers {options.period.describe()}"
+                )
         if result.failed:
             err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
             raise typer.Exit(int(ExitCode.FINDINGS))
@@ -368,13 +417,15 @@ def query_cmd(
     db: DbOption = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write to FILE, not stdout.")] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = (
-        query_mod.DEFAULT_WAIT_SECONDS
-    ),
+    wait: WaitOption = WAIT_SECONDS,
     config: Annotated[
         Path | None,
         typer.Option(help="Settings file (default: $RMSLOG_CONFIG, else ./rmslog.toml)."),
     ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0, help="Stop the query after SECONDS (0: no limit)."),
+    ] = QUERY_TIMEOUT_SECONDS,
 ) -> None:
     """Run one read-only, sandboxed SQL statement (or a named query) on the warehouse.
 
@@ -382,41 +433,50 @@ def query_cmd(
 
     Example: rmslog query --name who-opened-document --param document=Budget.xlsx --format csv
     """
+    from pipeline.query import query_to
+    from pipeline.settings import load_settings
+
     with _errors():
         if (sql is None) == (name is None):
             raise UsageError("give either SQL or --name NAME (see `rmslog queries`)")
         if fmt == "parquet" and out is None:
             raise UsageError("--format parquet needs --out FILE")
-        params = _pairs(param, "--param")
-        if name:
-            frame = query_mod.query_named(
-                _db(db), name, params, settings=load_settings(config), wait_seconds=wait
+        with _writing(out):
+            rows, shown = query_to(
+                _db(db),
+                sql,
+                _pairs(param, "--param"),
+                fmt,
+                out if out is not None else sys.stdout.buffer,
+                name=name,
+                settings=load_settings(config) if name else None,
+                wait_seconds=wait,
+                timeout_seconds=timeout,
             )
-        else:
-            frame = query_mod.query(_db(db), sql or "", params, wait_seconds=wait)
-        _emit(frame, fmt, out)
-
-
-def _emit(frame: Any, fmt: str, out: Path | None) -> None:
-    if out is None:
-        query_mod.write_result(frame, fmt, sys.stdout.buffer)
         sys.stdout.flush()
-    else:
-        try:
-            query_mod.write_result(frame, fmt, out)
-        except OSError as e:
-            raise UsageError(f"cannot write {out}: {e.strerror or e}") from e
-        err.print(
-            f"wrote {frame.height:,} rows to {out}", highlight=False, markup=False, soft_wrap=True
-        )
-    if fmt == "table" and frame.height > query_mod.TABLE_MAX_ROWS:
-        err.print(
-            f"showing {query_mod.TABLE_MAX_ROWS:,} of {frame.height:,} rows; "
-            "use --format csv, json or parquet for all of them",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+        if out is not None:
+            err.print(
+                f"wrote {rows:,} rows to {out}", highlight=False, markup=False, soft_wrap=True
+            )
+        if shown < rows:
+            err.print(
+                f"showing {shown:,} of {rows:,} rows; "
+                "use --format csv, json or parquet for all of them",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+
+
+@contextmanager
+def _writing(out: Path | None) -> Iterator[None]:
+    """An OS error while writing `out` (a file or folder the user named) is an output error."""
+    try:
+        yield
+    except OSError as e:
+        if out is None:
+            raise
+        raise OutputError(f"cannot write {out}: {e.strerror or e}") from e
 
 
 @app.command()
@@ -425,6 +485,8 @@ def queries(as_json: JsonOption = False) -> None:
 
     Example: rmslog queries --json
     """
+    from pipeline import query as query_mod
+
     with _errors():
         if as_json:
             _print_json(query_mod.describe_named())
@@ -442,15 +504,18 @@ def queries(as_json: JsonOption = False) -> None:
 @app.command()
 def demo(
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Working folder [default: ./rmslog-demo].")
-    ] = None,
+        Path, typer.Option("--dir", help="Working folder.", show_default=True)
+    ] = Path("rmslog-demo"),
 ) -> None:
     """Generate a sample tenant, ingest, detect and report; print the report path last.
 
     Example: rmslog demo --dir /tmp/rmslog-demo
     """
+    from pipeline.run import run_demo
+
     with _errors():
-        result = run_demo(directory or Path("rmslog-demo"))
+        with _writing(directory):
+            result = run_demo(directory)
         ing = result.ingested
         typer.echo(
             f"generated  {result.generated.records:,} log records in "

@@ -9,6 +9,12 @@ Two locks keep a query from doing anything but reading the warehouse:
 2. The connection: the warehouse opens read-only; then nothing may spill to disk, file and
    network access is off (so `read_csv('/etc/passwd')`, `glob()`, URLs fail), extensions
    cannot be installed or loaded, and the configuration is locked.
+3. The names: functions and views that would show host paths or settings
+   (`duckdb_settings()`, `duckdb_databases()`, `current_setting(...)`, `pg_settings`, ...)
+   and `query(...)`, which would run SQL built from a string, are refused by name.
+
+A statement runs at most `timeout_seconds` (`rmslog query --timeout`): a timer thread
+interrupts it, and the query fails with `QueryError`.
 
 A refusal raises `QueryRefusedError` (its own exit code); a query that merely fails raises
 `QueryError`. Parameters are always bound, never spliced. Each call opens the warehouse,
@@ -18,23 +24,28 @@ reads, and closes it, so `rmslog watch` can take the write lock between queries.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
-from pipeline.safe import neutralise_formulas, strip_control_chars
+from pipeline.safe import CONTROL_CHARS
 from pipeline.settings import Settings
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 from pipeline.warehouse import connect
 
+if TYPE_CHECKING:  # loaded when a result becomes a DataFrame: a small query needs neither
+    import polars as pl
+
 NAMED = "named"
 DEFAULT_WAIT_SECONDS = 5.0
+#: Seconds a statement may run before it is interrupted (`rmslog query --timeout`).
+DEFAULT_TIMEOUT_SECONDS = 300.0
 FORMATS = ("table", "csv", "json", "parquet")
 TABLE_MAX_ROWS = 1000
 #: Parameter names bound from the tenant settings, never from `--param`.
@@ -73,9 +84,33 @@ _REFUSALS: dict[duckdb.StatementType, str] = {
     _ST.PRAGMA: "use the table functions instead, e.g. SELECT * FROM pragma_table_info('requests')",
     _ST.CALL: "use SELECT * FROM function(...) instead",
 }
+#: Names that show host paths, the machine or settings, or run SQL given as a string.
+REVEALING = frozenset(
+    {
+        "duckdb_settings",
+        "duckdb_databases",
+        "duckdb_extensions",
+        "duckdb_temporary_files",
+        "duckdb_secrets",
+        "duckdb_secret_types",
+        "which_secret",
+        "duckdb_logs",
+        "duckdb_log_contexts",
+        "duckdb_external_file_cache",
+        "current_setting",
+        "getenv",
+        "pg_settings",
+        "pragma_database_list",
+        "pragma_user_agent",
+        "pragma_platform",
+        "query",
+        "query_table",
+    }
+)
 _LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _EXPLAIN = re.compile(r"^EXPLAIN(?:\s+ANALYZE)?\b", re.IGNORECASE)
 _PIVOT = re.compile(r"^(?:UN)?PIVOT\b", re.IGNORECASE)
+_CONTROL = re.compile(CONTROL_CHARS)
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -119,7 +154,23 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statemen
         )
     statement = statements[0]
     _check_type(con, statement)
+    _check_names(statement.query)
     return statement
+
+
+def _check_names(sql: str) -> None:
+    """Refuse a statement naming a function or view of `REVEALING` (quoted or not)."""
+    tokens = duckdb.tokenize(sql)
+    ends = [p for p, _ in tokens[1:]] + [len(sql)]
+    for (start, kind), end in zip(tokens, ends, strict=True):
+        if kind != duckdb.token_type.identifier:
+            continue
+        name = sql[start:end].strip().strip('"').lower()
+        if name in REVEALING:
+            raise QueryRefusedError(
+                f"the read-only sandbox refused it: {name} would show host paths, "
+                "settings or run SQL from a string"
+            )
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.Statement]:
@@ -177,10 +228,37 @@ def _wrap(e: duckdb.Error) -> QueryError:
 # --------------------------------------------------------------------------- running
 
 
-def run_sql(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
-) -> pl.DataFrame:
-    """Run one read-only statement with bound `$name` parameters and return its rows."""
+@contextmanager
+def time_limit(con: duckdb.DuckDBPyConnection, seconds: float | None) -> Iterator[None]:
+    """Interrupt what `con` runs after `seconds` (None or 0: no limit); the interrupted
+    statement's error becomes a `QueryError` that names the limit."""
+    if not seconds:
+        yield
+        return
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except (duckdb.Error, QueryError, RuntimeError) as e:
+        if fired.is_set():
+            raise QueryError(
+                f"query stopped after {seconds:g}s (--timeout); narrow it or raise the limit"
+            ) from e
+        raise
+    finally:
+        timer.cancel()
+
+
+def _bound(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None
+) -> dict[str, object]:
     statement = check_statement(con, sql)
     given = dict(params or {})
     missing = sorted(set(statement.named_parameters) - set(given))
@@ -189,6 +267,14 @@ def run_sql(
     extra = sorted(set(given) - set(statement.named_parameters))
     if extra:
         raise QueryError(f"the query has no parameter {extra[0]!r}")
+    return given
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """Run one read-only statement with bound `$name` parameters and return its rows."""
+    given = _bound(con, sql, params)
     try:
         frame: pl.DataFrame = con.sql(sql, params=given or None).pl()
     except duckdb.Error as e:
@@ -202,9 +288,10 @@ def query(
     params: Mapping[str, object] | None = None,
     *,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
 ) -> pl.DataFrame:
     """Open the warehouse in the sandbox, run `sql`, close it, return the rows."""
-    with sandbox(db, wait_seconds=wait_seconds) as con:
+    with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
         return run_sql(con, sql, params)
 
 
@@ -291,10 +378,52 @@ def query_named(
     *,
     settings: Settings | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
 ) -> pl.DataFrame:
     """Open the warehouse in the sandbox, run the named query, close it, return the rows."""
-    with sandbox(db, wait_seconds=wait_seconds) as con:
+    with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
         return run_named(con, name, params, settings=settings)
+
+
+def query_to(
+    db: Path | str,
+    sql: str | None,
+    params: Mapping[str, object] | None,
+    fmt: str,
+    target: Path | IO[bytes],
+    *,
+    name: str | None = None,
+    settings: Settings | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
+    max_rows: int = TABLE_MAX_ROWS,
+) -> tuple[int, int]:
+    """Run `sql` (or the named query `name`) in the sandbox and write its rows as `fmt` to
+    `target`; return (rows in the result, rows written). The table format reads rows
+    straight from DuckDB (no Polars, no Arrow: a small query starts at once) and keeps
+    only the `max_rows` it shows, counting the rest."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
+        if name is not None:
+            named = sql_file(NAMED, name)
+            sql, params = named.sql, bind_named(named, params, settings)
+        if fmt != "table":
+            frame = run_sql(con, sql or "", params)
+            write_result(frame, fmt, target)
+            return frame.height, frame.height
+        given = _bound(con, sql or "", params)
+        try:
+            con.execute(sql or "", given or None)
+            columns = [d[0] for d in con.description or []]
+            shown = con.fetchmany(max_rows)
+            rows = len(shown)
+            while more := con.fetchmany(100_000):
+                rows += len(more)
+        except duckdb.Error as e:
+            raise _wrap(e) from e
+        _write_bytes(target, (text_table(columns, shown) + "\n").encode())
+        return rows, len(shown)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -343,6 +472,8 @@ def write_result(
     Log content is attacker-controlled: CSV cells that a spreadsheet would run as formulas
     get a leading `'`, and the table replaces control characters (terminal escapes).
     """
+    from pipeline.safe import neutralise_formulas
+
     if fmt == "csv":
         neutralise_formulas(frame).write_csv(target)
     elif fmt == "json":
@@ -362,8 +493,41 @@ def _write_bytes(target: Path | IO[bytes], data: bytes) -> None:
         target.write(data)
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def text_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A boxed plain-text table, safe to print on a terminal (control characters replaced):
+    what `render_table` draws, without Polars."""
+    cells = [[_CONTROL.sub("\ufffd", _cell(v)) for v in row] for row in rows]
+    heads = [_CONTROL.sub("\ufffd", c) for c in columns]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(heads)]
+
+    def line(left: str, fill: str, mid: str, right: str) -> str:
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def row(values: Sequence[str]) -> str:
+        return "│" + "┆".join(f" {v:<{w}} " for v, w in zip(values, widths, strict=True)) + "│"
+
+    out = [line("┌", "─", "┬", "┐"), row(heads), line("╞", "═", "╪", "╡")]
+    out += [row(r) for r in cells]
+    out.append(line("└", "─", "┴", "┘"))
+    return "\n".join(out)
+
+
 def render_table(frame: pl.DataFrame, max_rows: int = TABLE_MAX_ROWS) -> str:
     """A plain-text table of the first `max_rows` rows, safe to print on a terminal."""
+    import polars as pl
+
+    from pipeline.safe import strip_control_chars
+
     shown = strip_control_chars(frame.head(max_rows))
     with pl.Config(
         tbl_rows=-1,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import schema
+from pipeline import interrupts, schema
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
 
@@ -133,6 +133,7 @@ def connect(
             raise WarehouseBusy(_lock_message(path, e, wait_seconds)) from e
         except duckdb.Error as e:
             raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
+    interrupts.track(con)  # Ctrl-C and SIGTERM stop its statement at once
     if not read_only:
         ensure_schema(con)
     return con

@@ -13,22 +13,15 @@ says how many were new and how many were removed. Rules that are not run keep th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import duckdb
 
 from pipeline.errors import QueryError, UsageError
 from pipeline.settings import Settings
+from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
+from pipeline.severity import Severity as Severity
 from pipeline.sqlfiles import Param, SqlFile, sql_files
 
-
-class Severity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-SEVERITIES = tuple(s.value for s in Severity)
 #: Parameter names that come from the tenant settings, never from `--param`.
 SETTINGS_PARAMS = frozenset(Settings().sql_params())
 _INTEGER_TYPES = frozenset({"INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT"})
