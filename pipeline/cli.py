@@ -42,6 +42,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: Rich's help panels load Markdown and Pygments, a third of a second.
+    rich_markup_mode=None,
 )
 
 #: Seconds every command waits while another process holds the warehouse (`--wait`).

@@ -232,13 +232,13 @@ def test_every_command_waits_the_same_documented_time_for_a_busy_warehouse() -> 
     for name in ("ingest", "watch", "detect", "report", "query"):
         (wait,) = [p for p in group.commands[name].params if p.name == "wait"]
         assert wait.default == WAIT_SECONDS == 5.0, name
-    wide = {**os.environ, "COLUMNS": "200"}
-    assert "holds the warehouse. [default: 5.0]" in run("watch", "--help", env=wide).stdout
+    text = " ".join(run("watch", "--help").stdout.split())
+    assert "holds the warehouse. [default: 5.0; x>=0]" in text
 
 
 def test_demo_help_shows_its_default_folder() -> None:
-    wide = {**os.environ, "COLUMNS": "200"}
-    assert "Working folder. [default: rmslog-demo]" in run("demo", "--help", env=wide).stdout
+    text = " ".join(run("demo", "--help").stdout.split())
+    assert "Working folder. [default: rmslog-demo]" in text
 
 
 def loaded_modules(*args: str | Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
