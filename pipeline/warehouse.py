@@ -6,11 +6,15 @@ dictionary; `tests/test_docs.py` keeps the two in step.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -33,7 +37,17 @@ def _requests_ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS requests (\n    {cols}\n)"
 
 
-_TABLES = (
+@dataclass(frozen=True)
+class Migration:
+    """One numbered step of the warehouse's schema; applied once, in order, never edited
+    after it has shipped (a change is a new migration appended at the end)."""
+
+    version: int
+    summary: str
+    statements: tuple[str, ...]
+
+
+_FIRST_TABLES = (
     _requests_ddl(),
     """CREATE TABLE IF NOT EXISTS rejects (
         source_file VARCHAR NOT NULL,
@@ -71,19 +85,53 @@ _TABLES = (
         summary VARCHAR,
         evidence_row_ids VARCHAR[]
     )""",
-    """CREATE OR REPLACE TABLE request_types (
+)
+
+#: The warehouse's schema history. Version 1 is the schema before versioning existed
+#: (`IF NOT EXISTS`, so such a warehouse is adopted as it is).
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "requests, rejects, ingested_files, refused_files, findings", _FIRST_TABLES),
+    Migration(
+        2,
+        "ingest runs: which run stored each row, and when it arrived",
+        (
+            """CREATE TABLE ingest_runs (
+                run_id BIGINT PRIMARY KEY,
+                started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP,
+                pid INTEGER NOT NULL,
+                rmslog_version VARCHAR NOT NULL
+            )""",
+            "ALTER TABLE requests ADD COLUMN run_id BIGINT",
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+_META_TABLES = (
+    """CREATE TABLE IF NOT EXISTS schema_version (
+        version INTEGER PRIMARY KEY,
+        summary VARCHAR NOT NULL,
+        applied_at TIMESTAMP NOT NULL,
+        rmslog_version VARCHAR NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS schema_meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL
+    )""",
+)
+_REQUEST_TYPES_DDL = """CREATE OR REPLACE TABLE request_types (
         name VARCHAR PRIMARY KEY,
         canonical VARCHAR NOT NULL,
         category VARCHAR NOT NULL,
         key_topology VARCHAR,
         causes_key_use BOOLEAN NOT NULL,
         description VARCHAR
-    )""",
-)
+    )"""
 
 
-def _load_request_types(con: duckdb.DuckDBPyConnection) -> None:
-    rows = [
+def _request_type_rows() -> list[tuple[object, ...]]:
+    return [
         (
             rt.name,
             rt.canonical or rt.name,
@@ -94,18 +142,137 @@ def _load_request_types(con: duckdb.DuckDBPyConnection) -> None:
         )
         for rt in schema.REQUEST_TYPES
     ]
-    con.executemany("INSERT INTO request_types VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table and view if missing; refresh the request-type catalogue."""
+def _derived_fingerprint() -> str:
+    """What the derived objects (request-type catalogue, views) are made of: when it
+    changes, they are re-created; otherwise an open leaves them alone."""
+    parts = [_REQUEST_TYPES_DDL, repr(_request_type_rows())]
+    parts += [f"{v.name}\n{v.sql}" for v in sql_files("views")]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def rmslog_version() -> str:
+    try:
+        return metadata.version("rmslog")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def schema_version_of(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The version a warehouse is at; None before versioning (or for a new file)."""
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = 'schema_version'"
+    ).fetchall()[0][0]
+    if not known:
+        return None
+    row = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
+    return int(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """What `ensure_schema` did: migrations applied, derived objects re-created."""
+
+    applied: tuple[int, ...]
+    derived_refreshed: bool
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> SchemaChange:
+    """Bring the warehouse to `SCHEMA_VERSION` in one transaction: apply the missing
+    migrations, then re-create the catalogue and views if their definition changed.
+    An open of an up-to-date warehouse writes nothing."""
+    current = schema_version_of(con) or 0
+    _refuse_newer(current)
+    fingerprint = _derived_fingerprint()
+    if current == SCHEMA_VERSION and _stored_fingerprint(con) == fingerprint:
+        return SchemaChange((), False)
     con.execute("BEGIN")
-    for ddl in _TABLES:
-        con.execute(ddl)
-    _load_request_types(con)
-    for view in sql_files("views"):
-        con.execute(view.sql)
-    con.execute("COMMIT")
+    try:
+        for ddl in _META_TABLES:
+            con.execute(ddl)
+        applied = []
+        for migration in MIGRATIONS[current:]:
+            for statement in migration.statements:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_version VALUES ($v, $s, now()::TIMESTAMP, $r)",
+                {"v": migration.version, "s": migration.summary, "r": rmslog_version()},
+            )
+            applied.append(migration.version)
+        refreshed = _stored_fingerprint(con) != fingerprint
+        if refreshed:
+            con.execute(_REQUEST_TYPES_DDL)
+            con.executemany(
+                "INSERT INTO request_types VALUES (?, ?, ?, ?, ?, ?)", _request_type_rows()
+            )
+            for view in sql_files("views"):
+                con.execute(view.sql)
+            con.execute(
+                "INSERT OR REPLACE INTO schema_meta VALUES ('derived_fingerprint', $f)",
+                {"f": fingerprint},
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return SchemaChange(tuple(applied), refreshed)
+
+
+def _stored_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = 'schema_meta'"
+    ).fetchall()[0][0]
+    if not known:
+        return None
+    row = con.execute("SELECT value FROM schema_meta WHERE key = 'derived_fingerprint'").fetchall()
+    return str(row[0][0]) if row else None
+
+
+def _refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"the warehouse is at schema version {version}, newer than this rmslog "
+            f"({rmslog_version()}) knows ({SCHEMA_VERSION}); upgrade rmslog to open it"
+        )
+
+
+def check_readable(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A read-only open cannot migrate: refuse a warehouse this rmslog cannot read."""
+    version = schema_version_of(con) or 0
+    _refuse_newer(version)
+    if version < SCHEMA_VERSION or _stored_fingerprint(con) != _derived_fingerprint():
+        raise WarehouseError(
+            f"warehouse {path} was written by another rmslog version (schema version "
+            f"{version}, this rmslog's is {SCHEMA_VERSION}): run a writing command once "
+            f"(e.g. `rmslog detect --db {path}`) to upgrade it in place"
+        )
+
+
+def begin_ingest_run(con: duckdb.DuckDBPyConnection) -> int:
+    """The id the next ingest run stores its rows under (one writer at a time holds the
+    warehouse, so max + 1 cannot be taken twice). Its `ingest_runs` row is written by
+    `record_ingest_run` inside the run's first transaction."""
+    row = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs").fetchall()
+    return int(row[0][0])
+
+
+def record_ingest_run(con: duckdb.DuckDBPyConnection, run_id: int, started_at: datetime) -> None:
+    """Write the run's row (call inside a transaction that stores rows of the run)."""
+    con.execute(
+        "INSERT OR IGNORE INTO ingest_runs VALUES ($id, $t, NULL, $pid, $v)",
+        {"id": run_id, "t": started_at, "pid": os.getpid(), "v": rmslog_version()},
+    )
+
+
+def finish_ingest_run(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Mark a run finished (no-op for a run that stored nothing and so has no row)."""
+    con.execute(
+        "UPDATE ingest_runs SET finished_at = now()::TIMESTAMP WHERE run_id = $id",
+        {"id": run_id},
+    )
 
 
 class WarehouseBusy(WarehouseError):
@@ -134,8 +301,14 @@ def connect(
         except duckdb.Error as e:
             raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
     interrupts.track(con)  # Ctrl-C and SIGTERM stop its statement at once
-    if not read_only:
-        ensure_schema(con)
+    try:
+        if read_only:
+            check_readable(con, path)
+        else:
+            ensure_schema(con)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 

@@ -66,7 +66,8 @@ def test_request_type_names_are_unique_and_canonical_names_exist() -> None:
 def test_warehouse_requests_table_matches_the_schema(warehouse) -> None:  # type: ignore[no-untyped-def]
     described = warehouse.sql("DESCRIBE requests").fetchall()
     assert [(r[0], r[1]) for r in described] == [
-        (c.name, c.duckdb_type) for c in schema.REQUEST_COLUMNS
+        *((c.name, c.duckdb_type) for c in schema.REQUEST_COLUMNS),
+        ("run_id", "BIGINT"),  # lineage the warehouse adds: the ingest run that stored it
     ]
 
 

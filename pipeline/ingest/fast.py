@@ -213,7 +213,9 @@ class Staged:
         con.execute(f"DROP TABLE IF EXISTS {self.table}")
 
 
-def store_group(con: duckdb.DuckDBPyConnection, group: list[Staged]) -> dict[str, FileCounts]:
+def store_group(
+    con: duckdb.DuckDBPyConnection, group: list[Staged], run_id: int
+) -> dict[str, FileCounts]:
     """Store staged files with one INSERT (inside the caller's transaction), so that
     DuckDB compresses many row groups in parallel; return what each file contributed."""
     params: dict[str, object] = {}
@@ -242,7 +244,8 @@ def store_group(con: duckdb.DuckDBPyConnection, group: list[Staged]) -> dict[str
         )
         skip = "ANTI JOIN _seen USING (row_id, ts) "
     con.execute(
-        f"INSERT INTO requests SELECT {columns} FROM ({union}) s {skip}"  # noqa: S608
+        f"INSERT INTO requests SELECT {columns}, {int(run_id)}::BIGINT AS run_id "  # noqa: S608
+        f"FROM ({union}) s {skip}"
         "WHERE _problem IS NULL"
     ).fetchall()
     con.execute("DROP TABLE IF EXISTS _seen")

@@ -49,7 +49,7 @@ class Lake:
         con.register("_lake_files", reads)
         try:
             con.execute(
-                "COPY (SELECT r.*, CAST(r.ts AS DATE) AS day FROM requests r "
+                "COPY (SELECT r.* EXCLUDE (run_id), CAST(r.ts AS DATE) AS day FROM requests r "
                 "      JOIN _lake_files f "
                 "        ON r.source_file = f.path AND r.source_line >= f.start_line "
                 "      WHERE r.ts BETWEEN $lo AND $hi) "

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -33,8 +33,9 @@ from pipeline.ingest.source import (
     Resume,
     read_file,
 )
-from pipeline.ingest.store import Batch, Store
+from pipeline.ingest.store import Batch, IngestRun, Store
 from pipeline.ingest.survey import FAST_MIN_BYTES, WholeFile, survey_file
+from pipeline.warehouse import begin_ingest_run, finish_ingest_run
 
 #: In folders, files named like RMS logs are taken: `*.log`, numbered blobs, and their `.gz`.
 LOG_SUFFIXES = (".log", ".log.gz")
@@ -107,7 +108,8 @@ def ingest_paths(
     files = list(dict.fromkeys(discover(Path(p) for p in paths)))
     summary = IngestSummary()
     tally = _Tally(summary, on_file, resume)
-    store = Store(con, Lake(lake) if lake else None, tally.committed)
+    run = IngestRun(begin_ingest_run(con), datetime.now(UTC).replace(tzinfo=None))
+    store = Store(con, Lake(lake) if lake else None, tally.committed, run)
 
     def fallback(whole: WholeFile) -> None:  # DuckDB could not read it: the general path
         for item in _general(whole.path, whole.done.key, None, chunk_bytes, None):
@@ -124,6 +126,7 @@ def ingest_paths(
                 for event in events:
                     _handle(store, tally, event, chunk_bytes)
                 store.close()
+            finish_ingest_run(con, run.run_id)
             con.execute("CHECKPOINT")
         except duckdb.Error as e:
             store.abort()

@@ -24,6 +24,16 @@ from pipeline.ingest.fast import FastPathMiss, Staged, store_group
 from pipeline.ingest.lake import Lake
 from pipeline.ingest.source import Chunk, FileCounts, FileDone
 from pipeline.ingest.survey import WholeFile
+from pipeline.warehouse import record_ingest_run
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRun:
+    """The run every row stored by this ingest carries (`requests.run_id`)."""
+
+    run_id: int
+    started_at: datetime
+
 
 #: A group of small files commits once it holds this many data lines.
 GROUP_LINES = 250_000
@@ -75,8 +85,14 @@ OnCommit = Callable[[FileDone, FileCounts], None]
 
 
 class Store:
-    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake | None, on_commit: OnCommit):
-        self.con, self.lake, self.on_commit = con, lake, on_commit
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        lake: Lake | None,
+        on_commit: OnCommit,
+        run: IngestRun,
+    ):
+        self.con, self.lake, self.on_commit, self.run = con, lake, on_commit, run
         self.lake_files = 0  # Parquet parts published so far
         self.group_lines = _group_lines(GROUP_LINES)
         self.fast_group_lines = _group_lines(FAST_GROUP_LINES)
@@ -95,6 +111,8 @@ class Store:
     def _begin(self, *, solo: bool) -> None:
         self.con.execute("BEGIN TRANSACTION")
         self.in_tx, self.solo = True, solo
+        # The run's row commits with its first rows (and rolls back with them).
+        record_ingest_run(self.con, self.run.run_id, self.run.started_at)
 
     def add(self, batch: Batch) -> None:
         """Store one chunk: new rows, duplicates counted, rejects kept."""
@@ -105,7 +123,7 @@ class Store:
         elif not self.in_tx:
             self._begin(solo=False)
         counts = self.counts.setdefault(batch.key, FileCounts())
-        stored = _insert_new_rows(self.con, batch.rows)
+        stored = _insert_new_rows(self.con, batch.rows, self.run.run_id)
         if batch.rejects.num_rows:
             self.con.from_arrow(batch.rejects).insert_into("rejects")
         counts.data_lines += batch.data_lines
@@ -137,7 +155,7 @@ class Store:
         try:
             if staged:
                 self._begin(solo=True)
-                self.counts = store_group(self.con, staged)
+                self.counts = store_group(self.con, staged, self.run.run_id)
                 for s in staged:
                     for whole in s.files:
                         _upsert_manifest(self.con, whole.done, self.counts[whole.done.key])
@@ -235,7 +253,7 @@ def _no_fallback(whole: WholeFile) -> None:
     raise AssertionError(f"{whole.done.key}: no general path to fall back to")
 
 
-def _insert_new_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
+def _insert_new_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table, run_id: int) -> int:
     """Insert rows whose (row_id, ts) is not stored yet; return how many were inserted.
 
     The same record always carries the same time, so only stored rows inside the
@@ -247,6 +265,7 @@ def _insert_new_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
     """
     if rows.num_rows == 0:
         return 0
+    rows = rows.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.int64()), rows.num_rows))
     batch = rows  # noqa: F841 (read by name below)
     span = pc.min_max(rows["ts"])
     seen = con.sql(
