@@ -223,6 +223,22 @@ def test_ingest_rides_out_a_query_holding_the_warehouse(small_db: Path, small_lo
     assert reader.returncode == ExitCode.QUERY  # it was the reader's --timeout that ended it
 
 
+def test_detect_rides_out_a_query_holding_the_warehouse(small_db: Path) -> None:
+    reader = subprocess.Popen(
+        rmslog("query", "--db", small_db, "--timeout", "4", ENDLESS),
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(2.5)
+        assert reader.poll() is None  # the reader holds the warehouse
+        result = run("detect", "--db", small_db, "--wait", "30")
+    finally:
+        reader.wait(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert reader.returncode == ExitCode.QUERY
+
+
 def test_every_command_waits_the_same_documented_time_for_a_busy_warehouse() -> None:
     import typer
 
