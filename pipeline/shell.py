@@ -28,7 +28,7 @@ from pipeline.errors import ExitCode, RmslogError
 from pipeline.interrupts import interrupted, signal_name, stop_cleanly
 
 err = Console(stderr=True)
-state = {"debug": False}
+state = {"debug": False, "told": False}
 
 DEBUG_FLAG = "--debug"
 #: OS errors that mean "an output cannot be written here", whatever the file.
@@ -83,7 +83,9 @@ def fail(e: BaseException) -> NoReturn:
     """Print `e` as one line (with --debug, the traceback first) and exit with its code."""
     code, message = outcome(e)
     if code == ExitCode.INTERRUPTED:
-        err.print(message, highlight=False, markup=False, soft_wrap=True)
+        if not state["told"]:
+            err.print(message, highlight=False, markup=False, soft_wrap=True)
+        state["told"] = True
     else:
         if state["debug"]:
             traceback.print_exception(e)
@@ -120,15 +122,25 @@ class RmslogGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         args, debug = take_debug(sys.argv[1:] if args is None else args)
-        state["debug"] = debug
+        state["debug"], state["told"] = debug, False
         with stop_cleanly():
-            return super().main(
-                args=args,
-                prog_name=prog_name,
-                complete_var=complete_var,
-                standalone_mode=standalone_mode,
-                **extra,
-            )
+            try:
+                return super().main(
+                    args=args,
+                    prog_name=prog_name,
+                    complete_var=complete_var,
+                    standalone_mode=standalone_mode,
+                    **extra,
+                )
+            except (SystemExit, KeyboardInterrupt):
+                # A signal while the command line was parsed (before `invoke`) or as it
+                # exits: Typer says nothing, or Python a traceback; say it as everywhere.
+                if interrupted() is None:
+                    raise
+                code, message = outcome(KeyboardInterrupt())
+                if not state["told"]:
+                    err.print(message, highlight=False, markup=False, soft_wrap=True)
+                raise SystemExit(int(code)) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
