@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from signal import SIGINT, SIGTERM
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,7 +33,10 @@ from pipeline.shell import RmslogGroup, err, fail, show_version, state
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from pipeline.detect import DetectSummary
     from pipeline.ingest import IngestSummary, WatchStatus
+    from pipeline.report import ReportDetection
+    from pipeline.settings import Resolved
 
 app = typer.Typer(
     name="rmslog",
@@ -318,27 +321,57 @@ def detect(
         Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
     ] = None,
     wait: WaitOption = WAIT_SECONDS,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-judge all days, not only those data arrived in.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Attribute tenant-key calls and run the detection rules into `findings`.
+    """Run the detection rules into `findings`, over the days new data arrived in.
+
+    Uses the warehouse's settings (`rmslog settings show`); --config FILE replaces them.
 
     Example: rmslog detect --rule denied-burst --param denied-burst.min_failures=20 --fail-on high
     """
     from pipeline.detect import run_detections, severity_at_least
-    from pipeline.settings import load_settings
+    from pipeline.settings import effective_settings
     from pipeline.warehouse import open_warehouse
 
     with _errors():
-        settings = load_settings(config)
         with open_warehouse(_db(db), wait_seconds=wait) as con:
-            summary = run_detections(con, rule, _pairs(param, "--param"), settings)
+            resolved = effective_settings(con, config, store=True)
+            _say_settings(resolved)
+            summary = run_detections(
+                con, rule, _pairs(param, "--param"), resolved.settings, full=full
+            )
         if as_json:
             _print_json(summary.as_dict())
-        for rule_id, n in summary.findings_by_rule.items():
-            new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
-            err.print(f"{rule_id}: {n} finding(s), {new} new, {gone} removed", highlight=False)
+        _say_detect(summary)
         if fail_on and severity_at_least(summary.worst_severity(), fail_on):
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _say_settings(resolved: Resolved) -> None:
+    if resolved.note:
+        err.print(f"[yellow]settings:[/] {escape(resolved.note)}", highlight=False, soft_wrap=True)
+    if resolved.source != "warehouse":
+        err.print(f"settings: {escape(resolved.source)}", highlight=False, soft_wrap=True)
+
+
+def _say_detect(summary: DetectSummary) -> None:
+    for rule_id, n in summary.findings_by_rule.items():
+        new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
+        mode, days = summary.mode_by_rule[rule_id], summary.days_by_rule[rule_id]
+        scope = "all days" if days is None else f"{days} day(s)"
+        err.print(
+            f"{rule_id}: {n} finding(s), {new} new, {gone} removed ({mode}, {scope})",
+            highlight=False,
+        )
+    if summary.awaiting_origin:
+        err.print(
+            f"{summary.awaiting_origin:,} tenant-key call(s) awaiting origin "
+            "(not judged yet: their originating request may still arrive)",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -364,7 +397,9 @@ def report(
         Path | None,
         typer.Option("--pseudonym-key-file", help="Key file (else $RMSLOG_PSEUDONYM_KEY)."),
     ] = None,
-    config: Annotated[Path | None, typer.Option(help="Tenant settings (TOML).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Settings file: replaces the warehouse's settings.")
+    ] = None,
     wait: WaitOption = WAIT_SECONDS,
     require_data: Annotated[
         bool,
@@ -372,17 +407,34 @@ def report(
             "--require-data", help="Exit 8 when no log record covers the period (report written)."
         ),
     ] = False,
+    no_detect: Annotated[
+        bool,
+        typer.Option(
+            "--no-detect",
+            help="Do not bring findings up to date first; stale findings get a banner "
+            "(and exit 9 under --fail-on).",
+        ),
+    ] = False,
 ) -> None:
     """Write the auditor's HTML report (and exports) for a period; print the files.
 
+    Findings are brought up to date first (an incremental detect), unless --no-detect.
+
     Example: rmslog report --out reports/ --period day --yesterday --format html,xlsx --fail-on high
     """
-    from pipeline.report import ReportOptions, build_report, load_pseudonym_key, parse_formats
+    from pipeline.report import (
+        ReportOptions,
+        build_report,
+        check_fail_on,
+        load_pseudonym_key,
+        parse_formats,
+    )
     from pipeline.report.period import resolve_period
-    from pipeline.settings import load_settings
     from pipeline.warehouse import open_warehouse
 
     with _errors():
+        check_fail_on(fail_on)
+        detection = _report_detection(_db(db), config, no_detect=no_detect, wait=wait)
         options = ReportOptions(
             period=resolve_period(
                 start=start and start.date(),
@@ -393,7 +445,8 @@ def report(
             formats=parse_formats(fmt),
             fail_on=fail_on,
             pseudonym_key=load_pseudonym_key(key_file) if pseudonymize else None,
-            settings=load_settings(config),
+            settings=detection.settings,
+            detection=detection,
         )
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)
@@ -406,9 +459,176 @@ def report(
                 raise NoDataError(
                     f"--require-data: no log record covers {options.period.describe()}"
                 )
+        if not detection.status.current:
+            err.print(
+                "[yellow]warning:[/] the findings do not cover this warehouse's data: "
+                f"{escape('; '.join(detection.status.stale))}; run `rmslog detect` "
+                "(or report without --no-detect)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            if fail_on:
+                raise typer.Exit(int(ExitCode.STALE))
         if result.failed:
             err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _report_detection(
+    db: Path, config: Path | None, *, no_detect: bool, wait: float
+) -> ReportDetection:
+    """The settings and detection status a report states; runs detect first unless
+    `no_detect` when the findings do not cover the data (or --config changes settings)."""
+    from pipeline.detect import run_detections
+    from pipeline.detect.status import detection_status
+    from pipeline.report import ReportDetection
+    from pipeline.settings import effective_settings, stored_settings
+    from pipeline.warehouse import open_warehouse
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with open_warehouse(db, read_only=True, wait_seconds=wait) as con:
+        resolved = effective_settings(con, config)
+        status = detection_status(con, resolved.settings, now)
+        stored = stored_settings(con)
+    if no_detect:
+        _say_settings(resolved)
+        return ReportDetection(resolved.settings, status, None)
+    summary = None
+    if not status.current or (config is not None and resolved.settings != stored):
+        reasons = "; ".join(status.stale) or "the settings file changes the settings"
+        err.print(
+            f"report: bringing findings up to date first ({escape(reasons)})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        with open_warehouse(db, wait_seconds=wait) as con:
+            resolved = effective_settings(con, config, store=True)
+            summary = run_detections(con, settings=resolved.settings)
+            status = detection_status(con, resolved.settings, now)
+        _say_detect(summary)
+    _say_settings(resolved)
+    return ReportDetection(resolved.settings, status, summary)
+
+
+settings_app = typer.Typer(
+    help="Show and change the tenant settings stored in the warehouse (one set for "
+    "detect, report, queries and notebooks).",
+    no_args_is_help=True,
+)
+app.add_typer(settings_app, name="settings")
+
+
+@settings_app.command("show")
+def settings_show(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Print every setting: its key, value, and whether it is stored or the default.
+
+    Example: rmslog settings show --json
+    """
+    from pipeline.settings import Settings, effective_settings, setting_keys, stored_settings
+    from pipeline.warehouse import open_warehouse
+
+    with _errors(), open_warehouse(_db(db), read_only=True) as con:
+        stored = stored_settings(con)
+        resolved = effective_settings(con)
+    current = resolved.settings.as_dict()
+    chosen = stored.as_dict() if stored is not None else {}
+    defaults = Settings().as_dict()
+    if as_json:
+        _print_json(
+            {
+                "source": resolved.source,
+                "settings": current,
+                "stored": sorted(k for k in chosen if stored is not None),
+            }
+        )
+        return
+    helps = setting_keys()
+    for key, value in current.items():
+        origin = (
+            "stored"
+            if key in chosen and chosen[key] != defaults.get(key, object())
+            else ("default" if resolved.source in ("warehouse", "defaults") else resolved.source)
+        )
+        what = helps.get(key, "rule parameter override")
+        typer.echo(f"{key} = {json.dumps(value)}    # {origin}; {what}")
+    if resolved.note:
+        err.print(f"[yellow]settings:[/] {escape(resolved.note)}", highlight=False, soft_wrap=True)
+
+
+@settings_app.command("set")
+def settings_set(
+    key: Annotated[
+        str, typer.Argument(help="tenant.timezone, tenant.work_days, rules.RULE.PARAM, ...")
+    ],
+    value: Annotated[str, typer.Argument(help="The value; lists as a,b,c or a JSON list.")],
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+) -> None:
+    """Change one setting in the warehouse (findings become stale until detect runs).
+
+    Example: rmslog settings set tenant.timezone Europe/Berlin
+    """
+    from pipeline.detect.rules import check_rule_override
+    from pipeline.settings import RULES_PREFIX, effective_settings, store_settings, with_values
+    from pipeline.warehouse import open_warehouse
+
+    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
+        if key.startswith(RULES_PREFIX):
+            check_rule_override(key.removeprefix(RULES_PREFIX), value)
+        current = effective_settings(con).settings
+        store_settings(con, with_values(current, {key: value}))
+        err.print(
+            f"settings: {escape(key)} = {escape(value)} stored; "
+            "findings follow at the next `rmslog detect` or `rmslog report`",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@settings_app.command("unset")
+def settings_unset(
+    key: Annotated[str, typer.Argument(help="The setting to put back to its default.")],
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+) -> None:
+    """Put one setting back to its default (or drop a rule parameter override).
+
+    Example: rmslog settings unset rules.denied-burst.min_failures
+    """
+    from pipeline.settings import effective_settings, store_settings, without
+    from pipeline.warehouse import open_warehouse
+
+    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
+        current = effective_settings(con).settings
+        store_settings(con, without(current, key))
+        err.print(f"settings: {escape(key)} back to its default", highlight=False)
+
+
+@settings_app.command("import")
+def settings_import(
+    file: Annotated[Path, typer.Argument(help="A TOML settings file ([tenant], [rules.RULE]).")],
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+) -> None:
+    """Make a TOML file's settings the warehouse's (keys it omits go back to defaults).
+
+    Example: rmslog settings import rmslog.toml
+    """
+    from pipeline.detect.rules import check_rule_override
+    from pipeline.settings import read_toml, store_settings
+    from pipeline.warehouse import open_warehouse
+
+    with _errors():
+        settings = read_toml(file)
+        for key in settings.rule_overrides():
+            check_rule_override(key, settings.rule_overrides()[key])
+        with open_warehouse(_db(db), wait_seconds=wait) as con:
+            store_settings(con, settings)
+        err.print(
+            f"settings: stored {escape(str(file))}: {escape(settings.describe())}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("query")
@@ -436,7 +656,6 @@ def query_cmd(
     Example: rmslog query --name who-opened-document --param document=Budget.xlsx --format csv
     """
     from pipeline.query import query_to
-    from pipeline.settings import load_settings
 
     with _errors():
         if (sql is None) == (name is None):
@@ -451,7 +670,7 @@ def query_cmd(
                 fmt,
                 out if out is not None else sys.stdout.buffer,
                 name=name,
-                settings=load_settings(config) if name else None,
+                config=config,
                 wait_seconds=wait,
                 timeout_seconds=timeout,
             )

@@ -35,7 +35,7 @@ import duckdb
 
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
 from pipeline.safe import CONTROL_CHARS
-from pipeline.settings import Settings
+from pipeline.settings import Settings, effective_settings
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 from pipeline.warehouse import connect
 
@@ -368,6 +368,8 @@ def run_named(
 ) -> pl.DataFrame:
     """Run a named query on `con`, binding its declared parameters (see `bind_named`)."""
     named = sql_file(NAMED, name)
+    if settings is None:  # the warehouse's tenant settings, as every command uses
+        settings = effective_settings(con).settings
     return run_sql(con, named.sql, bind_named(named, params, settings))
 
 
@@ -377,11 +379,18 @@ def query_named(
     params: Mapping[str, object] | None = None,
     *,
     settings: Settings | None = None,
+    config: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
 ) -> pl.DataFrame:
-    """Open the warehouse in the sandbox, run the named query, close it, return the rows."""
+    """Open the warehouse in the sandbox, run the named query, close it, return the rows.
+
+    Without `settings`, the warehouse's stored tenant settings apply (`config`, a TOML
+    file, instead when given), as for `detect` and `report`.
+    """
     with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
+        if settings is None:
+            settings = effective_settings(con, config).settings
         return run_named(con, name, params, settings=settings)
 
 
@@ -394,6 +403,7 @@ def query_to(
     *,
     name: str | None = None,
     settings: Settings | None = None,
+    config: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
     max_rows: int = TABLE_MAX_ROWS,
@@ -407,6 +417,8 @@ def query_to(
     with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
         if name is not None:
             named = sql_file(NAMED, name)
+            if settings is None:  # the warehouse's settings, as for `query_named`
+                settings = effective_settings(con, config).settings
             sql, params = named.sql, bind_named(named, params, settings)
         if fmt != "table":
             frame = run_sql(con, sql or "", params)

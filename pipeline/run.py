@@ -8,8 +8,8 @@ from pathlib import Path
 from pipeline.detect import DetectSummary, run_detections
 from pipeline.generate import SCENARIOS, GenerateOptions, GenerateResult, generate_logs
 from pipeline.ingest import IngestSummary, ingest_paths
-from pipeline.report import ReportResult, build_report
-from pipeline.settings import Settings
+from pipeline.report import ReportOptions, ReportResult, build_report
+from pipeline.settings import Settings, store_settings
 from pipeline.warehouse import open_warehouse
 
 
@@ -35,7 +35,12 @@ def run_demo(directory: Path, options: GenerateOptions | None = None) -> DemoRes
     db = directory / "rmslog.duckdb"
     with open_warehouse(db) as con:
         ingested = ingest_paths(con, [directory / "logs"])
-        # The simulated tenant's working hours are in its own time zone.
-        detected = run_detections(con, settings=Settings(timezone=generated.timezone))
-        report = build_report(con, directory / "report", label="demo")
+        # The simulated tenant's working hours are in its own time zone: the warehouse
+        # keeps them, so later `detect`, `report` and `query` runs use the same clock.
+        settings = Settings(timezone=generated.timezone)
+        store_settings(con, settings)
+        detected = run_detections(con, settings=settings)
+        report = build_report(
+            con, directory / "report", ReportOptions(settings=settings), label="demo"
+        )
     return DemoResult(directory, db, generated, ingested, detected, report)

@@ -105,6 +105,40 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE requests ADD COLUMN run_id BIGINT",
         ),
     ),
+    Migration(
+        3,
+        "detection status and tenant settings: detect_runs, settings, findings.window_start",
+        (
+            # Every detect run: rules, bound parameters and settings (JSON text), and the
+            # data it covered; what makes the next run incremental and a report honest.
+            """CREATE TABLE detect_runs (
+                run_id BIGINT PRIMARY KEY,
+                started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP NOT NULL,
+                mode VARCHAR NOT NULL,
+                rules VARCHAR[] NOT NULL,
+                params VARCHAR NOT NULL,
+                settings VARCHAR NOT NULL,
+                covered_ingest_run BIGINT,
+                covered_rows BIGINT NOT NULL,
+                newest_ts TIMESTAMP,
+                findings BIGINT NOT NULL,
+                new_findings BIGINT NOT NULL,
+                removed_findings BIGINT NOT NULL,
+                rule_modes VARCHAR NOT NULL,
+                awaiting_origin BIGINT
+            )""",
+            # The tenant settings: one row per key that is not at its default (JSON value).
+            """CREATE TABLE settings (
+                key VARCHAR PRIMARY KEY,
+                value VARCHAR NOT NULL,
+                updated_at TIMESTAMP NOT NULL
+            )""",
+            # The instant a finding's id is made from, and the day incremental detect files
+            # it under (NULL for findings stored before: the next detect re-judges them all).
+            "ALTER TABLE findings ADD COLUMN window_start TIMESTAMP",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -124,6 +124,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import os
     import shutil
 
+    from pipeline.detect import run_detections
     from pipeline.ingest import ingest_paths
     from pipeline.warehouse import open_warehouse
 
@@ -143,8 +144,22 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
             con.execute(
                 "UPDATE refused_files SET refused_at = TIMESTAMP '2026-11-28 01:00:00'"
             ).fetchall()
+            con.execute(
+                "UPDATE ingest_runs SET started_at = TIMESTAMP '2026-11-28 01:00:00', "
+                "finished_at = TIMESTAMP '2026-11-28 01:00:01'"
+            ).fetchall()
+            # Detection covers the data, so reports do not run it again; its one real
+            # finding (an orphan key call, r10) makes way for the hand-made ones below.
+            assert run_detections(con).findings_by_rule["orphan-key-calls"] == 1
+            con.execute("DELETE FROM findings").fetchall()
+            con.execute(
+                "UPDATE detect_runs SET started_at = TIMESTAMP '2026-11-28 02:00:00', "
+                "finished_at = TIMESTAMP '2026-11-28 02:00:01'"
+            ).fetchall()
             con.executemany(
-                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", HOSTILE_FINDINGS
+                "INSERT INTO findings (finding_id, rule, severity, first_ts, last_ts, entity, "
+                "summary, evidence_row_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                HOSTILE_FINDINGS,
             )
     finally:
         os.chdir(here)

@@ -294,7 +294,9 @@ def test_the_report_shows_each_section_with_its_numbers(hostile_db: Path, tmp_pa
     assert "used 6 times through the byok-legacy topology: KMSPDecrypt 4 (66.7%), KMS" in html
     assert "1 tenant-key call (16.7%) fell outside working hours (Mon, Tue" in html
     assert "1 call (16.7%) had no originating request (orphans) and 1 call did not succeed" in html
-    assert "3 findings overlap this period: 1 high, 1 medium, 1 low." in html
+    # Detection ran on UTC, the report is on Berlin's clock: the findings are not current.
+    assert "Findings are not up to date." in html
+    assert "3 findings overlap this period so far, which is no all-clear." in html
     assert "2 lines were rejected, 0 records arrived late and 1 file is refused" in html
     assert "logs/u_ex261127.log" in html
     assert "head -c 2494 -- &#39;logs/rmslog-2026-11-27.log&#39; | sha256sum" in html

@@ -1,4 +1,4 @@
-"""Detection rules: one SQL file each, with an id, severity and parameters in its header.
+"""Detection rules: one SQL file each, with an id, severity, reach and parameters in its header.
 
 A rule's query returns `entity, first_ts, last_ts, summary, evidence_row_ids,
 window_start`; the runner adds `rule`, `severity` and a `finding_id` derived from
@@ -8,29 +8,66 @@ Findings are a function of the warehouse: a run replaces the findings of every r
 runs, so a finding that no longer fires (its window merged into a longer one, a late
 origin explained an orphan key call, a parameter changed) is removed, and the summary
 says how many were new and how many were removed. Rules that are not run keep theirs.
+
+Every run is recorded in `detect_runs` (rules, bound parameters, settings, the data it
+covered), which makes runs incremental: a rule whose parameters are those of its last run
+re-judges only the UTC days that data arrived in since (see `pipeline.detect.reach`), and
+gives exactly the findings a full run would. `full=True` recomputes everything.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
+from pipeline.detect.reach import (
+    PAD_DAYS,
+    Interval,
+    RuleState,
+    arrived_days,
+    covered_ingest_run,
+    intervals_for,
+    last_states,
+    record_run,
+    widen_by_findings,
+)
 from pipeline.errors import QueryError, UsageError
 from pipeline.settings import Settings
 from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
 from pipeline.severity import Severity as Severity
-from pipeline.sqlfiles import Param, SqlFile, sql_files
+from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
 #: Parameter names that come from the tenant settings, never from `--param`.
 SETTINGS_PARAMS = frozenset(Settings().sql_params())
+#: Parameter names the runner binds for each run: when it judges, and the newest record.
+RUNTIME_PARAMS = frozenset({"now", "newest_ts"})
 _INTEGER_TYPES = frozenset({"INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT"})
 _FLOAT_TYPES = frozenset({"DOUBLE", "FLOAT", "REAL", "DECIMAL"})
+#: Header lines every rule must have.
+REQUIRED_HEADERS = (
+    "id",
+    "title",
+    "severity",
+    "description",
+    "lookback_days",
+    "lookahead_days",
+    "columns",
+)
+RULE_COLUMNS = "entity, first_ts, last_ts, summary, evidence_row_ids, window_start"
+#: A reach of `all`: the rule reads the whole history to judge a day.
+UNBOUNDED = "all"
 
 
 @dataclass(frozen=True)
 class Rule:
     file: SqlFile
+
+    def __post_init__(self) -> None:
+        _validate(self.file)
 
     @property
     def id(self) -> str:
@@ -38,16 +75,68 @@ class Rule:
 
     @property
     def severity(self) -> str:
-        return self.file.meta.get("severity", "medium")
+        return self.file.meta["severity"]
 
     @property
     def title(self) -> str:
-        return self.file.meta.get("title", self.id)
+        return self.file.meta["title"]
 
     @property
     def params(self) -> tuple[Param, ...]:
-        """Tunable parameters (the settings ones excluded)."""
-        return tuple(p for p in self.file.params if p.name not in SETTINGS_PARAMS)
+        """Tunable parameters (the settings and runtime ones excluded)."""
+        return tuple(
+            p
+            for p in self.file.params
+            if p.name not in SETTINGS_PARAMS and p.name not in RUNTIME_PARAMS
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """What the rule's SQL file holds: a changed rule judges every day again."""
+        return hashlib.sha256(self.file.sql.encode()).hexdigest()[:16]
+
+    @property
+    def pad(self) -> int:
+        """Extra days read and judged on each side: rules on the tenant's clock count local
+        days, which straddle UTC days."""
+        return PAD_DAYS if any(p.name == "timezone" for p in self.file.params) else 0
+
+    def reach(self, key: str, values: dict[str, object]) -> int | None:
+        """Days of `lookback_days`, `lookahead_days` or (minutes) `settle_minutes` as bound
+        in this run; None for `all` (the whole history)."""
+        raw = self.file.meta.get(key, "0")
+        if raw == UNBOUNDED:
+            return None
+        value = int(raw) if raw.isdigit() else values[raw]
+        if not isinstance(value, int) or value < 0:
+            raise UsageError(f"rule {self.id}: {key} ({raw}) must be a whole number >= 0")
+        return value
+
+
+def _validate(f: SqlFile) -> None:
+    """A rule header is complete and means what it says, or the rule does not run."""
+    where = f"detection rule {f.path.name}"
+    missing = [k for k in REQUIRED_HEADERS if not f.meta.get(k)]
+    if missing:
+        lines = ", ".join(f"'-- {k}: ...'" for k in missing)
+        raise QueryError(f"{where}: header lacks {lines}")
+    if f.meta["id"] != f.path.stem:
+        raise QueryError(f"{where}: '-- id: {f.meta['id']}' must be the file name's stem")
+    if f.meta["severity"] not in SEVERITIES:
+        raise QueryError(
+            f"{where}: unknown severity {f.meta['severity']!r}; use one of {', '.join(SEVERITIES)}"
+        )
+    if [c.strip() for c in f.meta["columns"].split(",")] != RULE_COLUMNS.split(", "):
+        raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}")
+    integers = {p.name for p in f.params if p.type in _INTEGER_TYPES}
+    for key in ("lookback_days", "lookahead_days", "settle_minutes"):
+        raw = f.meta.get(key)
+        if raw is None or raw.isdigit() or raw == UNBOUNDED or raw in integers:
+            continue
+        raise QueryError(
+            f"{where}: '-- {key}: {raw}' must be a whole number, {UNBOUNDED!r}, "
+            "or the name of an INTEGER parameter of the rule"
+        )
 
 
 @dataclass
@@ -57,6 +146,17 @@ class DetectSummary:
     new_by_rule: dict[str, int] = field(default_factory=dict)
     removed_by_rule: dict[str, int] = field(default_factory=dict)
     severity_by_rule: dict[str, str] = field(default_factory=dict)
+    #: How each rule was evaluated: "full", "incremental" or "unchanged" (nothing arrived).
+    mode_by_rule: dict[str, str] = field(default_factory=dict)
+    #: UTC days each rule re-judged (None: all of them).
+    days_by_rule: dict[str, int | None] = field(default_factory=dict)
+    run_id: int | None = None
+    started_at: datetime | None = None
+    covered_ingest_run: int | None = None
+    covered_rows: int = 0
+    newest_ts: datetime | None = None
+    #: Orphan key calls whose origin may still arrive (None when orphan-key-calls did not run).
+    awaiting_origin: int | None = None
 
     @property
     def findings(self) -> int:
@@ -74,6 +174,13 @@ class DetectSummary:
             "new_by_rule": self.new_by_rule,
             "removed_by_rule": self.removed_by_rule,
             "findings": self.findings,
+            "detect_run_id": self.run_id,
+            "mode_by_rule": self.mode_by_rule,
+            "days_by_rule": self.days_by_rule,
+            "covered_ingest_run": self.covered_ingest_run,
+            "covered_rows": self.covered_rows,
+            "newest_ts": self.newest_ts,
+            "awaiting_origin": self.awaiting_origin,
         }
 
 
@@ -114,8 +221,26 @@ def _check_overrides(rules: list[Rule], overrides: dict[str, str]) -> None:
             raise UsageError(f"--param {key}: rule {rule_id!r} is not among the rules run")
         if name in SETTINGS_PARAMS:
             raise UsageError(
-                f"--param {key}: {name} is a tenant setting; set it in the settings file (--config)"
+                f"--param {key}: {name} is a tenant setting; set it with "
+                f"`rmslog settings set` (or the settings file, --config)"
             )
+        if name in RUNTIME_PARAMS:
+            raise UsageError(f"--param {key}: {name} is set by detect itself")
+
+
+def check_rule_override(key: str, value: str) -> None:
+    """A stored `rules.<rule>.<param>` override names a real parameter and parses."""
+    rule_id, _, name = key.rpartition(".")
+    rule = {r.id: r for r in list_rules()}.get(rule_id)
+    if rule is None:
+        raise UsageError(f"setting rules.{key}: no rule {rule_id!r}; see `rmslog detect --help`")
+    param = next((p for p in rule.params if p.name == name), None)
+    if param is None:
+        known = ", ".join(p.name for p in rule.params) or "none"
+        raise UsageError(
+            f"setting rules.{key}: rule {rule_id} has no parameter {name!r}; it has: {known}"
+        )
+    _convert(rule, param, value)
 
 
 def _convert(rule: Rule, param: Param, value: str | None) -> object:
@@ -139,6 +264,7 @@ def _convert(rule: Rule, param: Param, value: str | None) -> object:
 
 
 def _bind(rule: Rule, overrides: dict[str, str], settings: Settings) -> dict[str, object]:
+    """The rule's parameters as bound in this run (runtime ones excluded)."""
     from_settings = settings.sql_params()
     values: dict[str, object] = {}
     names = {p.name for p in rule.file.params}
@@ -148,6 +274,8 @@ def _bind(rule: Rule, overrides: dict[str, str], settings: Settings) -> dict[str
             known = ", ".join(p.name for p in rule.params) or "none"
             raise UsageError(f"rule {rule.id} has no parameter {name!r}; it has: {known}")
     for param in rule.file.params:
+        if param.name in RUNTIME_PARAMS:
+            continue
         if param.name in SETTINGS_PARAMS:
             values[param.name] = from_settings[param.name]
         else:
@@ -156,28 +284,78 @@ def _bind(rule: Rule, overrides: dict[str, str], settings: Settings) -> dict[str
     return values
 
 
+def bound_params(
+    rule_ids: list[str] | None = None,
+    params: dict[str, str] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, dict[str, object]]:
+    """`{rule: {param: value}}` as a run with these options would bind them."""
+    settings = settings or Settings()
+    overrides = {**settings.rule_overrides(), **(params or {})}
+    rules = _select_rules(rule_ids)
+    return {rule.id: _bind(rule, overrides, settings) for rule in rules}
+
+
+def params_json(values: dict[str, object]) -> str:
+    """Canonical JSON of one rule's bound parameters (compared between runs)."""
+    return json.dumps(values, sort_keys=True, default=str)
+
+
 def run_detections(
     con: duckdb.DuckDBPyConnection,
     rule_ids: list[str] | None = None,
     params: dict[str, str] | None = None,
     settings: Settings | None = None,
+    *,
+    full: bool = False,
+    now: datetime | None = None,
 ) -> DetectSummary:
-    """Run rules (all by default) and replace their findings in one transaction.
+    """Run rules (all by default) and bring their findings up to date in one transaction.
 
-    `params` maps `rule.name` to a value; `settings` gives the tenant's time zone, working
-    hours and service accounts to the rules that declare them.
+    `params` maps `rule.name` to a value (over the settings' stored rule overrides);
+    `settings` gives the tenant's time zone, working hours and service accounts to the rules
+    that declare them. A rule re-judges only the days data arrived in since its last run,
+    unless `full`, its parameters changed, or it never ran. `now` (UTC, naive) is when the
+    judgement is made; tests pin it.
     """
     settings = settings or Settings()
-    overrides = params or {}
+    cli_overrides = params or {}
     rules = _select_rules(rule_ids)
-    _check_overrides(rules, overrides)
+    _check_overrides(rules, cli_overrides)
+    overrides = {
+        k: v
+        for k, v in settings.rule_overrides().items()
+        if k.rpartition(".")[0] in {r.id for r in rules}
+    }
+    overrides.update(cli_overrides)
     bound = [(rule, _bind(rule, overrides, settings)) for rule in rules]
-    summary = DetectSummary()
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    summary = DetectSummary(started_at=now)
     con.execute("BEGIN")
     try:
+        covered = covered_ingest_run(con)
+        rows, newest = con.execute("SELECT count(*), max(ts) FROM main.requests").fetchall()[0]
+        summary.covered_ingest_run, summary.covered_rows, summary.newest_ts = covered, rows, newest
+        states = last_states(con)
+        runtime = {"now": now, "newest_ts": newest or now}
         for rule, values in bound:
-            _run_rule(con, rule, values, summary)
+            state = None if full or covered is None else states.get(rule.id)
+            if state is not None and (
+                state.params != params_json(values) or state.sql != rule.fingerprint
+            ):
+                state = None  # other parameters, settings or SQL: every day may judge anew
+            _run_rule(con, rule, values, runtime, state, summary)
             summary.rules_run.append(rule.id)
+            if rule.id == "orphan-key-calls":
+                summary.awaiting_origin = awaiting_origin(con, values, runtime)
+        summary.run_id = record_run(
+            con,
+            summary,
+            {rule.id: values for rule, values in bound},
+            settings.as_json(),
+            "full" if full or set(summary.mode_by_rule.values()) == {"full"} else "incremental",
+            {rule.id: rule.fingerprint for rule, _ in bound},
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -185,42 +363,208 @@ def run_detections(
     return summary
 
 
+def awaiting_origin(
+    con: duckdb.DuckDBPyConnection, values: dict[str, object], runtime: dict[str, object]
+) -> int:
+    """Orphan key calls not judged yet: their origin may still arrive (see orphan-key-calls)."""
+    query = sql_file("report", "awaiting-origin")
+    newest = runtime["newest_ts"]
+    assert isinstance(newest, datetime)
+    bind = {
+        # Only calls within the grace window of the newest record can be awaiting.
+        "from_ts": newest - timedelta(minutes=int(str(values["grace_minutes"]))),
+        "to_ts": datetime(9999, 1, 1),
+        "grace_minutes": values["grace_minutes"],
+        **runtime,
+    }
+    start = bind["from_ts"]
+    assert isinstance(start, datetime)
+    try:
+        # Read the tail only (with a day before it for origins), as the rule reads a window.
+        _shadow(con, start - timedelta(days=1), datetime(9999, 1, 1))
+        return int(con.execute(query.sql, bind).fetchall()[0][0])
+    except duckdb.Error as e:
+        raise QueryError(f"query awaiting-origin ({query.path}) failed: {e}") from e
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.requests").fetchall()
+        con.execute("DROP VIEW IF EXISTS temp.key_usage").fetchall()
+
+
 def _run_rule(
-    con: duckdb.DuckDBPyConnection, rule: Rule, values: dict[str, object], summary: DetectSummary
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    values: dict[str, object],
+    runtime: dict[str, object],
+    state: RuleState | None,
+    summary: DetectSummary,
 ) -> None:
+    summary.severity_by_rule[rule.id] = rule.severity
+    lookback, lookahead = rule.reach("lookback_days", values), rule.reach("lookahead_days", values)
+    windows: list[Interval] | None = None  # None: the whole history
+    if state is not None:
+        days = arrived_days(con, state, rule.reach("settle_minutes", values) or 0)
+        if not days:
+            windows = []
+        elif lookback is not None and lookahead is not None:
+            spans = intervals_for(days, lookback, lookahead, rule.pad)
+            windows = widen_by_findings(con, rule.id, spans)
+    if windows == []:
+        summary.mode_by_rule[rule.id] = "unchanged"
+        summary.days_by_rule[rule.id] = 0
+        _count(con, rule, summary, new=0, removed=0)
+        return
+    if windows is not None:
+        assert lookback is not None and lookahead is not None
+        if _evaluate_windows(con, rule, values, runtime, windows, lookback, lookahead):
+            summary.mode_by_rule[rule.id] = "incremental"
+            summary.days_by_rule[rule.id] = sum(w.days for w in windows)
+            _apply(con, rule, summary, windows)
+            return
+        # A finding reached the edge of what was read: its days are not all judged; redo.
+    _evaluate(con, rule, values, runtime, None, "fresh_findings")
+    summary.mode_by_rule[rule.id] = "full"
+    summary.days_by_rule[rule.id] = None
+    _apply(con, rule, summary, None)
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    values: dict[str, object],
+    runtime: dict[str, object],
+    read: tuple[datetime, datetime] | None,
+    into: str,
+) -> None:
+    """Run the rule into temp table `into`; with `read`, it sees only records in [lo, hi)."""
     body = rule.file.sql.strip().rstrip(";")
     # The rule body is a SQL file shipped with the package, never user input; values are bound.
     fresh = f"""
-        CREATE OR REPLACE TEMP TABLE fresh_findings AS
+        CREATE OR REPLACE TEMP TABLE {into} AS
         SELECT md5(concat_ws('|', $rule, f.entity, strftime(f.window_start, '%Y-%m-%dT%H:%M:%S')))
                    AS finding_id,
                $rule AS rule, $severity AS severity, f.first_ts, f.last_ts, f.entity,
-               f.summary, f.evidence_row_ids
+               f.summary, f.evidence_row_ids, f.window_start
         FROM ({body}) AS f
     """  # noqa: S608
+    declared = {p.name for p in rule.file.params}
+    bind = {"rule": rule.id, "severity": rule.severity, **values}
+    bind.update({k: v for k, v in runtime.items() if k in declared})
     try:
-        con.execute(fresh, {"rule": rule.id, "severity": rule.severity, **values}).fetchall()
+        if read is not None:
+            _shadow(con, *read)
+        con.execute(fresh, bind).fetchall()
     except duckdb.Error as e:
         raise QueryError(f"detection rule {rule.id} ({rule.file.path}) failed: {e}") from e
-    counts = con.execute(
-        """
-        SELECT (SELECT count(*) FROM fresh_findings),
-               (SELECT count(*) FROM fresh_findings
+    finally:
+        if read is not None:
+            con.execute("DROP VIEW IF EXISTS temp.requests").fetchall()
+            con.execute("DROP VIEW IF EXISTS temp.key_usage").fetchall()
+
+
+def _shadow(con: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime) -> None:
+    """Temp views `requests` and `key_usage` that hide every record outside [lo, hi).
+
+    Unqualified names resolve to the temp schema first, so the rule's SQL runs unchanged.
+    The bounds are datetimes we computed, written as literals (views take no parameters).
+    """
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    main = '"' + str(db).replace('"', '""') + '".main'
+    where = f"ts >= TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}' AND ts < TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}'"
+    for name in ("requests", "key_usage"):
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {main}.{name} WHERE {where}"  # noqa: S608
+        ).fetchall()
+
+
+def _evaluate_windows(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    values: dict[str, object],
+    runtime: dict[str, object],
+    windows: list[Interval],
+    lookback: int,
+    lookahead: int,
+) -> bool:
+    """Judge the days of each window, reading its look-back and look-ahead (plus a day for
+    time zones); collect the findings that start in it into `fresh_findings`.
+
+    False when a finding judged reaches within a day of the edge of what was read: then
+    it may continue beyond, the rule's header understates its reach, and the caller runs
+    the rule over the whole history instead.
+    """
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fresh_findings AS SELECT * FROM findings WHERE false"
+    ).fetchall()
+    for w in windows:
+        lo = _midnight(w.first - timedelta(days=lookback + rule.pad))
+        hi = _midnight(w.last + timedelta(days=lookahead + rule.pad + 1))
+        _evaluate(con, rule, values, runtime, (lo, hi), "window_findings")
+        edge = con.execute(
+            """
+            SELECT count(*) FROM window_findings
+            WHERE CAST(window_start AS DATE) BETWEEN $first AND $last
+              AND (first_ts < $lo + INTERVAL 1 DAY OR last_ts >= $hi - INTERVAL 1 DAY)
+            """,
+            {"first": w.first, "last": w.last, "lo": lo, "hi": hi},
+        ).fetchall()[0][0]
+        if edge:
+            con.execute("DROP TABLE IF EXISTS window_findings").fetchall()
+            return False
+        con.execute(
+            "INSERT INTO fresh_findings BY NAME SELECT * FROM window_findings "
+            "WHERE CAST(window_start AS DATE) BETWEEN $first AND $last",
+            {"first": w.first, "last": w.last},
+        ).fetchall()
+        con.execute("DROP TABLE window_findings").fetchall()
+    return True
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    summary: DetectSummary,
+    windows: list[Interval] | None,
+) -> None:
+    """Replace the rule's findings that start in `windows` (all of them when None) by
+    `fresh_findings`: new ones added, changed ones updated, ones that no longer fire gone."""
+    scope = "rule = $rule"
+    bind: dict[str, object] = {"rule": rule.id}
+    if windows is not None:
+        ranges = " OR ".join(
+            f"CAST(window_start AS DATE) BETWEEN $f{i} AND $l{i}" for i in range(len(windows))
+        )
+        scope += f" AND ({ranges})"
+        for i, w in enumerate(windows):
+            bind[f"f{i}"], bind[f"l{i}"] = w.first, w.last
+    new, removed = con.execute(
+        f"""
+        SELECT (SELECT count(*) FROM fresh_findings
                 WHERE finding_id NOT IN (SELECT finding_id FROM findings)),
-               (SELECT count(*) FROM findings WHERE rule = $rule
+               (SELECT count(*) FROM findings WHERE {scope}
                 AND finding_id NOT IN (SELECT finding_id FROM fresh_findings))
-        """,
-        {"rule": rule.id},
+        """,  # noqa: S608 -- only placeholders and fixed text are spliced
+        bind,
     ).fetchall()[0]
     con.execute(
-        "DELETE FROM findings WHERE rule = $rule "
+        f"DELETE FROM findings WHERE {scope} "  # noqa: S608
         "AND finding_id NOT IN (SELECT finding_id FROM fresh_findings)",
-        {"rule": rule.id},
+        bind,
     ).fetchall()
-    con.execute("INSERT OR REPLACE INTO findings SELECT * FROM fresh_findings").fetchall()
+    con.execute("INSERT OR REPLACE INTO findings BY NAME SELECT * FROM fresh_findings").fetchall()
     con.execute("DROP TABLE fresh_findings").fetchall()
-    total, new, removed = (int(c) for c in counts)
-    summary.findings_by_rule[rule.id] = total
+    _count(con, rule, summary, new=int(new), removed=int(removed))
+
+
+def _count(
+    con: duckdb.DuckDBPyConnection, rule: Rule, summary: DetectSummary, *, new: int, removed: int
+) -> None:
+    total = con.execute(
+        "SELECT count(*) FROM findings WHERE rule = $rule", {"rule": rule.id}
+    ).fetchall()[0][0]
+    summary.findings_by_rule[rule.id] = int(total)
     summary.new_by_rule[rule.id] = new
     summary.removed_by_rule[rule.id] = removed
-    summary.severity_by_rule[rule.id] = rule.severity

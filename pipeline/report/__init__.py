@@ -10,8 +10,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipeline.report.build import ReportResult, build_report, parse_formats
-    from pipeline.report.data import TABLES, ReportData, ReportOptions, collect_report_data
+    from pipeline.report.build import ReportResult, build_report, check_fail_on, parse_formats
+    from pipeline.report.data import (
+        TABLES,
+        ReportData,
+        ReportDetection,
+        ReportOptions,
+        collect_report_data,
+    )
     from pipeline.report.period import EVERYTHING, Period, PeriodKind, period_of, resolve_period
     from pipeline.report.pseudonym import load_pseudonym_key
 
@@ -20,6 +26,8 @@ _HOME = {
     "ReportResult": "build",
     "build_report": "build",
     "parse_formats": "build",
+    "check_fail_on": "build",
+    "ReportDetection": "data",
     "TABLES": "data",
     "ReportData": "data",
     "ReportOptions": "data",
@@ -45,9 +53,11 @@ __all__ = [
     "Period",
     "PeriodKind",
     "ReportData",
+    "ReportDetection",
     "ReportOptions",
     "ReportResult",
     "build_report",
+    "check_fail_on",
     "collect_report_data",
     "load_pseudonym_key",
     "parse_formats",

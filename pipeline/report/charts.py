@@ -73,7 +73,7 @@ def key_calls_over_time(frame: pl.DataFrame, bucket: str) -> str:
 
 
 def weekday_hour_heatmap(frame: pl.DataFrame, settings: Settings) -> str:
-    """Calls by local weekday x hour; working hours outlined."""
+    """Calls by weekday x hour on the tenant's clock; working hours outlined."""
     if frame.is_empty():
         return no_data("chart-weekday-hour")
     grid = [[0] * 24 for _ in WEEKDAYS]
@@ -99,8 +99,8 @@ def weekday_hour_heatmap(frame: pl.DataFrame, settings: Settings) -> str:
             line={"color": "#d9480f", "width": 1.5},
         )
     fig.update_layout(
-        xaxis={"title": {"text": f"hour ({settings.timezone})"}, "dtick": 2},
-        yaxis={"autorange": "reversed"},
+        xaxis={"title": {"text": f"hour, tenant clock ({settings.timezone})"}, "dtick": 2},
+        yaxis={"autorange": "reversed", "title": {"text": "weekday, tenant clock"}},
         margin=_MARGIN,
         height=300,
     )

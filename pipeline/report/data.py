@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
+from pipeline.detect.rules import DetectSummary, bound_params
+from pipeline.detect.status import DetectionStatus, detection_status
 from pipeline.errors import QueryError
 from pipeline.report.period import EVERYTHING, Period
 from pipeline.report.pseudonym import pseudonym_params
@@ -46,6 +48,16 @@ HOURLY_UP_TO_DAYS = 3
 
 
 @dataclass(frozen=True)
+class ReportDetection:
+    """What the report says about detection: the settings used, whether the findings cover
+    the warehouse's data, and the detect run the report made first (None when it made none)."""
+
+    settings: Settings
+    status: DetectionStatus
+    ran: DetectSummary | None = None
+
+
+@dataclass(frozen=True)
 class ReportOptions:
     """What to report on and how. The CLI builds one from its options."""
 
@@ -57,6 +69,8 @@ class ReportOptions:
     top: int = 20
     evidence_limit: int = 1000  # evidence records per finding in the exports
     generated_at: datetime | None = None  # UTC; None = now (tests pin it)
+    #: None: the report checks the findings' status itself (and runs no detect).
+    detection: ReportDetection | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,9 @@ class ReportData:
     pseudonymized: bool
     evidence_limit: int
     tables: dict[str, pl.DataFrame]
+    detection: ReportDetection
+    #: Orphan key calls of the period whose origin may still arrive (not judged yet).
+    awaiting_origin: int = 0
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
@@ -92,6 +109,10 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         **pseudonym_params(options.pseudonym_key),
     }
     _ensure_refused_files(con)
+    detection = options.detection or ReportDetection(
+        options.settings, detection_status(con, options.settings, generated_at)
+    )
+    awaiting = _awaiting_origin(con, params, options.settings, generated_at)
     _run(con, sql_file(SUBDIR, "period-key-usage"), params)
     try:
         tables = {name: _frame(con, sql_file(SUBDIR, name), params) for name in TABLES}
@@ -107,7 +128,23 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         pseudonymized=options.pseudonym_key is not None,
         evidence_limit=options.evidence_limit,
         tables=tables,
+        detection=detection,
+        awaiting_origin=awaiting,
     )
+
+
+def _awaiting_origin(
+    con: duckdb.DuckDBPyConnection, params: dict[str, object], settings: Settings, now: datetime
+) -> int:
+    """Orphan key calls of the period not judged yet, as orphan-key-calls judges them now."""
+    try:
+        grace = bound_params(["orphan-key-calls"], None, settings)["orphan-key-calls"]
+        newest = con.execute("SELECT max(ts) FROM requests").fetchall()[0][0]
+        query = sql_file(SUBDIR, "awaiting-origin")
+        bind = {**params, "grace_minutes": grace["grace_minutes"], "newest_ts": newest or now}
+        return int(con.execute(query.sql, _bind(query, bind)).fetchall()[0][0])
+    except duckdb.CatalogException:
+        return 0  # a warehouse from before ingest runs were recorded: nothing is pending
 
 
 def _bounds(

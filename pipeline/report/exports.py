@@ -82,13 +82,18 @@ def json_document(data: ReportData) -> str:
         },
         "generated_at": data.generated_at.strftime(DATETIME_FORMAT),
         "timezone": data.settings.timezone,
+        "settings": data.settings.as_dict(),
+        "detection": data.detection.status.as_dict(),
+        "awaiting_origin": data.awaiting_origin,
         "pseudonymized": data.pseudonymized,
     }
     # Each table is serialised by Polars; only the envelope is built here.
     tables = ",\n".join(
         f"    {json.dumps(name)}: {frame.write_json()}" for name, frame in data.tables.items()
     )
-    return json.dumps(head, indent=2)[:-2] + ',\n  "tables": {\n' + tables + "\n  }\n}\n"
+    return (
+        json.dumps(head, indent=2, default=str)[:-2] + ',\n  "tables": {\n' + tables + "\n  }\n}\n"
+    )
 
 
 def write_xlsx(data: ReportData, path: Path) -> None:

@@ -32,7 +32,7 @@ def summary_sentences(data: ReportData) -> list[str]:
         _records_sentence(data),
         _key_use_sentence(data),
         _working_hours_sentence(data),
-        _findings_sentence(data["findings"]),
+        _findings_sentence(data),
         coverage_sentence(data),
         _completeness_sentence(data),
     ]
@@ -73,10 +73,17 @@ def _key_use_sentence(data: ReportData) -> str:
     )
     topologies = " and ".join(sorted(set(ops["key_topology"].drop_nulls().to_list())))
     orphans, failed = int(s["orphan_key_calls"]), int(s["failed_key_calls"])
+    awaiting = data.awaiting_origin
+    pending = (
+        f" {_n(awaiting, 'orphan call')} {'is' if awaiting == 1 else 'are'} awaiting origin "
+        "(not judged yet: the originating request may still arrive)."
+        if awaiting
+        else ""
+    )
     return (
         f"The tenant key was used {_n(total, 'time')} through the {topologies} topology: "
         f"{parts}. {_n(orphans, 'call')} ({_pct(orphans, total)}) had no originating request "
-        f"(orphans) and {_n(failed, 'call')} did not succeed."
+        f"(orphans) and {_n(failed, 'call')} did not succeed.{pending}"
     )
 
 
@@ -94,7 +101,19 @@ def _working_hours_sentence(data: ReportData) -> str:
     )
 
 
-def _findings_sentence(findings: pl.DataFrame) -> str:
+def _findings_sentence(data: ReportData) -> str:
+    findings = data["findings"]
+    if not data.detection.status.current:
+        found = (
+            f"{_n(findings.height, 'finding')} overlap"
+            if findings.height
+            else "no finding overlaps"
+        )
+        return (
+            f"Detection does not cover all of this warehouse's data "
+            f"({'; '.join(data.detection.status.stale)}): {found} this period so far, "
+            "which is no all-clear."
+        )
     if findings.is_empty():
         return "No finding overlaps this period."
     counts = findings.group_by("severity").len().sort("severity")

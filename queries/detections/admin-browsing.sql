@@ -1,6 +1,8 @@
 -- id: admin-browsing
 -- title: Administrator browsing other users' documents in admin mode
 -- severity: high
+-- lookback_days: baseline_days
+-- lookahead_days: 1
 -- description: Document-tracking requests made in admin mode (admin-action True) about other people: acting as another user, or across the whole tenant. One administrator's such requests are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it looks at at least min_targets other users (or, without acting-as-user, documents) and more than baseline_factor times as many as on the administrator's usual day: the baseline_quantile of their daily count over the baseline_days before (quiet days count as zero). A helpdesk admin who acts for a user or two a day, or an admin who lists the whole tenant's documents, does not fire. Needs the 1.1 log with admin fields; service accounts from the settings are ignored.
 -- param: min_targets INTEGER = 5 | fewest distinct other users or documents looked at in a session
 -- param: gap_minutes INTEGER = 60 | a gap longer than this between requests ends a session

@@ -1,6 +1,8 @@
 -- id: denied-burst
 -- title: Burst of denied or failed requests by one account
 -- severity: medium
+-- lookback_days: baseline_days
+-- lookahead_days: 1
 -- description: One user's requests that did not succeed (result other than Success), grouped into bursts (a gap of more than gap_minutes starts a new one). A burst is a finding when it holds at least min_failures failures and more than baseline_factor times the user's usual bad day: the baseline_quantile of their daily failures over the baseline_days before (quiet days count as zero), so one earlier burst does not raise the bar. Service accounts from the settings are ignored.
 -- param: min_failures INTEGER = 10 | fewest failures in a burst that make a finding
 -- param: gap_minutes INTEGER = 10 | a gap longer than this between failures ends a burst

@@ -1,6 +1,8 @@
 -- id: impossible-travel
 -- title: One account on two distant networks within a short time
 -- severity: high
+-- lookback_days: baseline_days
+-- lookahead_days: baseline_days
 -- description: Consecutive requests of one user from two different networks (the /16 of an IPv4 address, the /48 of an IPv6 one) less than window_minutes apart, where at least one of the two networks is new for that user: not seen in the baseline_days before that day. A user's usual networks (office, home, phone) therefore do not fire; a stolen session used from elsewhere does. A user with fewer than min_history_days earlier active days in the baseline (the first days of a collection) is judged on the days after instead: a network that does not recur in the next baseline_days is new, so such a finding may go away when the network turns out to be usual. Private and link-local addresses carry no location and are ignored; so are service accounts from the settings. Hops of one user less than window_minutes apart form one finding.
 -- param: window_minutes INTEGER = 60 | the most minutes between requests from the two networks
 -- param: baseline_days INTEGER = 14 | days of the user's own history that make a network known

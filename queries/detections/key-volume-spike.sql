@@ -1,6 +1,8 @@
 -- id: key-volume-spike
 -- title: Spike in tenant-key calls
 -- severity: medium
+-- lookback_days: baseline_days
+-- lookahead_days: baseline_days
 -- description: Tenant-key calls per UTC hour compared with the tenant's own usual busiest hour: the baseline_quantile (0.8: a busy but ordinary day) of each day's busiest hour over the baseline_days before (local days with key calls, time zone from the settings). An hour is a spike when it has at least min_calls calls and more than baseline_factor times that usual peak. The quantile leaves out an earlier spike or two, the tenant's quiet nights and weekends do not lower the bar for a busy but normal night, and a tenant moving to its own key over weeks ramps up too slowly to fire. In the first days of a collection, with fewer than min_history_days earlier days of key calls, the days around the hour (before and after) stand in, so such a finding may change as more days arrive. Consecutive spike hours form one finding.
 -- param: min_calls INTEGER = 50 | fewest key calls in an hour that can be a spike
 -- param: baseline_days INTEGER = 14 | days of the tenant's history to compare with

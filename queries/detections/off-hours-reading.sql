@@ -1,6 +1,8 @@
 -- id: off-hours-reading
 -- title: Surge of protected documents read outside working hours
 -- severity: medium
+-- lookback_days: baseline_days
+-- lookahead_days: 1
 -- description: Successful use-licence requests (a user opening protected content) outside the tenant's working hours, in its own time zone (settings). One user's off-hours reads are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it holds at least min_reads reads and more than baseline_factor times the user's usual off-hours day: the baseline_quantile of their daily off-hours reads over the baseline_days before (quiet days count as zero), so a user who habitually works late is compared with their own habit, and one earlier surge does not raise the bar. Service accounts from the settings are ignored.
 -- param: min_reads INTEGER = 10 | fewest off-hours reads in a session that make a finding
 -- param: gap_minutes INTEGER = 60 | a gap longer than this between reads ends a session

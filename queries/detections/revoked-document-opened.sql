@@ -1,6 +1,8 @@
 -- id: revoked-document-opened
 -- title: Revoked document opened, or an attempt to open it
 -- severity: high
+-- lookback_days: all
+-- lookahead_days: all
 -- description: Use-licence requests for a document after its owner revoked it (RevokeAccess), by anyone other than the owner or the person who revoked it: the document travelled beyond its intended readers. Denied attempts count too (include_denied), because they show who still holds a copy. One finding per document, anchored at its first successful revocation. Service accounts from the settings are ignored.
 -- param: include_denied BOOLEAN = true | count denied attempts, not only successful opens
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
