@@ -12,6 +12,7 @@ Only the standard library here: `pipeline.warehouse` registers its connections.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import weakref
@@ -29,6 +30,10 @@ class Interruptible(Protocol):
 
 _live: weakref.WeakSet[Interruptible] = weakref.WeakSet()
 _received: list[int] = []
+_settled: list[bool] = []  # non-empty once the CLI is reporting the stop: no more raising
+#: Seconds after which a signal is delivered again if the process has not settled: an
+#: exception raised in a finaliser or an import-lock callback is swallowed by Python.
+REDELIVER_SECONDS = 1.0
 
 
 def track(con: Interruptible) -> None:
@@ -52,12 +57,34 @@ def signal_name(signum: int) -> str:
     return "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
+def settle() -> None:
+    """The stop is being reported: later signals only interrupt DuckDB again."""
+    _settled.append(True)
+
+
+def _redeliver(signum: int, delay: float) -> None:
+    def again() -> None:
+        if not _settled:
+            os.kill(os.getpid(), signum)
+
+    timer = threading.Timer(delay, again)
+    timer.daemon = True
+    timer.start()
+
+
 def _handle(signum: int, frame: FrameType | None) -> None:
-    first = not _received
-    _received.append(signum)
+    if not _received:
+        _received.append(signum)
     interrupt_all()
-    if first:  # a second Ctrl-C while stopping must not break the clean-up
-        raise KeyboardInterrupt
+    if _settled:
+        return
+    if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        # Raising inside the import machinery can leave a module lock held (and a
+        # thread importing behind it waiting forever): try again a moment later.
+        _redeliver(signum, 0.05)
+        return
+    _redeliver(signum, REDELIVER_SECONDS)
+    raise KeyboardInterrupt
 
 
 @contextmanager
@@ -68,9 +95,11 @@ def stop_cleanly() -> Iterator[None]:
         yield
         return
     _received.clear()
+    _settled.clear()
     previous = {s: signal.signal(s, _handle) for s in SIGNALS}
     try:
         yield
     finally:
+        settle()  # no re-delivery once the block is over
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -25,7 +25,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from pipeline.errors import ExitCode, RmslogError
-from pipeline.interrupts import interrupted, signal_name, stop_cleanly
+from pipeline.interrupts import interrupted, settle, signal_name, stop_cleanly
 
 err = Console(stderr=True)
 state = {"debug": False, "told": False}
@@ -59,6 +59,7 @@ def outcome(e: BaseException) -> tuple[ExitCode, str]:
     """The exit code and the one line to print for an exception that ended a command."""
     sig = interrupted()
     if sig is not None or isinstance(e, KeyboardInterrupt):
+        settle()
         by = signal_name(sig if sig is not None else signal.SIGINT)
         return ExitCode.INTERRUPTED, (
             f"interrupted by {by}: stopped; the warehouse keeps what was committed"
