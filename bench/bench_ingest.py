@@ -77,7 +77,8 @@ def _full_ingest(logs: Path, rows: int) -> Path:
         )
         print(
             f"  every line accounted for: {s['data_lines']:,} = {s['rows_stored']:,} stored "
-            f"+ {s['duplicates']:,} duplicates + {s['rejected']:,} rejected "
+            f"+ {s['duplicates']:,} duplicates + {s['conflicts']:,} conflicts "
+            f"+ {s['rejected']:,} rejected "
             f"(generated: {rows:,})"
         )
         print(

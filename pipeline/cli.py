@@ -10,6 +10,7 @@ not pay for Polars, Arrow, Plotly or Jinja2 (`tests/test_cli.py` checks it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -207,13 +208,37 @@ def ingest(
 
     Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --lake lake/ --json
     """
-    from pipeline.ingest import ingest_paths
+    from pipeline.ingest import check_paths, ingest_paths
     from pipeline.warehouse import open_warehouse
 
-    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
-        summary = ingest_paths(con, paths, lake=lake)
+    with _errors():
+        check_paths(paths)
+        with open_warehouse(_db(db), wait_seconds=wait) as con:
+            summary = ingest_paths(con, paths, lake=lake)
+        for folder in summary.folders_without_logs:
+            err.print(
+                f"[yellow]skipped:[/] {escape(folder)} holds no log file (*.log, *.log.gz, "
+                "numbered blobs)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if summary.files_ignored:
+            err.print(
+                f"[yellow]skipped:[/] {summary.files_ignored} file(s) in the folders given "
+                "not named like a log",
+                highlight=False,
+                soft_wrap=True,
+            )
         for reason in summary.refused:
             err.print(f"[yellow]refused:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+        for key in summary.files_changed:
+            err.print(
+                f"[bold red]changed:[/] {escape(key)}: bytes read before have changed since; "
+                "read again from the start, earlier hashes kept (see integrity_events, "
+                "rmslog verify)",
+                highlight=False,
+                soft_wrap=True,
+            )
         for key in summary.pending:
             err.print(
                 f"[yellow]waiting:[/] {escape(key)} ends in a line without newline", soft_wrap=True
@@ -229,8 +254,8 @@ def ingest(
 def _ingest_line(s: IngestSummary | WatchStatus) -> str:
     return (
         f"{s.files} files, {s.data_lines:,} data lines: {s.rows_stored:,} stored, "
-        f"{s.duplicates:,} duplicates, {s.rejected:,} rejected, {s.files_refused} files "
-        f"refused ({s.seconds:.2f}s)"
+        f"{s.duplicates:,} duplicates, {s.conflicts:,} conflicts, {s.rejected:,} rejected, "
+        f"{s.files_refused} files refused ({s.seconds:.2f}s)"
     )
 
 
@@ -296,7 +321,7 @@ def _watch_view(st: WatchStatus) -> Table:
         ("lag", "-" if lag is None else f"{lag:,.0f}s behind the clock (newest {st.newest_ts})"),
         (
             "accounted",
-            f"{st.duplicates:,} duplicates, {st.rejected:,} rejected, "
+            f"{st.duplicates:,} duplicates, {st.conflicts:,} conflicts, {st.rejected:,} rejected, "
             f"{st.files_refused} files refused",
         ),
     ]
@@ -324,6 +349,10 @@ def detect(
     full: Annotated[
         bool, typer.Option("--full", help="Re-judge all days, not only those data arrived in.")
     ] = False,
+    geoip: Annotated[
+        Path | None,
+        typer.Option(help="MaxMind-format City database (.mmdb) [default: tenant.geoip setting]."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the detection rules into `findings`, over the days new data arrived in.
@@ -340,9 +369,10 @@ def detect(
         with open_warehouse(_db(db), wait_seconds=wait) as con:
             resolved = effective_settings(con, config, store=True)
             _say_settings(resolved)
-            summary = run_detections(
-                con, rule, _pairs(param, "--param"), resolved.settings, full=full
-            )
+            settings = resolved.settings
+            if geoip is not None:
+                settings = dataclasses.replace(settings, geoip=str(geoip))
+            summary = run_detections(con, rule, _pairs(param, "--param"), settings, full=full)
         if as_json:
             _print_json(summary.as_dict())
         _say_detect(summary)
@@ -362,10 +392,14 @@ def _say_detect(summary: DetectSummary) -> None:
         new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
         mode, days = summary.mode_by_rule[rule_id], summary.days_by_rule[rule_id]
         scope = "all days" if days is None else f"{days} day(s)"
+        learning = len(summary.learning_by_rule.get(rule_id, []))
+        note = f"; {learning} in a learning period" if learning else ""
         err.print(
-            f"{rule_id}: {n} finding(s), {new} new, {gone} removed ({mode}, {scope})",
+            f"{rule_id}: {n} finding(s), {new} new, {gone} removed ({mode}, {scope}){note}",
             highlight=False,
         )
+    where = summary.geoip or "none (impossible-travel cannot judge without one)"
+    err.print(f"locations: {summary.addresses:,} addresses; database {where}", highlight=False)
     if summary.awaiting_origin:
         err.print(
             f"{summary.awaiting_origin:,} tenant-key call(s) awaiting origin "
@@ -472,6 +506,42 @@ def report(
         if result.failed:
             err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+def verify(
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-hash the source files of the manifest: is each unchanged, changed or missing?
+
+    Exit 10 when any file changed or is missing since it was read.
+
+    Example: rmslog verify --db audit.duckdb --json
+    """
+    from pipeline.verify import CHANGED, MISSING, UNCHANGED, verify_files
+    from pipeline.warehouse import open_warehouse
+
+    with _errors():
+        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+            checks = list(verify_files(con))
+        counts = {s: sum(c.status == s for c in checks) for s in (UNCHANGED, CHANGED, MISSING)}
+        if as_json:
+            _print_json({**counts, "files": [c.as_dict() for c in checks]})
+        else:
+            # Plain columns, never cut: status, bytes checked, path, then why (if not OK).
+            typer.echo(f"{'status':<9}  {'bytes':>14}  path")
+            for c in checks:
+                why = f"  ({c.detail})" if c.detail else ""
+                typer.echo(f"{c.status:<9}  {c.bytes_checked:>14,}  {c.path}{why}")
+        err.print(
+            f"{len(checks)} files: {counts[UNCHANGED]} unchanged, {counts[CHANGED]} changed, "
+            f"{counts[MISSING]} missing",
+            highlight=False,
+        )
+        if counts[CHANGED] or counts[MISSING]:
+            raise typer.Exit(int(ExitCode.CHANGED))
 
 
 def _report_detection(

@@ -37,7 +37,11 @@ def run_demo(directory: Path, options: GenerateOptions | None = None) -> DemoRes
         ingested = ingest_paths(con, [directory / "logs"])
         # The simulated tenant's working hours are in its own time zone: the warehouse
         # keeps them, so later `detect`, `report` and `query` runs use the same clock.
-        settings = Settings(timezone=generated.timezone)
+        # Its addresses are located with the database the simulator writes beside the logs.
+        mmdb = directory / "logs" / "geoip.mmdb"
+        settings = Settings(
+            timezone=generated.timezone, geoip=str(mmdb.resolve()) if mmdb.is_file() else None
+        )
         store_settings(con, settings)
         detected = run_detections(con, settings=settings)
         report = build_report(

@@ -12,6 +12,9 @@ imported into the warehouse, so `detect`, `report` and `query` never disagree::
     work_start = 8                  # first working hour (local), inclusive
     work_end = 18                   # end of the working day (local), exclusive
     service_accounts = ["microsoftrmsonline@%", "Aadrm_S-1-7-0"]   # SQL LIKE patterns
+    geoip = "GeoLite2-City.mmdb"    # MaxMind-format City database (relative: to this file)
+    corporate_networks = ["203.0.113.0/24"]   # VPN exits and other corporate egress (CIDR)
+    service_networks = []           # extra Microsoft/service ranges (CIDR), beside the built-in
 
     [rules.denied-burst]            # rule parameter overrides (as `detect --param`)
     min_failures = 20
@@ -36,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import duckdb
 
 from pipeline.errors import UsageError
+from pipeline.geo import parse_networks
 
 ENV_CONFIG = "RMSLOG_CONFIG"
 DEFAULT_CONFIG = "rmslog.toml"
@@ -63,6 +67,22 @@ class Settings:
         "accounts the user-centred rules ignore (SQL LIKE patterns)",
         "strs",
     )
+    #: MaxMind-format City database (`.mmdb`) giving addresses a place; None: no geography.
+    geoip: str | None = _setting(
+        "tenant",
+        None,
+        "MaxMind-format City database (.mmdb) for locations; none: no geography",
+        "str",
+    )
+    #: Declared corporate egress (VPN exits, proxies): where traffic leaves the company's
+    #: network, not where a person is. Rules treat them as no location.
+    corporate_networks: tuple[str, ...] = _setting(
+        "tenant", (), "corporate egress (VPN exits, proxies) as CIDRs: no location", "strs"
+    )
+    #: Service ranges beside the built-in Microsoft ones (`pipeline.geo.MICROSOFT_NETWORKS`).
+    service_networks: tuple[str, ...] = _setting(
+        "tenant", (), "service ranges (CIDRs) beside the built-in Microsoft ones", "strs"
+    )
     #: Rule parameter overrides, `("rule.param", "value")` sorted; `detect --param` wins.
     rule_params: tuple[tuple[str, str], ...] = ()
 
@@ -76,6 +96,12 @@ class Settings:
         if not set(self.work_days) <= set(range(1, 8)):
             raise UsageError("work_days are ISO weekdays 1 (Monday) to 7 (Sunday)")
         object.__setattr__(self, "rule_params", tuple(sorted(dict(self.rule_params).items())))
+        parse_networks(self.corporate_networks, "corporate_networks in settings")
+        parse_networks(self.service_networks, "service_networks in settings")
+
+    def geoip_path(self) -> Path | None:
+        """The location database, when one is set."""
+        return Path(self.geoip) if self.geoip else None
 
     def sql_params(self) -> dict[str, object]:
         """The settings as DuckDB parameters, for rules and report queries that declare them."""
@@ -226,6 +252,10 @@ def read_toml(path: Path) -> Settings:
                 f"{path}: unknown [{section}] keys {sorted(unknown)}; known: {sorted(known)}"
             )
         values.update({f"{section}.{k}": v for k, v in table.items()})
+    geoip = values.get("tenant.geoip")
+    if isinstance(geoip, str) and geoip:
+        # A relative path is relative to the settings file, not to where rmslog runs.
+        values["tenant.geoip"] = str(path.parent / Path(geoip).expanduser())
     return with_values(Settings(), values)
 
 

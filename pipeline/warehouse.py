@@ -87,6 +87,68 @@ _FIRST_TABLES = (
     )""",
 )
 
+
+def _custody_statements() -> tuple[str, ...]:
+    """Chain of custody: every read of a source file, the changes found to bytes already
+    read, records whose key is stored with other values, and rejected lines cut to
+    64 KiB with their full length and hash; a file's identity is its real path."""
+    return (
+        "ALTER TABLE rejects ADD COLUMN raw_bytes BIGINT",
+        "ALTER TABLE rejects ADD COLUMN raw_sha256 VARCHAR",
+        "ALTER TABLE ingested_files ADD COLUMN conflicts BIGINT DEFAULT 0",
+        "ALTER TABLE ingested_files ADD COLUMN data_lines BIGINT",
+        "ALTER TABLE ingested_files ADD COLUMN real_path VARCHAR",
+        "UPDATE ingested_files SET conflicts = 0, data_lines = rows_stored + duplicates + rejects",
+        """CREATE TABLE file_reads (
+            run_id BIGINT NOT NULL,
+            path VARCHAR NOT NULL,
+            path_given VARCHAR NOT NULL,
+            byte_start BIGINT NOT NULL,
+            byte_end BIGINT NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            prefix_sha256 VARCHAR NOT NULL,
+            data_lines BIGINT NOT NULL,
+            rows_stored BIGINT NOT NULL,
+            duplicates BIGINT NOT NULL,
+            conflicts BIGINT NOT NULL,
+            rejects BIGINT NOT NULL,
+            read_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE integrity_events (
+            run_id BIGINT NOT NULL,
+            path VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            byte_end BIGINT NOT NULL,
+            expected_sha256 VARCHAR NOT NULL,
+            found_sha256 VARCHAR,
+            found_bytes BIGINT NOT NULL,
+            detected_at TIMESTAMP NOT NULL
+        )""",
+        # The new version of a record: the columns of `requests` (as of this migration).
+        """CREATE TABLE conflicts (
+            ts TIMESTAMP,
+            row_id VARCHAR,
+            request_type VARCHAR,
+            user_id VARCHAR,
+            result VARCHAR,
+            correlation_id VARCHAR,
+            content_id VARCHAR,
+            owner_email VARCHAR,
+            issuer VARCHAR,
+            template_id VARCHAR,
+            file_name VARCHAR,
+            date_published TIMESTAMP,
+            c_info VARCHAR,
+            c_ip VARCHAR,
+            admin_action BOOLEAN,
+            acting_as_user VARCHAR,
+            source_file VARCHAR,
+            source_line BIGINT,
+            run_id BIGINT NOT NULL
+        )""",
+    )
+
+
 #: The warehouse's schema history. Version 1 is the schema before versioning existed
 #: (`IF NOT EXISTS`, so such a warehouse is adopted as it is).
 MIGRATIONS: tuple[Migration, ...] = (
@@ -138,6 +200,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             # it under (NULL for findings stored before: the next detect re-judges them all).
             "ALTER TABLE findings ADD COLUMN window_start TIMESTAMP",
         ),
+    ),
+    Migration(
+        4,
+        "chain of custody: file_reads, integrity_events, conflicts, file identity, reject excerpts",
+        _custody_statements(),
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -178,6 +178,15 @@ def warehouse_contents(db: Path) -> dict[str, list[tuple[object, ...]]]:
             "ingested_files": con.sql(
                 "SELECT * EXCLUDE (ingested_at) FROM ingested_files ORDER BY ALL"
             ).fetchall(),
+            "conflicts": con.sql(
+                "SELECT * EXCLUDE (run_id) FROM conflicts ORDER BY ALL"
+            ).fetchall(),
+            "file_reads": con.sql(
+                "SELECT * EXCLUDE (read_at, run_id) FROM file_reads ORDER BY ALL"
+            ).fetchall(),
+            "integrity_events": con.sql(
+                "SELECT * EXCLUDE (detected_at, run_id) FROM integrity_events ORDER BY ALL"
+            ).fetchall(),
         }
     finally:
         con.close()

@@ -125,6 +125,10 @@ def test_rules_run_on_hand_made_incidents_score_full_precision_and_recall(
         Rec("2026-11-03 12:00:00", "AcquireLicense", user=ANA, content=DOC),
     ]
     noise = [Rec(f"2026-11-0{d} 11:00:00", "Certify", user=KIM) for d in (3, 4, 5)]
+    # Three earlier days of both people: history, so neither is in a learning period.
+    noise += [
+        Rec(f"2026-10-{d} 11:00:00", "Certify", user=u) for u in (ANA, KIM) for d in (29, 30, 31)
+    ]
     log = write_log(tmp_path / "a.log", burst_ana + burst_kim + revoked + noise)
     ingest_paths(warehouse, [log])
     truth = read_ground_truth(TRUTH)

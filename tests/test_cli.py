@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import gzip
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import DATA
 
 from pipeline.errors import ExitCode
 
@@ -88,3 +91,63 @@ def test_error_messages_print_log_content_literally_not_as_markup(cli: Any, tmp_
     result = cli("ingest", tmp_path / "[bold]x[/bold]", "--db", tmp_path / "w.duckdb")
     assert result.exit_code == ExitCode.INPUT
     assert "[bold]x[/bold]: no such file or folder" in result.stderr
+
+
+def _custody_case(cli: Any, tmp_path: Path) -> tuple[Path, Path]:
+    logs = tmp_path / "logs"
+    shutil.copytree(DATA / "variants", logs)
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", logs, "--db", db).exit_code == ExitCode.OK
+    return logs, db
+
+
+def test_verify_says_every_file_is_unchanged_and_exits_0(cli: Any, tmp_path: Path) -> None:
+    _, db = _custody_case(cli, tmp_path)
+    result = cli("verify", "--db", db, "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    got = json.loads(result.stdout)
+    assert (got["unchanged"], got["changed"], got["missing"]) == (3, 0, 0)
+    assert "3 files: 3 unchanged, 0 changed, 0 missing" in result.stderr
+
+
+def test_verify_names_a_changed_and_a_missing_file_and_exits_10(cli: Any, tmp_path: Path) -> None:
+    logs, db = _custody_case(cli, tmp_path)
+    files = sorted(p for p in logs.iterdir())
+    files[0].write_bytes(files[0].read_bytes().replace(b"kim", b"eve", 1))  # same length
+    files[1].unlink()
+    result = cli("verify", "--db", db)
+    assert result.exit_code == ExitCode.CHANGED == 10
+    assert "changed" in result.stdout and "missing" in result.stdout
+    assert files[0].name in result.stdout and files[1].name in result.stdout
+    assert "3 files: 1 unchanged, 1 changed, 1 missing" in result.stderr
+    statuses = {
+        Path(f["path"]).name: f["status"]
+        for f in json.loads(cli("verify", "--db", db, "--json").stdout)["files"]
+    }
+    assert statuses[files[0].name] == "changed" and statuses[files[1].name] == "missing"
+
+
+def test_verify_keeps_failing_after_a_changed_file_is_ingested_again(
+    cli: Any, tmp_path: Path
+) -> None:
+    logs, db = _custody_case(cli, tmp_path)
+    edited = sorted(logs.iterdir())[0]
+    edited.write_bytes(edited.read_bytes().replace(b"kim", b"eve", 1))
+    again = cli("ingest", logs, "--db", db)
+    assert again.exit_code == ExitCode.OK and "changed:" in again.stderr
+    # the warehouse still holds what the first read stored: the file no longer backs it
+    result = cli("verify", "--db", db, "--json")
+    assert result.exit_code == ExitCode.CHANGED
+    assert json.loads(result.stdout)["changed"] == 1
+
+
+def test_verify_checks_a_gz_file_on_its_decompressed_text(cli: Any, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    text = (DATA / "refused" / "good.log").read_bytes()
+    (logs / "a.log.gz").write_bytes(gzip.compress(text))
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", logs, "--db", db).exit_code == ExitCode.OK
+    assert cli("verify", "--db", db).exit_code == ExitCode.OK
+    (logs / "a.log.gz").write_bytes(gzip.compress(text.replace(b"kim", b"eve")))
+    assert cli("verify", "--db", db).exit_code == ExitCode.CHANGED

@@ -16,10 +16,12 @@ from pipeline.errors import ExitCode
 
 @pytest.fixture
 def night_reads_db(cli: Any, tmp_path: Path) -> Path:
-    """A warehouse where kim reads 12 documents at 01:00 UTC on a Wednesday."""
-    records = [
+    """A warehouse where kim reads 24 documents at 01:00 UTC on a Wednesday, after three
+    ordinary days (history, so kim is judged rather than in a learning period)."""
+    records = [Rec(f"2026-11-0{d} 12:00:00", "Certify", user="kim@x") for d in (1, 2, 3)]
+    records += [
         Rec(f"2026-11-04 01:{2 * i:02d}:00", "AcquireLicense", user="kim@x", content=f"{{d{i}}}")
-        for i in range(12)
+        for i in range(24)
     ]
     db = tmp_path / "w.duckdb"
     assert cli("ingest", write_log(tmp_path / "a.log", records), "--db", db).exit_code == 0
@@ -93,3 +95,20 @@ def test_detect_on_a_warehouse_held_by_another_process_waits_then_exits_4(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_incremental_detect_raises_source_changed_when_no_record_arrived(
+    cli: Any, tmp_path: Path
+) -> None:
+    from conftest import DATA
+
+    log = tmp_path / "rmslog-2024-05-06.log"
+    log.write_bytes((DATA / "refused" / "good.log").read_bytes())
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", log, "--db", db).exit_code == ExitCode.OK
+    assert cli("detect", "--db", db, "--fail-on", "high").exit_code == ExitCode.OK
+    log.write_bytes(log.read_bytes().replace(b"'kim'", b"'eve'"))  # no new record
+    assert cli("ingest", log, "--db", db).exit_code == ExitCode.OK
+    result = cli("detect", "--db", db, "--fail-on", "high")
+    assert result.exit_code == ExitCode.FINDINGS
+    assert "source-changed: 1 finding(s), 1 new" in result.stderr

@@ -32,6 +32,12 @@ FINDING_COLUMNS = (
 )
 
 
+def _history(user: str) -> list[Rec]:
+    """Three ordinary days before 2026-11-02: enough history (`min_history_days`) for the
+    rules to judge `user` on the past instead of a learning period."""
+    return [Rec(f"2026-10-{d} 12:00:00", "Certify", user=user) for d in (29, 30, 31)]
+
+
 def _findings(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
     return con.sql(f"SELECT {FINDING_COLUMNS} FROM findings ORDER BY finding_id").fetchall()  # noqa: S608
 
@@ -136,12 +142,15 @@ def test_nothing_arrived_means_nothing_re_judged_and_full_re_judges_every_day(
         Rec(f"2026-11-03 10:{i:02d}:00", "AcquireLicense", user="ana@x", result="AccessDenied")
         for i in range(12)
     ]
+    records += _history("ana@x")
     ingest_paths(warehouse, [write_log(tmp_path / "a.log", records)])
     first = run_detections(warehouse)
     assert set(first.mode_by_rule.values()) == {"full"}  # never ran: every rule judges all
     again = run_detections(warehouse)
     # Only orphan-key-calls looks again: calls that arrived within its grace window settle.
     assert again.mode_by_rule.pop("orphan-key-calls") == "incremental"
+    # source-changed reads integrity_events, not records: every run judges it (cheap).
+    assert again.mode_by_rule.pop("source-changed") == "full"
     assert set(again.mode_by_rule.values()) == {"unchanged"}
     assert again.findings == first.findings == 1
     forced = run_detections(warehouse, full=True)
@@ -155,6 +164,7 @@ def test_changed_parameters_re_judge_every_day_of_that_rule(
         Rec(f"2026-11-03 10:{i:02d}:00", "AcquireLicense", user="ana@x", result="AccessDenied")
         for i in range(12)
     ]
+    records += _history("ana@x")
     ingest_paths(warehouse, [write_log(tmp_path / "a.log", records)])
     run_detections(warehouse)
     raised = run_detections(warehouse, params={"denied-burst.min_failures": "20"})
@@ -203,9 +213,12 @@ def _rule_with(tmp_path: Path, change: tuple[str, str]) -> Path:
     [
         (("-- severity: medium", "-- severity: critical"), "unknown severity 'critical'"),
         (("-- lookback_days: baseline_days\n", ""), "header lacks '-- lookback_days: ...'"),
-        (("-- lookahead_days: 1\n", ""), "header lacks '-- lookahead_days: ...'"),
+        (("-- lookahead_days: baseline_days\n", ""), "header lacks '-- lookahead_days: ...'"),
         (("-- lookback_days: baseline_days", "-- lookback_days: a fortnight"), "lookback_days"),
-        (("-- lookahead_days: 1", "-- lookahead_days: baseline_quantile"), "INTEGER parameter"),
+        (
+            ("-- lookahead_days: baseline_days", "-- lookahead_days: baseline_quantile"),
+            "INTEGER parameter",
+        ),
         (("-- id: denied-burst", "-- id: burst"), "must be the file name's stem"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 import shlex
 import signal
@@ -14,6 +16,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import maxminddb
+import numpy as np
 import polars as pl
 import pytest
 from logcheck import (
@@ -35,6 +39,10 @@ from pipeline.generate import (
     parse_scenarios,
     read_truth,
 )
+from pipeline.generate.activity import Day
+from pipeline.generate.calendar import is_working_day
+from pipeline.generate.engine import Simulation
+from pipeline.generate.services import helpdesk_events
 from pipeline.schema import LOG_VERSIONS, Topology
 
 ROOT = Path(__file__).parent.parent
@@ -98,7 +106,8 @@ def test_daily_layout_writes_one_file_per_utc_day_named_like_the_download_cmdlet
 ) -> None:
     folder = generate(days=5)
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["ground-truth.json"] + [f"rmslog-2026-11-0{d}.log" for d in range(2, 7)]
+    logs = [f"rmslog-2026-11-0{d}.log" for d in range(2, 7)]
+    assert names == ["geoip.mmdb", "ground-truth.json", *logs]
     frame = read_folder(folder).records
     assert (frame["file"] == "rmslog-" + frame["date"] + ".log").all()
 
@@ -227,15 +236,24 @@ def test_legacy_byok_operations_carry_their_old_names_before_july_2016(generate:
 
 def test_people_work_local_hours_and_rest_at_weekends_and_holidays(generate: Generate) -> None:
     folder = generate(region="eu", start=date(2026, 12, 14), days=21)  # Christmas inside
-    people = _frame(folder).filter(
-        pl.col("user-id").str.contains("@") & ~pl.col("user-id").str.starts_with("microsoftrms")
+    profile = {p["user_id"]: p["profile"] for p in _truth(folder)["world"]["people"]}
+    opens = _frame(folder).filter(
+        pl.col("request-type").is_in(OPENS) & pl.col("user-id").is_in(list(profile))
     )
-    local = people["ts"].dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
-    hour = local.dt.hour()
-    assert hour.is_between(8, 17).mean() > 0.8  # type: ignore[operator]
-    assert hour.is_between(2, 4).sum() == 0  # nobody at 02:00-05:00
-    per_day = local.dt.date().value_counts().sort(local.dt.date().name)
-    counts = dict(zip(per_day[:, 0].to_list(), per_day[:, 1].to_list(), strict=True))
+    local = opens["ts"].dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin")
+    opens = opens.with_columns(
+        hour=local.dt.hour(),
+        day=local.dt.date(),
+        profile=pl.col("user-id").replace_strict(profile),
+    )
+    day = opens.filter(pl.col("profile") == "day")
+    assert day["hour"].is_between(8, 17).mean() > 0.8  # type: ignore[operator]
+    assert opens.filter(pl.col("profile") != "night")["hour"].is_between(2, 4).sum() == 0
+    night = opens.filter(pl.col("profile") == "night")["hour"]
+    assert night.len() > 0 and ((night >= 21) | (night < 7)).mean() > 0.8  # type: ignore[operator]
+    late = opens.filter(pl.col("profile") == "late")["hour"]
+    assert (late >= 19).mean() > 2 * (day["hour"] >= 19).mean()  # type: ignore[operator]
+    counts = dict(opens.group_by("day").len().iter_rows())
     workday = counts[date(2026, 12, 17)]  # a Thursday
     assert counts[date(2026, 12, 19)] < 0.2 * workday  # Saturday
     assert counts[date(2026, 12, 25)] < 0.2 * workday  # Christmas Day, a Friday
@@ -246,7 +264,7 @@ def test_blobs_hold_records_a_minute_out_of_order_and_a_late_tail_in_later_blobs
     generate: Generate,
 ) -> None:
     folder = generate(layout="blobs", blob_minutes=15, users=40, days=7)
-    names = sorted(p.name for p in folder.iterdir() if p.name != "ground-truth.json")
+    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".log")
     assert names == [f"{i:09d}.log" for i in range(1, len(names) + 1)]
     assert all(len(h) == 3 for h in read_folder(folder).headers.values())  # each has a header
     frame = _frame(folder).with_columns(slot=pl.col("ts").dt.truncate("15m"))
@@ -277,7 +295,8 @@ def test_same_seed_and_options_give_byte_identical_output(tmp_path: Path, layout
     generate_logs(tmp_path / "a", options)
     generate_logs(tmp_path / "b", options)
     assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b")
-    assert all(n.endswith((".gz", ".json")) for n in _bytes(tmp_path / "a"))
+    assert all(n.endswith((".gz", ".json", ".mmdb")) for n in _bytes(tmp_path / "a"))
+    assert "geoip.mmdb" in _bytes(tmp_path / "a")
 
 
 def test_another_seed_gives_another_tenant(generate: Generate) -> None:
@@ -351,6 +370,213 @@ def test_scenarios_the_logs_cannot_show_are_skipped_with_a_reason(tmp_path: Path
     assert {i.scenario for i in result.incidents} == set(SCENARIOS) - set(skipped)
 
 
+# --- the world: geography and ordinary variety ---------------------------------
+
+WORLD = {"users": 80, "days": 30, "scenarios": SCENARIOS}  # spans a month-end close
+
+
+def _located(folder: Path) -> pl.DataFrame:
+    """People's records with the place geoip.mmdb gives their address and its network kind."""
+    truth = _truth(folder)["world"]
+    nets = [(ipaddress.ip_network(n["network"]), n["kind"]) for n in truth["networks"]]
+    people = [p["user_id"] for p in truth["people"]]
+    frame = _frame(folder).filter(pl.col("user-id").is_in(people))
+    rows = []
+    with maxminddb.open_database(str(folder / "geoip.mmdb")) as db:
+        for ip in frame["c-ip"].unique().to_list():
+            rec: Any = db.get(ip)
+            addr = ipaddress.ip_address(ip)
+            kind = next(k for n, k in nets if addr in n)
+            loc = rec["location"]
+            rows.append(
+                (
+                    ip,
+                    rec["city"]["names"]["en"],
+                    loc["latitude"],
+                    loc["longitude"],
+                    loc["accuracy_radius"],
+                    kind,
+                )
+            )
+    geo = pl.DataFrame(rows, schema=["c-ip", "city", "lat", "lon", "radius", "kind"], orient="row")
+    return frame.join(geo, on="c-ip", how="left")
+
+
+def test_geoip_mmdb_locates_every_address_in_the_geolite2_city_record_shape(
+    generate: Generate,
+) -> None:
+    folder = generate(**WORLD)
+    ips = _frame(folder)["c-ip"].unique().to_list()
+    with maxminddb.open_database(str(folder / "geoip.mmdb")) as db:
+        assert db.metadata().database_type == "GeoLite2-City"
+        for ip in ips:
+            rec: Any = db.get(ip)
+            assert rec is not None, ip
+            assert set(rec) == {"country", "city", "location"}
+            assert re.fullmatch(r"[A-Z]{2}", rec["country"]["iso_code"])
+            assert rec["country"]["names"]["en"] and rec["city"]["names"]["en"]
+            loc = rec["location"]
+            assert -90 <= loc["latitude"] <= 90 and -180 <= loc["longitude"] <= 180
+            assert 5 <= loc["accuracy_radius"] <= 250
+        assert db.get("10.1.2.3") is None and db.get("100.64.1.1") is None
+
+
+def test_addresses_are_public_never_private_shared_or_documentation_space(
+    generate: Generate,
+) -> None:
+    for ip in _frame(generate(**WORLD))["c-ip"].unique().to_list():
+        assert ipaddress.ip_address(ip).is_global, ip  # False for 10/8, 100.64/10, 198.18/15 ...
+
+
+def test_networks_sit_in_plausible_places_with_plausible_accuracy(generate: Generate) -> None:
+    nets = _truth(generate(**WORLD))["world"]["networks"]
+    kinds = {n["kind"] for n in nets}
+    assert {"office", "home-isp", "mobile", "vpn-exit", "hotel", "roaming", "attacker"} <= kinds
+    home = {n["city"] for n in nets if n["kind"] in ("office", "home-isp", "mobile")}
+    assert home == {"New York"}
+    assert len({n["name"] for n in nets if n["kind"] == "home-isp"}) == 3
+    mobile = [n for n in nets if n["kind"] == "mobile"]
+    assert len(mobile) >= 30 and all(100 <= n["accuracy_radius"] <= 200 for n in mobile)
+    assert all(10 <= n["accuracy_radius"] <= 50 for n in nets if n["kind"] == "home-isp")
+    assert "New York" not in {n["city"] for n in nets if n["kind"] == "vpn-exit"}
+    assert all(n["country"] != "US" for n in nets if n["kind"] == "attacker")
+
+
+def test_phones_hop_across_many_carrier_networks_within_a_day(generate: Generate) -> None:
+    frame = _located(generate(**WORLD)).filter(pl.col("kind") == "mobile")
+    net16 = pl.col("c-ip").str.extract(r"^(\d+\.\d+)\.")
+    per_day = frame.group_by("user-id", pl.col("ts").dt.date()).agg(
+        nets=net16.n_unique(), n=pl.len()
+    )
+    busy = per_day.filter(pl.col("n") >= 6)
+    assert busy.height > 50
+    assert busy["nets"].median() >= 4  # type: ignore[operator]
+    assert frame.select(net16.n_unique()).item() >= 30
+
+
+def test_ordinary_variety_is_common_and_listed_in_the_ground_truth(generate: Generate) -> None:
+    truth = _truth(generate(**WORLD))
+    world = truth["world"]
+    people = world["people"]
+    assert world["person_days"] == 80 * 30 == len(people) * truth["options"]["days"]
+    share = {k: sum(bool(p[k]) for p in people) / len(people) for k in ("vpn", "traveller")}
+    assert 0.05 < share["vpn"] < 0.3 and 0.1 < share["traveller"] < 0.35
+    profiles = {p["profile"] for p in people}
+    assert profiles == {"day", "late", "night"}
+    assert {p["home_isp"] for p in people} == {"Verizon Fios", "Spectrum", "Optimum"}
+    kinds = {t["kind"] for t in world["trips"]}
+    assert kinds == {"business", "holiday"}
+    assert any(t["abroad"] for t in world["trips"]) and any(not t["abroad"] for t in world["trips"])
+    benign = world["benign"]
+    assert len(benign["denial_clusters"]) > 10
+    assert isinstance(benign["helpdesk_busy_days"], list)  # rare: see the test below
+    # Thanksgiving (26th, 27th) and a weekend fall inside November's close
+    assert benign["month_end_days"] == ["2026-11-02", "2026-11-25", "2026-11-30", "2026-12-01"]
+
+
+def test_helpdesk_admins_have_a_busy_day_of_four_to_nine_users_now_and_then() -> None:
+    sim = Simulation(GenerateOptions(users=80, days=1))
+    first = date(2026, 1, 5)
+    days = [first + timedelta(days=k) for k in range(300)]
+    working = [d for d in days if is_working_day(d, "na")]
+    for k, day in enumerate(working):
+        helpdesk_events(Day(sim.world, day, np.random.default_rng(k)))
+    busy = sim.world.benign["helpdesk_busy_days"]
+    share = len(busy) / (len(working) * len(sim.world.tenant.helpdesk))
+    assert 0.04 < share < 0.12  # HELPDESK_BUSY_DAY = 8%
+    assert all(4 <= b["cases"] <= 9 for b in busy)
+
+
+def test_trips_fly_no_faster_than_an_airliner_and_nobody_is_online_in_the_air(
+    generate: Generate,
+) -> None:
+    folder = generate(**WORLD)
+    frame = _located(folder)
+    flights = [t for t in _truth(folder)["world"]["trips"] if t["flies"]]
+    assert len(flights) >= 5
+    for trip in flights:
+        for leave, land in (("depart", "arrive"), ("return_depart", "return_arrive")):
+            hours = datetime.fromisoformat(trip[land]) - datetime.fromisoformat(trip[leave])
+            assert trip["distance_km"] / (hours.total_seconds() / 3600) < 900, trip
+            during = frame.filter(
+                (pl.col("user-id") == trip["user_id"])
+                & pl.col("ts").is_between(
+                    datetime.fromisoformat(trip[leave]),
+                    datetime.fromisoformat(trip[land]),
+                    closed="left",
+                )
+            )
+            incident = _incident_rows(folder)
+            assert during.filter(~pl.col("row-id").is_in(list(incident))).is_empty(), trip
+        there = frame.filter(
+            (pl.col("user-id") == trip["user_id"])
+            & pl.col("ts").is_between(
+                datetime.fromisoformat(trip["arrive"]),
+                datetime.fromisoformat(trip["return_depart"]),
+            )
+            & ~pl.col("row-id").is_in(list(_incident_rows(folder)))
+        )
+        assert set(there["city"].to_list()) <= {trip["to"], *_vpn_cities(folder)}, trip
+
+
+def test_travellers_keep_the_destinations_local_hours(generate: Generate) -> None:
+    folder = generate(**WORLD)  # New York: abroad is 5-14 hours ahead
+    frame = _frame(folder).filter(pl.col("request-type").is_in(OPENS))
+    far = [t for t in _truth(folder)["world"]["trips"] if t["kind"] == "business" and t["abroad"]]
+    hours = []
+    for trip in far:
+        there = frame.filter(
+            (pl.col("user-id") == trip["user_id"])
+            & pl.col("ts").is_between(
+                datetime.fromisoformat(trip["arrive"]),
+                datetime.fromisoformat(trip["return_depart"]),
+            )
+        )
+        local = there["ts"].dt.replace_time_zone("UTC").dt.convert_time_zone(trip["to_timezone"])
+        hours += local.dt.hour().to_list()
+    assert len(hours) > 20
+    assert sum(8 <= h < 18 for h in hours) > 0.7 * len(hours)  # their day, not New York's
+
+
+def _vpn_cities(folder: Path) -> set[str]:
+    return {n["city"] for n in _truth(folder)["world"]["networks"] if n["kind"] == "vpn-exit"}
+
+
+def test_vpn_users_show_exits_in_other_cities_and_nobody_else_does(generate: Generate) -> None:
+    folder = generate(**WORLD)
+    vpn = {p["user_id"] for p in _truth(folder)["world"]["people"] if p["vpn"]}
+    via = set(_located(folder).filter(pl.col("kind") == "vpn-exit")["user-id"].to_list())
+    assert via and via <= vpn and len(via) >= 0.7 * len(vpn)
+
+
+def test_the_stolen_session_comes_from_a_distant_country_minutes_after_the_owner(
+    generate: Generate,
+) -> None:
+    folder = generate(**WORLD)
+    frame = _located(folder)
+    thefts = [i for i in _truth(folder)["incidents"] if i["scenario"] == "impossible-travel"]
+    assert len(thefts) >= 4
+    for inc in thefts:
+        rows = frame.filter(pl.col("row-id").is_in(inc["row_ids"])).sort("ts")
+        stolen = rows.filter(pl.col("kind") == "attacker")
+        own = rows.filter(pl.col("kind") != "attacker")
+        assert stolen.height >= 3 and own.height >= 2
+        a, b = own.row(0, named=True), stolen.row(0, named=True)
+        km = _km(a["lat"], a["lon"], b["lat"], b["lon"]) - a["radius"] - b["radius"]
+        minutes = (b["ts"] - own.filter(pl.col("ts") <= b["ts"])["ts"].max()).total_seconds() / 60
+        assert km > 3000 and minutes < 10
+        assert km / (minutes / 60) > 10 * 900
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371 * math.asin(math.sqrt(h))
+
+
 # --- options and CLI --------------------------------------------------------
 
 
@@ -405,6 +631,8 @@ def test_follow_continues_the_same_blobs_a_batch_run_writes(tmp_path: Path) -> N
     # a last blob of late arrivals in the batch run; the live run goes on instead.
     hourly = [f"{i:09d}.log" for i in range(1, 49)]
     assert all(batch[n] == live[n] for n in hourly)
+    assert batch["geoip.mmdb"] == live["geoip.mmdb"]  # the same networks, written up front
+    assert _truth(tmp_path / "live")["world"]["person_days"] >= 2 * SMALL["users"]
     assert len(live) > len(batch) > len(hourly) and result.stopped and result.records > 0
     history = _truth(tmp_path / "batch")["incidents"]
     assert history and all(i in _truth(tmp_path / "live")["incidents"] for i in history)

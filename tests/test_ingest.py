@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ CASES = sorted(p.name for p in DATA.iterdir() if p.is_dir())
 def ingest(db: Path, *paths: Path, **options: Any) -> IngestSummary:
     with open_warehouse(db) as con:
         summary = ingest_paths(con, list(paths), **options)
-    assert summary.data_lines == summary.rows_stored + summary.duplicates + summary.rejected
+    assert summary.data_lines == (
+        summary.rows_stored + summary.duplicates + summary.conflicts + summary.rejected
+    )
     return summary
 
 
@@ -112,8 +115,8 @@ def test_quotes_are_stripped_once_and_blanks_become_null(tmp_path: Path) -> None
 
 def test_every_line_that_cannot_be_stored_is_kept_with_its_reason(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
-    summary = ingest(db, DATA / "rejects" / "rejects.log", DATA / "rejects" / "no-header.log")
-    assert (summary.data_lines, summary.rows_stored, summary.rejected) == (14, 3, 11)
+    summary = ingest(db, DATA / "rejects" / "rejects.log")
+    assert (summary.data_lines, summary.rows_stored, summary.rejected) == (13, 3, 10)
     got = rows(
         db,
         "SELECT source_line, reason FROM rejects WHERE source_file LIKE '%rejects.log' ORDER BY 1",
@@ -209,9 +212,18 @@ def test_a_file_whose_read_part_changed_is_read_again_from_the_start(tmp_path: P
     text = (DATA / "duplicates" / "rmslog-2024-05-08.log").read_text(encoding="utf-8")
     log.write_text(text.replace("'kim'", "'kim.l'", 1), encoding="utf-8")  # first record edited
     again = ingest(db, log)
-    assert (again.rows_stored, again.duplicates) == (2, 4)  # dup-0 keeps its first version
-    assert rows(db, "SELECT rows_stored, duplicates FROM ingested_files") == [(5, 4)]
+    assert again.files_changed == [str(log)]
+    # dup-0 keeps its first version; the edited one is a conflict, not a duplicate
+    assert (again.rows_stored, again.duplicates, again.conflicts) == (2, 3, 1)
+    assert rows(
+        db, "SELECT data_lines, rows_stored, duplicates, conflicts, rejects FROM ingested_files"
+    ) == [(9, 5, 3, 1, 0)]
     assert rows(db, "SELECT user_id FROM requests WHERE row_id = 'dup-0'") == [("kim",)]
+    assert rows(db, "SELECT user_id, source_line FROM conflicts") == [("kim.l", 4)]
+    reads = rows(db, "SELECT byte_start, byte_end, sha256 FROM file_reads ORDER BY run_id")
+    assert len(reads) == 2 and reads[0][2] != reads[1][2]  # both hashes kept
+    events = rows(db, "SELECT event, expected_sha256, found_sha256 FROM integrity_events")
+    assert events == [("changed", reads[0][2], events[0][2])]
 
 
 def test_small_chunks_give_the_same_warehouse_as_whole_files(
@@ -251,8 +263,9 @@ def test_the_cli_refuses_non_rms_files_by_name_with_exit_code_3(cli: Any, tmp_pa
     assert result.exit_code == ExitCode.INPUT
     assert "u_ex240506.log:1: not an RMS usage log" in result.stderr
     assert "no-software.log:2: #Fields without a '#Software: RMS' line" in result.stderr
+    assert "no-header.log:1: data line before any '#Software: RMS'" in result.stderr
     summary = json.loads(result.stdout)
-    assert (summary["files"], summary["files_refused"], summary["rows_stored"]) == (1, 2, 1)
+    assert (summary["files"], summary["files_refused"], summary["rows_stored"]) == (1, 3, 1)
 
 
 def test_the_cli_json_summary_accounts_for_every_data_line(cli: Any, tmp_path: Path) -> None:
@@ -266,10 +279,170 @@ def test_the_cli_json_summary_accounts_for_every_data_line(cli: Any, tmp_path: P
     assert summary["data_lines"] == (
         summary["rows_stored"] + summary["duplicates"] + summary["rejected"]
     )
-    assert (summary["rows_stored"], summary["duplicates"], summary["rejected"]) == (10, 5, 16)
+    assert (summary["rows_stored"], summary["duplicates"], summary["rejected"]) == (10, 5, 15)
 
 
 def test_the_cli_says_which_file_waits_for_its_last_line(cli: Any, tmp_path: Path) -> None:
     result = cli("ingest", DATA / "torn", "--db", tmp_path / "w.duckdb")
     assert result.exit_code == ExitCode.OK
     assert "rmslog-2024-05-09.log ends in a line without newline" in result.stderr
+
+
+@pytest.mark.parametrize("fast_min_bytes", [0, GENERAL])
+def test_random_bytes_named_like_a_log_are_refused_whole_through_either_path(
+    fast_min_bytes: int, tmp_path: Path
+) -> None:
+    junk = tmp_path / "x.log"
+    junk.write_bytes(random.Random(10).randbytes(200_000))
+    summary = ingest(tmp_path / "w.duckdb", junk, fast_min_bytes=fast_min_bytes)
+    assert (summary.files, summary.files_refused, summary.data_lines) == (0, 1, 0)
+    assert "x.log" in summary.refused[0] and "refusing the whole file" in summary.refused[0]
+    assert rows(tmp_path / "w.duckdb", "SELECT count(*) FROM rejects") == [(0,)]
+
+
+def test_the_cli_refuses_random_bytes_whole_with_exit_code_3(cli: Any, tmp_path: Path) -> None:
+    junk = tmp_path / "x.log"
+    junk.write_bytes(random.Random(10).randbytes(200_000))
+    db = tmp_path / "w.duckdb"
+    result = cli("ingest", junk, "--db", db, "--json")
+    assert result.exit_code == ExitCode.INPUT
+    assert "x.log" in result.stderr and "NUL byte; not a text log" in result.stderr
+    assert json.loads(result.stdout)["rejected"] == 0
+    refused = rows(db, "SELECT path, reason FROM refused_files")
+    assert len(refused) == 1 and refused[0][0].endswith("x.log")
+    assert rows(db, "SELECT count(*) FROM rejects") == [(0,)]
+
+
+def test_a_text_file_without_an_rms_header_is_refused_whole(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "notes.log").write_text("just some notes\nand another line\n")
+    result = cli("ingest", tmp_path / "notes.log", "--db", tmp_path / "w.duckdb")
+    assert result.exit_code == ExitCode.INPUT
+    assert "notes.log:1: data line before any '#Software: RMS'" in result.stderr
+
+
+def test_a_file_without_any_newline_that_is_no_header_is_refused_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "one.log").write_bytes(b"A" * 5000)
+    summary = ingest(tmp_path / "w.duckdb", tmp_path / "one.log")
+    assert summary.files_refused == 1 and summary.pending == []
+    assert "one.log:1: does not start with an RMS header" in summary.refused[0]
+
+
+def test_a_header_still_being_written_waits_for_its_line(tmp_path: Path) -> None:
+    (tmp_path / "000000001").write_bytes(b"#Software: R")
+    summary = ingest(tmp_path / "w.duckdb", tmp_path / "000000001")
+    assert (summary.files_refused, summary.bytes_pending) == (0, 12)
+
+
+def test_a_folder_without_log_files_says_what_it_skipped(cli: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x\n")
+    (folder / "ground-truth.json").write_text("{}\n")
+    result = cli("ingest", folder, "--db", tmp_path / "w.duckdb", "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"{folder} holds no log file" in result.stderr
+    assert "2 file(s) in the folders given not named like a log" in result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["files"], summary["files_ignored"]) == (0, 2)
+    assert summary["folders_without_logs"] == [str(folder)]
+
+
+def test_one_missing_path_among_several_creates_no_warehouse(cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    result = cli("ingest", DATA / "variants", tmp_path / "typo", "--db", db)
+    assert result.exit_code == ExitCode.INPUT
+    assert f"{tmp_path / 'typo'}: no such file or folder; nothing ingested" in result.stderr
+    assert not db.exists()
+
+
+def test_the_same_files_by_relative_absolute_and_symlinked_paths_are_one_manifest_row_each(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(DATA / "tree", tmp_path / "logs")
+    (tmp_path / "link").symlink_to(tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "w.duckdb"
+    first = cli("ingest", "logs", "--db", db, "--json")
+    assert json.loads(first.stdout)["files"] == 4
+    for spelling in (tmp_path / "logs", tmp_path / "link", "link/blobs/000000001"):
+        again = cli("ingest", spelling, "--db", db, "--json")
+        assert again.exit_code == ExitCode.OK, again.output
+        assert json.loads(again.stdout)["files"] == 0
+    manifest = rows(db, "SELECT path, real_path FROM ingested_files ORDER BY path")
+    assert len(manifest) == 4
+    assert manifest[0] == (
+        "logs/2024/05/rmslog-2024-05-06.log",
+        str((tmp_path / "logs/2024/05/rmslog-2024-05-06.log").resolve()),
+    )
+    assert rows(db, "SELECT count(DISTINCT source_file) FROM requests") == [(4,)]
+
+
+def test_a_manifest_row_from_before_real_paths_is_adopted_not_doubled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(DATA / "variants", tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "w.duckdb"
+    ingest(db, Path("logs"))
+    with open_warehouse(db) as con:  # as a warehouse written before real_path existed
+        con.execute("UPDATE ingested_files SET real_path = NULL").fetchall()
+    again = ingest(db, tmp_path / "logs")
+    assert (again.files, again.files_skipped) == (0, 3)
+    assert rows(db, "SELECT count(*), count(real_path) FROM ingested_files") == [(3, 3)]
+
+
+def test_the_cli_says_when_bytes_already_read_changed_and_keeps_both_versions(
+    cli: Any, tmp_path: Path
+) -> None:
+    log = tmp_path / "rmslog-2024-05-06.log"
+    shutil.copy(DATA / "refused" / "good.log", log)
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", log, "--db", db).exit_code == ExitCode.OK
+    log.write_text(log.read_text().replace("'kim'", "'mallory'"))  # as `sed -i` would
+    result = cli("ingest", log, "--db", db, "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"changed: {log}: bytes read before have changed" in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["files_changed"] == [str(log)]
+    assert (summary["data_lines"], summary["duplicates"], summary["conflicts"]) == (1, 0, 1)
+    assert rows(db, "SELECT user_id FROM requests") == [("kim",)]
+    assert rows(db, "SELECT user_id FROM conflicts") == [("mallory",)]
+    assert rows(db, "SELECT count(DISTINCT sha256) FROM file_reads") == [(2,)]
+    assert rows(db, "SELECT count(*) FROM integrity_events") == [(1,)]
+
+
+@pytest.mark.parametrize("fast_min_bytes", [0, GENERAL])
+def test_a_record_repeated_with_other_values_is_a_conflict_through_either_path(
+    fast_min_bytes: int, tmp_path: Path
+) -> None:
+    good = (DATA / "refused" / "good.log").read_text()
+    line = good.splitlines()[-1]
+    (tmp_path / "a.log").write_text(good + line.replace("'kim'", "'eve'") + "\n" + line + "\n")
+    (tmp_path / "b.log").write_text(good.replace("'kim'", "'bob'"))
+    summary = ingest(tmp_path / "w.duckdb", tmp_path, fast_min_bytes=fast_min_bytes)
+    counts = (summary.rows_stored, summary.duplicates, summary.conflicts)
+    assert counts == (1, 1, 2)
+    got = rows(tmp_path / "w.duckdb", "SELECT user_id, source_line FROM conflicts ORDER BY 1")
+    assert got == [("bob", 4), ("eve", 5)]
+    manifest = rows(
+        tmp_path / "w.duckdb",
+        "SELECT data_lines, rows_stored, duplicates, conflicts FROM ingested_files ORDER BY path",
+    )
+    assert manifest == [(3, 1, 1, 1), (1, 0, 0, 1)]
+
+
+@pytest.mark.parametrize("fast_min_bytes", [0, GENERAL])
+def test_the_conflicts_case_counts_both_versions_the_same_through_either_path(
+    fast_min_bytes: int, tmp_path: Path
+) -> None:
+    db = tmp_path / "w.duckdb"
+    summary = ingest(db, DATA / "conflicts", fast_min_bytes=fast_min_bytes)
+    assert (summary.data_lines, summary.rows_stored, summary.duplicates) == (5, 2, 1)
+    assert summary.conflicts == 2
+    got = rows(db, "SELECT user_id, result, source_line FROM conflicts ORDER BY source_line")
+    assert got == [("kim", "AccessDenied", 4), ("eve", "Success", 5)]
+    assert rows(db, "SELECT user_id, result FROM requests WHERE row_id = 'good-1'") == [
+        ("kim", "Success")
+    ]

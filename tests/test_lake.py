@@ -63,8 +63,9 @@ def test_staged_parts_are_published_if_their_commit_happened_and_dropped_if_not(
             assert whole is not None
             con.execute("BEGIN")
             con.execute(
-                "INSERT INTO ingested_files "
-                "VALUES ($p, 0, $s, $c, 0, 0, 0, NULL, NULL, now(), NULL)",
+                "INSERT INTO ingested_files (path, size, sha256, bytes_consumed, "
+                "rows_stored, duplicates, rejects, ingested_at) "
+                "VALUES ($p, 0, $s, $c, 0, 0, 0, now())",
                 {"p": str(path), "s": whole.done.sha256, "c": whole.done.consumed},
             )
             con.execute(

@@ -443,3 +443,86 @@ def test_key_silence_in_a_partly_logged_period_names_the_hours_logs_cover(
     data: Any = {"summary": pl.DataFrame({"requests": [5], "key_calls": [0]})}
     sentence = narrative._key_use_sentence(data)
     assert sentence.startswith("The tenant key was not used in the 4 of 24 hours that logs cover")
+
+
+def _changed_source_case(cli: Any, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A file ingested, edited in place in a line already read (as `sed -i` would), and
+    ingested again; then detect."""
+    from conftest import DATA
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "rmslog-2024-05-06.log"
+    log.write_bytes((DATA / "refused" / "good.log").read_bytes())
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", logs, "--db", db).exit_code == ExitCode.OK
+    log.write_bytes(log.read_bytes().replace(b"'kim'", b"'eve'"))
+    assert cli("ingest", logs, "--db", db).exit_code == ExitCode.OK
+    return logs, log, db
+
+
+def test_a_source_changed_after_reading_is_a_high_finding_shown_in_completeness(
+    cli: Any, tmp_path: Path
+) -> None:
+    _, log, db = _changed_source_case(cli, tmp_path)
+    detected = cli("detect", "--db", db, "--rule", "source-changed", "--fail-on", "high")
+    assert detected.exit_code == ExitCode.FINDINGS
+    assert "source-changed: 1 finding(s)" in detected.stderr
+    out = tmp_path / "r"
+    result = cli("report", "--db", db, "--out", out, "--format", "html,csv")
+    assert result.exit_code == ExitCode.OK, result.output
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    completeness = html[html.index("Source files changed after reading") :]
+    assert str(log) in completeness.split("</table>")[0]
+    assert "source-changed " in completeness.split("</table>")[0]
+    assert "changed after it was read" in html
+    changes = pl.read_csv(next(out.glob("*-source-changes.csv")))
+    row = changes.row(0, named=True)
+    assert changes.height == 1 and (row["path"], row["events"], row["conflicts"]) == (
+        str(log),
+        1,
+        1,
+    )
+    assert row["bytes_changed_within"] == 415 and row["finding_id"] is not None
+
+
+def test_the_manifest_command_no_longer_matches_for_a_source_changed_after_reading(
+    cli: Any, tmp_path: Path
+) -> None:
+    _, _, db = _changed_source_case(cli, tmp_path)
+    out = tmp_path / "r"
+    assert cli("report", "--db", db, "--out", out, "--format", "csv").exit_code == ExitCode.OK
+    manifest = pl.read_csv(next(out.glob("*-evidence-manifest.csv"))).row(0, named=True)
+    assert manifest["integrity_events"] == 1 and manifest["conflicts"] == 1
+    printed = subprocess.run(
+        ["sh", "-c", manifest["verify_command"]], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    assert printed != manifest["sha256"]  # the file no longer holds what was stored
+    first = hashlib.sha256((Path(__file__).parent / "data/refused/good.log").read_bytes())
+    assert manifest["sha256"] == first.hexdigest()
+
+
+def test_a_huge_rejected_line_is_kept_cut_with_its_length_and_hash_and_stays_out_of_the_report(
+    cli: Any, tmp_path: Path
+) -> None:
+    from conftest import DATA
+
+    huge = "2026-11-27\t12:00:00\t" + "x" * 3_000_000  # a line with 3 fields and 3 MB
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    good = (DATA / "refused" / "good.log").read_text()
+    (logs / "rmslog-2024-05-06.log").write_text(good + huge + "\n")
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", logs, "--db", db).exit_code == ExitCode.OK
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        kept = con.sql("SELECT length(raw_line), raw_bytes, raw_sha256 FROM rejects").fetchall()
+    finally:
+        con.close()
+    assert kept == [(65_536, len(huge), hashlib.sha256(huge.encode()).hexdigest())]
+    out = tmp_path / "r"
+    assert cli("report", "--db", db, "--out", out, "--format", "html,csv").exit_code == 0
+    csv = next(out.glob("*-rejected-lines.csv"))
+    assert csv.stat().st_size < 2_000
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    assert "\t" + "x" * 480 + "…" in html and "x" * 481 not in html  # 500 characters

@@ -46,7 +46,7 @@ def test_ingest_then_report_fail_on_high_detects_first_instead_of_saying_all_cle
     html = _html(tmp_path / "r")
     assert BANNER not in html
     assert "This report brought the findings up to date first." in html
-    assert "Detection last ran at" in html and "(detect run 1, full, 7 rule(s))" in html
+    assert "Detection last ran at" in html and "(detect run 1, full, 8 rule(s))" in html
     assert "Settings: time zone UTC, working hours 08:00-18:00" in html
     assert "No finding of the detection rules overlaps this period." not in html
 

@@ -86,6 +86,9 @@ def test_a_setting_is_one_field_its_key_parser_and_sql_name_follow() -> None:
         "tenant.work_start",
         "tenant.work_end",
         "tenant.service_accounts",
+        "tenant.geoip",
+        "tenant.corporate_networks",
+        "tenant.service_networks",
     }
     assert set(Settings().sql_params()) == {k.split(".", 1)[1] for k in keys}
     with pytest.raises(UsageError, match=r"setting tenant\.work_start must be an integer"):

@@ -195,9 +195,14 @@ def test_without_row_id_and_correlation_id_a_line_is_rejected() -> None:
     ]
 
 
-def test_data_before_any_fields_header_is_rejected() -> None:
-    parsed = parse_text(LINE_17 + "\n", "nohead.log")
-    assert parsed.rejects["reason"].to_list() == ["data line before any #Fields header"]
+def test_data_before_any_fields_header_refuses_the_whole_file() -> None:
+    with pytest.raises(LogFormatError, match=r"nohead.log:1: data line before any"):
+        parse_text(LINE_17 + "\n", "nohead.log")
+
+
+def test_a_nul_byte_refuses_the_whole_file_naming_its_line() -> None:
+    with pytest.raises(LogFormatError, match=r"nul.log:5: NUL byte; not a text log"):
+        parse_bytes((HEAD_17 + LINE_17 + "\n").encode() + b"x\0y\n", "nul.log")
 
 
 def test_a_resumed_file_uses_the_header_in_force() -> None:
@@ -269,10 +274,11 @@ def test_clean_value_strips_one_pair_of_quotes_and_nulls_blanks(
     assert pl.select(clean_value(pl.lit(raw))).item() == value
 
 
+# NUL is no field character: it refuses the whole file (see the test above).
 FIELD_TEXT = st.text(
     alphabet=st.one_of(
         st.sampled_from(["'", "‘", "’", "-", " ", "é", "\ufeff", '"']),
-        st.characters(blacklist_characters="\t\n\r", blacklist_categories=("Cs",)),
+        st.characters(blacklist_characters="\t\n\r\0", blacklist_categories=("Cs",)),
     ),
     max_size=8,
 )

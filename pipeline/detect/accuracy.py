@@ -9,8 +9,12 @@ first record may sit a few minutes from where the generator says the incident be
 
 - precision of a rule = findings that match some incident / findings of the rule
 - recall of a rule = incidents of that scenario matched by some finding / its incidents
+- findings per incident = findings matching the rule's incidents / incidents found (1.0:
+  each incident is one finding, not split into several)
 
-Both are None when undefined (no findings, no incidents).
+Both are None when undefined (no findings, no incidents). A rule's scenario is its id,
+unless its header names another (`-- scenario: impossible-travel` for `new-network`, the
+geography-free signal of the same incidents).
 """
 
 from __future__ import annotations
@@ -54,6 +58,17 @@ class RuleScore:
     @property
     def recall(self) -> float | None:
         return self.incidents_found / self.incidents if self.incidents else None
+
+    @property
+    def per_incident(self) -> float | None:
+        return self.findings_matched / self.incidents_found if self.incidents_found else None
+
+
+def rule_scenarios() -> dict[str, str]:
+    """Each rule's scenario: its id, or the `scenario` its header names."""
+    from pipeline.detect.rules import list_rules
+
+    return {r.id: r.file.meta.get("scenario", r.id) for r in list_rules()}
 
 
 def parse_ground_truth(data: dict[str, Any], source: str = "ground truth") -> GroundTruth:
@@ -100,20 +115,25 @@ def score_findings(
     truth: GroundTruth,
     rules: list[str],
     slack: timedelta = DEFAULT_SLACK,
+    scenarios: dict[str, str] | None = None,
 ) -> list[RuleScore]:
     """Precision and recall of each rule in `rules` against the ground truth.
 
-    `findings` has at least `finding_id, rule, entity, first_ts, last_ts`.
+    `findings` has at least `finding_id, rule, entity, first_ts, last_ts`; `scenarios` maps
+    a rule to the scenario it is scored against (default: `rule_scenarios()`).
     """
-    f = findings.select("finding_id", "rule", "entity", "first_ts", "last_ts")
+    scenario_of = rule_scenarios() if scenarios is None else scenarios
+    f = findings.select("finding_id", "rule", "entity", "first_ts", "last_ts").with_columns(
+        pl.col("rule").replace_strict(scenario_of, default=pl.col("rule")).alias("scenario")
+    )
     inc = truth.incidents.with_row_index("incident").select(
         "incident",
-        pl.col("scenario").alias("rule"),
+        "scenario",
         "entity",
         pl.col("first_ts").alias("inc_first"),
         pl.col("last_ts").alias("inc_last"),
     )
-    pairs = f.join(inc, on=["rule", "entity"], how="inner").filter(
+    pairs = f.join(inc, on=["scenario", "entity"], how="inner").filter(
         (pl.col("first_ts") - slack <= pl.col("inc_last") + slack)
         & (pl.col("inc_first") - slack <= pl.col("last_ts") + slack)
     )
@@ -123,7 +143,7 @@ def score_findings(
         scores.append(
             RuleScore(
                 rule=rule,
-                incidents=inc.filter(pl.col("rule") == rule).height,
+                incidents=inc.filter(pl.col("scenario") == scenario_of.get(rule, rule)).height,
                 incidents_found=hits["incident"].n_unique(),
                 findings=f.filter(pl.col("rule") == rule).height,
                 findings_matched=hits["finding_id"].n_unique(),
@@ -133,18 +153,20 @@ def score_findings(
 
 
 def format_scores(scores: list[RuleScore]) -> str:
-    """A plain table: rule, incidents, found, findings, matched, precision, recall."""
+    """A plain table: rule, incidents, found, findings, matched, precision, recall, and
+    findings per incident found."""
 
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.2f}"
 
     lines = [
         f"{'rule':<26}{'incidents':>10}{'found':>7}{'findings':>10}{'matched':>9}"
-        f"{'precision':>11}{'recall':>8}"
+        f"{'precision':>11}{'recall':>8}{'per incident':>14}"
     ]
     for s in scores:
         lines.append(
             f"{s.rule:<26}{s.incidents:>10}{s.incidents_found:>7}{s.findings:>10}"
             f"{s.findings_matched:>9}{pct(s.precision):>11}{pct(s.recall):>8}"
+            f"{pct(s.per_incident):>14}"
         )
     return "\n".join(lines)

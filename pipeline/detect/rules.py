@@ -36,6 +36,7 @@ from pipeline.detect.reach import (
     widen_by_findings,
 )
 from pipeline.errors import QueryError, UsageError
+from pipeline.geo import register_ip_locations
 from pipeline.settings import Settings
 from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
 from pipeline.severity import Severity as Severity
@@ -60,6 +61,10 @@ REQUIRED_HEADERS = (
 RULE_COLUMNS = "entity, first_ts, last_ts, summary, evidence_row_ids, window_start"
 #: A reach of `all`: the rule reads the whole history to judge a day.
 UNBOUNDED = "all"
+#: `-- judge: every-run`: a rule that reads no records but the evidence tables
+#: (`integrity_events`), which change without new records arriving: judged in full by
+#: every run (it is cheap), never skipped as unchanged.
+EVERY_RUN = "every-run"
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,9 @@ def _validate(f: SqlFile) -> None:
         raise QueryError(
             f"{where}: unknown severity {f.meta['severity']!r}; use one of {', '.join(SEVERITIES)}"
         )
-    if [c.strip() for c in f.meta["columns"].split(",")] != RULE_COLUMNS.split(", "):
-        raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}")
+    columns = [c.strip() for c in f.meta["columns"].split(",")]
+    if columns not in (RULE_COLUMNS.split(", "), [*RULE_COLUMNS.split(", "), "learning"]):
+        raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}[, learning]")
     integers = {p.name for p in f.params if p.type in _INTEGER_TYPES}
     for key in ("lookback_days", "lookahead_days", "settle_minutes"):
         raw = f.meta.get(key)
@@ -157,6 +163,11 @@ class DetectSummary:
     newest_ts: datetime | None = None
     #: Orphan key calls whose origin may still arrive (None when orphan-key-calls did not run).
     awaiting_origin: int | None = None
+    #: Per rule, the entities it could not judge yet (learning period), sorted.
+    learning_by_rule: dict[str, list[str]] = field(default_factory=dict)
+    #: The location database used (None: no geography) and how many addresses were looked up.
+    geoip: str | None = None
+    addresses: int = 0
 
     @property
     def findings(self) -> int:
@@ -181,6 +192,9 @@ class DetectSummary:
             "covered_rows": self.covered_rows,
             "newest_ts": self.newest_ts,
             "awaiting_origin": self.awaiting_origin,
+            "learning_by_rule": self.learning_by_rule,
+            "geoip": self.geoip,
+            "addresses": self.addresses,
         }
 
 
@@ -293,7 +307,7 @@ def bound_params(
     settings = settings or Settings()
     overrides = {**settings.rule_overrides(), **(params or {})}
     rules = _select_rules(rule_ids)
-    return {rule.id: _bind(rule, overrides, settings) for rule in rules}
+    return {rule.id: _compared(rule, _bind(rule, overrides, settings), settings) for rule in rules}
 
 
 def params_json(values: dict[str, object]) -> str:
@@ -330,18 +344,25 @@ def run_detections(
     overrides.update(cli_overrides)
     bound = [(rule, _bind(rule, overrides, settings)) for rule in rules]
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    summary = DetectSummary(started_at=now)
+    geoip = settings.geoip_path()
+    summary = DetectSummary(started_at=now, geoip=str(geoip) if geoip else None)
+    # Locations of the distinct addresses (pipeline.geo), before the transaction: a temp
+    # table of this connection that every rule may join.
+    summary.addresses = register_ip_locations(
+        con, geoip, settings.corporate_networks, settings.service_networks
+    )
     con.execute("BEGIN")
     try:
         covered = covered_ingest_run(con)
         rows, newest = con.execute("SELECT count(*), max(ts) FROM main.requests").fetchall()[0]
         summary.covered_ingest_run, summary.covered_rows, summary.newest_ts = covered, rows, newest
         states = last_states(con)
-        runtime = {"now": now, "newest_ts": newest or now}
+        runtime = {"now": now, "newest_ts": newest or now, TENANT_TZ: settings.timezone}
         for rule, values in bound:
             state = None if full or covered is None else states.get(rule.id)
             if state is not None and (
-                state.params != params_json(values) or state.sql != rule.fingerprint
+                state.params != params_json(_compared(rule, values, settings))
+                or state.sql != rule.fingerprint
             ):
                 state = None  # other parameters, settings or SQL: every day may judge anew
             _run_rule(con, rule, values, runtime, state, summary)
@@ -351,7 +372,7 @@ def run_detections(
         summary.run_id = record_run(
             con,
             summary,
-            {rule.id: values for rule, values in bound},
+            {rule.id: _compared(rule, values, settings) for rule, values in bound},
             settings.as_json(),
             "full" if full or set(summary.mode_by_rule.values()) == {"full"} else "incremental",
             {rule.id: rule.fingerprint for rule, _ in bound},
@@ -361,6 +382,20 @@ def run_detections(
         con.execute("ROLLBACK")
         raise
     return summary
+
+
+def _compared(rule: Rule, values: dict[str, object], settings: Settings) -> dict[str, object]:
+    """What a rule's verdicts depend on besides its SQL: its bound parameters and, for a rule
+    that reads `ip_locations`, the location settings (another database or declared
+    networks re-judge every day)."""
+    if "ip_locations" not in rule.file.sql:
+        return values
+    return {
+        **values,
+        "geoip": settings.geoip,
+        "corporate_networks": list(settings.corporate_networks),
+        "service_networks": list(settings.service_networks),
+    }
 
 
 def awaiting_origin(
@@ -375,7 +410,7 @@ def awaiting_origin(
         "from_ts": newest - timedelta(minutes=int(str(values["grace_minutes"]))),
         "to_ts": datetime(9999, 1, 1),
         "grace_minutes": values["grace_minutes"],
-        **runtime,
+        **{k: v for k, v in runtime.items() if k != TENANT_TZ},
     }
     start = bind["from_ts"]
     assert isinstance(start, datetime)
@@ -399,8 +434,26 @@ def _run_rule(
     summary: DetectSummary,
 ) -> None:
     summary.severity_by_rule[rule.id] = rule.severity
+    # Entities the rule could not judge yet (learning period), collected by `_evaluate`.
+    con.execute("CREATE OR REPLACE TEMP TABLE rule_learners (entity VARCHAR)").fetchall()
+    _judge(con, rule, values, runtime, state, summary)
+    learners = con.execute("SELECT DISTINCT entity FROM rule_learners ORDER BY entity").fetchall()
+    summary.learning_by_rule[rule.id] = [str(e) for (e,) in learners]
+    con.execute("DROP TABLE rule_learners").fetchall()
+
+
+def _judge(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    values: dict[str, object],
+    runtime: dict[str, object],
+    state: RuleState | None,
+    summary: DetectSummary,
+) -> None:
     lookback, lookahead = rule.reach("lookback_days", values), rule.reach("lookahead_days", values)
     windows: list[Interval] | None = None  # None: the whole history
+    if rule.file.meta.get("judge") == EVERY_RUN:
+        state = None  # it reads the evidence tables, not days of records: judge it all
     if state is not None:
         days = arrived_days(con, state, rule.reach("settle_minutes", values) or 0)
         if not days:
@@ -437,28 +490,59 @@ def _evaluate(
 ) -> None:
     """Run the rule into temp table `into`; with `read`, it sees only records in [lo, hi)."""
     body = rule.file.sql.strip().rstrip(";")
+    learning = "f.learning" if "learning" in rule.file.columns else "false"
     # The rule body is a SQL file shipped with the package, never user input; values are bound.
-    fresh = f"""
-        CREATE OR REPLACE TEMP TABLE {into} AS
-        SELECT md5(concat_ws('|', $rule, f.entity, strftime(f.window_start, '%Y-%m-%dT%H:%M:%S')))
-                   AS finding_id,
-               $rule AS rule, $severity AS severity, f.first_ts, f.last_ts, f.entity,
-               f.summary, f.evidence_row_ids, f.window_start
+    output = f"""
+        CREATE OR REPLACE TEMP TABLE rule_output AS
+        SELECT f.entity, f.first_ts, f.last_ts, f.summary, f.evidence_row_ids, f.window_start,
+               coalesce({learning}, false) AS learning
         FROM ({body}) AS f
     """  # noqa: S608
     declared = {p.name for p in rule.file.params}
-    bind = {"rule": rule.id, "severity": rule.severity, **values}
-    bind.update({k: v for k, v in runtime.items() if k in declared})
+    bind = {**values, **{k: v for k, v in runtime.items() if k in declared}}
+    merge = {"rule": rule.id, "severity": rule.severity, "timezone": runtime[TENANT_TZ]}
     try:
         if read is not None:
             _shadow(con, *read)
-        con.execute(fresh, bind).fetchall()
+        con.execute(output, bind).fetchall()
+        con.execute(_MERGE_PER_DAY.format(into=into), merge).fetchall()
+        con.execute(
+            "INSERT INTO rule_learners SELECT entity FROM rule_output WHERE learning"
+        ).fetchall()
+        con.execute("DROP TABLE rule_output").fetchall()
     except duckdb.Error as e:
         raise QueryError(f"detection rule {rule.id} ({rule.file.path}) failed: {e}") from e
     finally:
         if read is not None:
             con.execute("DROP VIEW IF EXISTS temp.requests").fetchall()
             con.execute("DROP VIEW IF EXISTS temp.key_usage").fetchall()
+
+
+#: Where the runner keeps the tenant's time zone in `runtime` (never bound to a rule).
+TENANT_TZ = "__tenant_timezone"
+#: One finding per rule, entity and local day (the tenant's time zone): the windows that
+#: start that day, merged; the id is that of the day's first window.
+_MERGE_PER_DAY = """
+    CREATE OR REPLACE TEMP TABLE {into} AS
+    WITH w AS (
+        SELECT *, timezone($timezone, timezone('UTC', window_start))::DATE AS day,
+               count(*) OVER (PARTITION BY entity,
+                              timezone($timezone, timezone('UTC', window_start))::DATE) AS n
+        FROM rule_output WHERE NOT learning
+    )
+    SELECT md5(concat_ws('|', $rule, entity, strftime(min(window_start), '%Y-%m-%dT%H:%M:%S')))
+               AS finding_id,
+           $rule AS rule, $severity AS severity, min(first_ts) AS first_ts,
+           max(last_ts) AS last_ts, entity,
+           CASE WHEN any_value(n) = 1 THEN any_value(summary)
+                ELSE format('{{}} windows on {{}}: {{}}', any_value(n), strftime(day, '%Y-%m-%d'),
+                            string_agg(summary, ' | ' ORDER BY window_start, first_ts))
+           END AS summary,
+           flatten(list(evidence_row_ids ORDER BY window_start, first_ts)) AS evidence_row_ids,
+           min(window_start) AS window_start
+    FROM w
+    GROUP BY entity, day
+"""
 
 
 def _shadow(con: duckdb.DuckDBPyConnection, lo: datetime, hi: datetime) -> None:

@@ -2,15 +2,25 @@
 
 `generate_logs(out_dir, options)` writes a period at once; `follow_logs(...)` keeps
 writing blobs in near real time. Same seed and options give byte-identical files.
-Beside the logs: `ground-truth.json` (see `pipeline.generate.truth`).
+Beside the logs: `ground-truth.json` (see `pipeline.generate.truth`) and `geoip.mmdb`,
+a MaxMind City database of every network the simulated tenant uses.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.generate.engine import Simulation, blob_chunks, count_key_calls, daily_chunks
+from pipeline.generate.census import world_document
+from pipeline.generate.engine import (
+    Simulation,
+    blob_chunks,
+    count_key_calls,
+    daily_chunks,
+    epoch,
+)
 from pipeline.generate.follow import follow_logs
+from pipeline.generate.geodb import FILE_NAME as GEOIP_FILE_NAME
+from pipeline.generate.geodb import write_geoip
 from pipeline.generate.options import LAYOUTS, GenerateOptions, parse_scenarios
 from pipeline.generate.result import GenerateResult, describe
 from pipeline.generate.scenarios import SCENARIOS
@@ -45,14 +55,17 @@ def generate_logs(out_dir: Path, options: GenerateOptions | None = None) -> Gene
         sink.close()
     result.files = list(sink.files)
     result.incidents = [Incident.of(i, options.seed) for i in sim.injector.incidents()]
-    doc = truth_document(options.as_dict(), result.incidents, sim.skipped)
+    world = world_document(sim.world, options.start, options.days, options.users)
+    doc = truth_document(options.as_dict(), result.incidents, sim.skipped, world)
     result.ground_truth = write_truth(out, doc)
+    result.geoip = write_geoip(out, sim.world.tenant.plan.networks, epoch(options.start))
     return result
 
 
 __all__ = [
     "FILE_NAME",
     "FORMAT",
+    "GEOIP_FILE_NAME",
     "LAYOUTS",
     "SCENARIOS",
     "GenerateOptions",

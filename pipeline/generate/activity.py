@@ -7,8 +7,8 @@ working rhythm. Where a person is (office, home, a trip) is a pure function of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -17,9 +17,20 @@ import polars as pl
 
 from pipeline.generate import calendar
 from pipeline.generate.clients import APPS
-from pipeline.generate.events import DENIED, DOC_FULL, DOC_NONE, RT, SUCCESS, make_events
-from pipeline.generate.ids import hash_uniform
+from pipeline.generate.events import (
+    DENIED,
+    DOC_FULL,
+    DOC_NONE,
+    RT,
+    SUCCESS,
+    concat_events,
+    make_events,
+)
+from pipeline.generate.places import CITIES
 from pipeline.generate.tenant import Tenant
+from pipeline.generate.whereabouts import Status, at_noon, locate
+
+local_seconds = calendar.local_seconds
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -46,6 +57,15 @@ ACTIONS: tuple[tuple[str, float, str, str], ...] = (
 PROTECT_PER_DAY = 0.8
 PROTECT_TYPES = ("GetClientLicensorCert", "FECreatePublishingLicenseV1")
 DENY_RATE = 0.02
+#: Clusters of denied opens by someone who mistypes, per person per working day.
+MISTYPE_PER_PERSON_DAY = 0.02
+MISTYPE_TRIES = (2, 8)
+#: On holiday a person only glances at the phone now and then.
+HOLIDAY_ACTIVITY = 0.04
+#: Background check-ins of Office on a phone per awake day.
+PHONE_SYNCS_PER_DAY = 6.0
+#: Finance teams' activity on month-end close days.
+MONTH_END_FACTOR = 2.5
 RETRY_RATE = 0.3
 TEAM_AFFINITY = 0.6
 
@@ -58,7 +78,7 @@ _PROTECT = len(ACTIONS)
 _MIX = np.array([rate for _, rate, _, _ in ACTIONS])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class World:
     """What every day of the simulation shares."""
 
@@ -66,6 +86,17 @@ class World:
     seed: int
     tz: str
     region: str
+    benign: dict[str, list[dict[str, int]]] = field(default_factory=dict)
+
+    def locate(
+        self, person: npt.ArrayLike, sec: npt.ArrayLike, phone: npt.ArrayLike = False
+    ) -> tuple[I32, npt.NDArray[np.bool_]]:
+        """Address of each (person, sec) request, and whether the person is online."""
+        return locate(self.tenant, self.seed, self.tz, self.region, person, sec, phone)
+
+    def log_benign(self, kind: str, items: list[dict[str, int]]) -> None:
+        """Record ordinary variety the ground truth lists (so false alarms can be explained)."""
+        self.benign.setdefault(kind, []).extend(items)
 
     @cached_property
     def team_bounds(self) -> tuple[I64, I64]:
@@ -88,10 +119,12 @@ class Day:
         return (self.day - date(1970, 1, 1)).days * 86400
 
     def weights(
-        self, profile: npt.NDArray[np.float64], quiet: float | None = None
+        self, profile: npt.NDArray[np.float64], quiet: float | None = None, tz: str | None = None
     ) -> npt.NDArray[np.float64]:
-        """Per-UTC-hour weights, as a share of an ordinary working day."""
-        w = calendar.utc_hour_weights(self.day, self.world.tz, self.world.region, profile, quiet)
+        """Per-UTC-hour weights, as a share of an ordinary working day (in `tz`, default
+        the tenant's)."""
+        zone = tz or self.world.tz
+        w = calendar.utc_hour_weights(self.day, zone, self.world.region, profile, quiet)
         return w / calendar.working_day_weight(profile)
 
     def times(self, n: int, weights: npt.NDArray[np.float64]) -> I64:
@@ -100,6 +133,27 @@ class Day:
             return np.zeros(0, dtype=np.int64)
         hour = self.rng.choice(24, n, p=weights / weights.sum())
         return self.start + hour * 3600 + self.rng.integers(0, 3600, n)
+
+    @cached_property
+    def noon(self) -> Status:
+        """Where everyone is at local noon: at home, on a trip, on holiday."""
+        return at_noon(self.world.tenant, self.world.seed, self.world.tz, self.start)
+
+    @cached_property
+    def factor(self) -> npt.NDArray[np.float64]:
+        """Each person's activity today: holidays low, finance busy at month-end close."""
+        world = self.world
+        f = np.where(self.noon.on_holiday, HOLIDAY_ACTIVITY, 1.0)
+        if calendar.is_month_end(self.day, world.region):
+            f = np.where(world.tenant.people.finance, f * MONTH_END_FACTOR, f)
+        return f
+
+    @cached_property
+    def zones(self) -> pl.Series:
+        """The time zone each person keeps today: the destination's on a trip, else home."""
+        away = self.noon.away
+        zone = np.array([c.tz for c in CITIES], dtype=object)[self.noon.dest]
+        return pl.Series(np.where(away, zone, self.world.tz), dtype=pl.String)
 
     @cached_property
     def doc_weights(self) -> npt.NDArray[np.float64]:
@@ -124,68 +178,75 @@ class Day:
         return np.minimum(idx, len(cum) - 1).astype(np.int32)
 
 
-def local_seconds(sec: I64, tz: str) -> I64:
-    """Local wall-clock time (as epoch-like seconds) of UTC `sec`, vectorised per hour."""
-    if len(sec) == 0:
-        return np.asarray(sec, dtype=np.int64)
-    days = sec // 86400
-    uniq, inv = np.unique(days, return_inverse=True)
-    table = np.stack(
-        [calendar.utc_offsets(date(1970, 1, 1) + timedelta(days=int(d)), tz) for d in uniq]
-    )
-    return sec + table[inv, (sec % 86400) // 3600]
-
-
 def person_ips(world: World, person: I32, sec: I64) -> I32:
-    """Where each person is at `sec`: office, home or a trip; one place per local day."""
-    people, tenant = world.tenant.people, world.tenant
-    pday = (local_seconds(sec, world.tz) - calendar.DAY_BOUNDARY_HOUR * 3600) // 86400
-    uniq, inv = np.unique(pday, return_inverse=True)
-    working = np.array(
-        [
-            calendar.is_working_day(date(1970, 1, 1) + timedelta(days=int(d)), world.region)
-            for d in uniq
-        ],
-        dtype=bool,
-    )[inv]
-    block = pday // 4
-    on_trip = hash_uniform(world.seed, 1, person, block) < people.trips[person]
-    at_home = ~working | (hash_uniform(world.seed, 2, person, pday) < people.wfh[person])
-    hotel = tenant.travel_ips[
-        (hash_uniform(world.seed, 3, person, block) * len(tenant.travel_ips)).astype(np.int64)
-    ]
-    nat = people.office_ip[person] + (hash_uniform(world.seed, 4, person, pday) * 4).astype(
-        np.int32
-    )
-    return np.where(on_trip, hotel, np.where(at_home, people.home_ip[person], nat)).astype(np.int32)
-
-
-def _counts(day: Day, rate: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-    w = day.weights(calendar.PEOPLE_BY_HOUR)
-    counts: npt.NDArray[np.int64] = day.rng.poisson(rate * w.sum())
-    return counts
+    """The address of each person's laptop at `sec` (see `whereabouts.locate`)."""
+    return world.locate(person, sec)[0]
 
 
 def people_events(day: Day) -> pl.DataFrame:
     """Every request the tenant's people make on `day` (key calls come later)."""
     people = day.world.tenant.people
-    n_other = _counts(day, people.activity * _MIX.sum())
-    n_protect = _counts(day, people.activity * people.creator * PROTECT_PER_DAY)
-    person = np.concatenate(
-        [np.repeat(np.arange(len(people)), n_other), np.repeat(np.arange(len(people)), n_protect)]
-    ).astype(np.int32)
-    action = np.concatenate(
-        [
-            day.rng.choice(len(ACTIONS), int(n_other.sum()), p=_MIX / _MIX.sum()),
-            np.full(int(n_protect.sum()), _PROTECT),
-        ]
+    factor = day.factor
+    parts: list[tuple[I32, npt.NDArray[np.int64], I64]] = []
+    zones = day.zones
+    for profile, hours in enumerate(calendar.PROFILE_HOURS):
+        mine = people.profile == profile
+        for zone in sorted(set(zones.filter(pl.Series(mine)).to_list())):
+            members = np.flatnonzero(mine & (zones == zone).to_numpy()).astype(np.int32)
+            w = day.weights(hours, tz=zone)
+            rate = people.activity[members] * factor[members] * w.sum()
+            n_other = day.rng.poisson(rate * _MIX.sum())
+            n_protect = day.rng.poisson(rate * people.creator[members] * PROTECT_PER_DAY)
+            person = np.concatenate([np.repeat(members, n_other), np.repeat(members, n_protect)])
+            action = np.concatenate(
+                [
+                    day.rng.choice(len(ACTIONS), int(n_other.sum()), p=_MIX / _MIX.sum()),
+                    np.full(int(n_protect.sum()), _PROTECT),
+                ]
+            )
+            parts.append((person.astype(np.int32), action, day.times(len(person), w)))
+    person = np.concatenate([p for p, _, _ in parts]).astype(np.int32)
+    action = np.concatenate([a for _, a, _ in parts])
+    sec = np.concatenate([t for _, _, t in parts])
+    return concat_events([_requests(day, person, action, sec), mistypes(day), phone_syncs(day)])
+
+
+def phone_syncs(day: Day) -> pl.DataFrame:
+    """Office on a phone checks in now and then while its owner is awake, workday or not
+    (PHONE_SYNCS_PER_DAY: templates, service discovery), from wherever the phone is."""
+    people = day.world.tenant.people
+    owners = np.flatnonzero(people.mobile >= 0).astype(np.int32)
+    zones = day.zones.gather(owners)
+    parts, times = [], []
+    for zone in sorted(set(zones.to_list())):
+        who = owners[(zones == zone).to_numpy()]
+        w = day.weights(calendar.AWAKE_BY_HOUR, 1.0, tz=zone)
+        counts = day.rng.poisson(PHONE_SYNCS_PER_DAY * w.sum() * np.minimum(day.factor[who], 1.0))
+        parts.append(np.repeat(who, counts))
+        times.append(day.times(int(counts.sum()), w))
+    person = np.concatenate(parts).astype(np.int32) if parts else owners[:0]
+    sec = np.concatenate(times) if times else np.zeros(0, dtype=np.int64)
+    kind = np.where(
+        day.rng.random(len(person)) < 0.5,
+        RT["FEGetAllTemplates"],
+        RT["FindServiceLocationsForUser"],
     )
-    sec = day.times(len(person), day.weights(calendar.PEOPLE_BY_HOUR))
-    return _requests(day, person, action, sec)
+    ip, online = day.world.locate(person, sec, True)
+    t = day.world.tenant
+    return make_events(
+        day.rng,
+        sec,
+        kind,
+        people.user[person],
+        ip,
+        cinfo=t.cinfo_of(people.mobile[person], APPS.index("outlook")),
+        keep=online,
+    )
 
 
 def _requests(day: Day, person: I32, action: npt.NDArray[np.int64], sec: I64) -> pl.DataFrame:
-    """Turn (person, action, time) into request events with devices, places and documents."""
+    """Turn (person, action, time) into request events with devices, places and documents;
+    requests of people in the air are dropped."""
     tenant, people = day.world.tenant, day.world.tenant.people
     n = len(person)
     portal = (action >= _PORTAL_FROM) & (action != _PROTECT)
@@ -199,18 +260,76 @@ def _requests(day: Day, person: I32, action: npt.NDArray[np.int64], sec: I64) ->
     platform = np.where(on_phone, people.mobile[person], people.desktop[person])
     cinfo = np.where(portal, 0, tenant.cinfo_of(platform, app))
     denied = is_open & (day.rng.random(n) < DENY_RATE)
+    ip, online = day.world.locate(person, sec, on_phone)
     events = make_events(
         day.rng,
         sec,
         _TYPE_TABLE[action, on_phone.astype(np.int64)],
         people.user[person],
-        person_ips(day.world, person, sec),
+        ip,
         result=np.where(denied, DENIED, SUCCESS),
         doc=doc,
         docmode=np.where(is_open, DOC_FULL, DOC_NONE),
         cinfo=cinfo,
+        keep=online,
     )
     return pl.concat([events, retries(day, events.filter(pl.col("result") == DENIED))])
+
+
+def mistypes(day: Day) -> pl.DataFrame:
+    """People who mistype or follow a stale link: a few denied opens of one to three
+    documents within minutes (MISTYPE_PER_PERSON_DAY clusters of 2-8 attempts)."""
+    people = day.world.tenant.people
+    w = day.weights(calendar.PEOPLE_BY_HOUR)
+    n = int(day.rng.poisson(MISTYPE_PER_PERSON_DAY * len(people) * w.sum()))
+    who = day.rng.choice(len(people), n, p=people.activity / people.activity.sum()).astype(np.int32)
+    tries = day.rng.integers(MISTYPE_TRIES[0], MISTYPE_TRIES[1] + 1, n)
+    person = np.repeat(who, tries)
+    start = np.repeat(day.times(n, w), tries)
+    span = np.repeat(day.rng.integers(60, 600, n), tries)
+    sec = np.minimum(
+        start + (day.rng.random(len(person)) * span).astype(np.int64), day.start + 86399
+    )
+    docs = (
+        day.pick_docs(3 * n, people.team[np.repeat(who, 3)]).reshape(n, 3)
+        if n
+        else np.zeros((0, 3), np.int32)
+    )
+    doc = docs[np.repeat(np.arange(n), tries), day.rng.integers(0, 3, len(person))]
+    ip, online = day.world.locate(person, sec)
+    events = make_events(
+        day.rng,
+        sec,
+        RT["AcquireLicense"],
+        people.user[person],
+        ip,
+        result=DENIED,
+        doc=doc,
+        docmode=DOC_FULL,
+        cinfo=day.world.tenant.cinfo_of(
+            people.desktop[person], day.world.tenant.documents.app[doc]
+        ),
+        keep=online,
+    )
+    day.world.log_benign(
+        "denial_clusters",
+        [
+            {"user": int(people.user[p]), "first": int(t), "attempts": int(k)}
+            for p, t, k in zip(
+                who.tolist(), day_starts(start, tries).tolist(), tries.tolist(), strict=True
+            )
+        ],
+    )
+    return events
+
+
+def day_starts(values: I64, counts: npt.NDArray[np.int64]) -> I64:
+    """The first of each run of `counts` repeated values."""
+    return (
+        np.asarray(values[np.cumsum(counts) - counts], dtype=np.int64)
+        if len(counts)
+        else values[:0]
+    )
 
 
 def retries(day: Day, denied: pl.DataFrame) -> pl.DataFrame:

@@ -29,6 +29,24 @@ PEOPLE_BY_HOUR = np.array(
         *(0.70, 0.85, 0.95, 0.90, 0.80, 0.55, 0.25, 0.15, 0.12, 0.10, 0.07, 0.04),  # 12-23
     ]
 )
+#: People who work late: a later start and a long evening, into the first hour after midnight.
+LATE_BY_HOUR = np.array(
+    [
+        *(0.10, 0.04, 0, 0, 0, 0, 0.02, 0.10, 0.35, 0.80, 1.00, 1.00),  # 00-11
+        *(0.75, 0.85, 0.95, 0.95, 0.90, 0.80, 0.65, 0.55, 0.50, 0.40, 0.30, 0.20),  # 12-23
+    ]
+)
+#: The night shift (at the office, 22:00-06:00 local) and a little before and after.
+NIGHT_BY_HOUR = np.array(
+    [
+        *(0.95, 0.90, 0.80, 0.70, 0.60, 0.45, 0.15, 0.02, 0, 0, 0, 0),  # 00-11
+        *(0, 0, 0, 0, 0, 0, 0.02, 0.05, 0.15, 0.40, 0.85, 1.00),  # 12-23
+    ]
+)
+#: When people are awake (a phone's background check-ins): 07:00-23:00 local.
+AWAKE_BY_HOUR = np.array([0.1, 0, 0, 0, 0, 0, 0.3, *([1.0] * 16), 0.4])
+#: Rhythm by profile (tenant.DAY, LATE, NIGHT).
+PROFILE_HOURS = (PEOPLE_BY_HOUR, LATE_BY_HOUR, NIGHT_BY_HOUR)
 #: Online services (Exchange Online, the connector's servers) never sleep.
 SERVICES_BY_HOUR = 0.45 + 0.55 * PEOPLE_BY_HOUR
 #: Share of a working day's activity on weekends and public holidays.
@@ -82,6 +100,24 @@ def is_working_day(day: date, region: str) -> bool:
     return day.weekday() < 5 and day not in holidays(region, day.year)
 
 
+@lru_cache(maxsize=256)
+def month_end_days(region: str, year: int, month: int) -> frozenset[date]:
+    """Month-end close: the last two working days of the month and the first of the next."""
+    first = date(year, month, 1)
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    days = [first + timedelta(days=k) for k in range((nxt - first).days)]
+    work = [d for d in days if is_working_day(d, region)]
+    after = [nxt + timedelta(days=k) for k in range(10)]
+    return frozenset([*work[-2:], next(d for d in after if is_working_day(d, region))])
+
+
+def is_month_end(day: date, region: str) -> bool:
+    prev = day.replace(day=1) - timedelta(days=1)
+    return day in month_end_days(region, day.year, day.month) or day in month_end_days(
+        region, prev.year, prev.month
+    )
+
+
 @lru_cache(maxsize=4096)
 def local_hours(day: date, tz: str) -> tuple[tuple[int, ...], tuple[date, ...], tuple[int, ...]]:
     """For each UTC hour of `day`: local hour, local date, and UTC offset in seconds."""
@@ -112,3 +148,13 @@ def utc_offsets(day: date, tz: str) -> npt.NDArray[np.int64]:
 def working_day_weight(profile: Weights) -> float:
     """Total weight of an ordinary working day, to normalise rates per day."""
     return float(np.asarray(profile).sum())
+
+
+def local_seconds(sec: npt.NDArray[np.int64], tz: str) -> npt.NDArray[np.int64]:
+    """Local wall-clock time (as epoch-like seconds) of UTC `sec`, vectorised per hour."""
+    if len(sec) == 0:
+        return np.asarray(sec, dtype=np.int64)
+    days = sec // 86400
+    uniq, inv = np.unique(days, return_inverse=True)
+    table = np.stack([utc_offsets(date(1970, 1, 1) + timedelta(days=int(d)), tz) for d in uniq])
+    return np.asarray(sec + table[inv, (sec % 86400) // 3600], dtype=np.int64)

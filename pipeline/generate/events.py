@@ -61,11 +61,12 @@ def make_events(
     admin: ArrayLike = False,
     acting: ArrayLike = 0,
     corr_key: ArrayLike | None = None,
+    keep: ArrayLike | None = None,
 ) -> pl.DataFrame:
-    """Events with fresh row keys (and correlation keys unless given); scalars broadcast."""
+    """Events with fresh row keys (and correlation keys unless given); scalars broadcast.
+    With `keep` (a mask over `sec`), only those rows: people in the air make no request."""
     sec = np.asarray(sec, dtype=np.int64)
-    n = len(sec)
-    columns: dict[str, object] = {
+    columns: dict[str, ArrayLike] = {
         "sec": sec,
         "rtype": rtype,
         "user": user,
@@ -77,12 +78,22 @@ def make_events(
         "admin": admin,
         "acting": acting,
     }
+    if corr_key is not None:
+        columns["corr_key"] = corr_key
+    if keep is not None:
+        mask = np.asarray(keep, dtype=bool)
+        if not mask.all():
+            columns = {k: np.asarray(v)[mask] if np.ndim(v) else v for k, v in columns.items()}
+    n = len(np.asarray(columns["sec"]))
     data = {
-        name: pl.Series(name, np.broadcast_to(np.asarray(v), n), dtype=SCHEMA[name])
-        for name, v in columns.items()
+        name: pl.Series(name, np.broadcast_to(np.asarray(columns[name]), n), dtype=SCHEMA[name])
+        for name in SCHEMA
+        if name not in ("row_key", "corr_key")
     }
     data["row_key"] = pl.Series("row_key", random_keys(rng, n))
-    corr = random_keys(rng, n) if corr_key is None else np.asarray(corr_key, dtype=np.int64)
+    corr = (
+        random_keys(rng, n) if corr_key is None else np.asarray(columns["corr_key"], dtype=np.int64)
+    )
     data["corr_key"] = pl.Series("corr_key", corr)
     return pl.DataFrame(data, schema=SCHEMA)
 

@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.errors import UsageError
+from pipeline.generate.census import world_document
 from pipeline.generate.engine import Simulation, blob_chunks, count_key_calls, epoch
+from pipeline.generate.geodb import write_geoip
 from pipeline.generate.options import GenerateOptions
 from pipeline.generate.result import GenerateResult
 from pipeline.generate.timing import LATE_SECONDS
@@ -75,6 +77,7 @@ def follow_logs(
     fmt = LineFormatter(sim.world.tenant, options.log_version, options.seed)
     sink = Sink(Path(out_dir), fmt, options.gzip)
     result = GenerateResult(Path(out_dir), timezone=options.tz)
+    result.geoip = write_geoip(Path(out_dir), sim.world.tenant.plan.networks, epoch(options.start))
     truth = _LiveTruth(sim, options, result)
     live_from = epoch(options.start) + options.days * 86400
     wall0: float | None = None
@@ -123,5 +126,8 @@ class _LiveTruth:
         incidents = sorted(self.done.values(), key=lambda i: (i.first_ts, i.scenario))
         self.result.incidents = incidents
         options = {**self.options.as_dict(), "follow": True}
-        document = truth_document(options, incidents, self.sim.skipped)
+        o = self.options
+        days = max(o.days, (horizon - epoch(o.start)) // 86400)
+        world = world_document(self.sim.world, o.start, days, o.users)
+        document = truth_document(options, incidents, self.sim.skipped, world)
         self.result.ground_truth = write_truth(self.result.out_dir, document)

@@ -85,20 +85,29 @@ def guid(rng: np.random.Generator, *, braces: bool = False) -> str:
 
 
 def _mix(x: U64) -> U64:
-    """SplitMix64 finaliser: a good 64-bit bijection (wraps modulo 2**64)."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """SplitMix64 finaliser: a good 64-bit bijection (wraps modulo 2**64). Works in place
+    on `x` when it is an array (callers pass temporaries): fewer allocations per row."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
-def hash_uniform(seed: int, *keys: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """A reproducible uniform [0, 1) value per element of the broadcast integer `keys`."""
+def hash_bits(seed: int, *keys: npt.ArrayLike) -> U64:
+    """64 reproducible pseudo-random bits per element of the broadcast integer `keys`."""
     with np.errstate(over="ignore"):
         h = _mix(np.asarray(seed & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64) + np.uint64(0x9E3779B9))
         for key in keys:
             k = np.asarray(key).astype(np.int64).astype(np.uint64)
             h = _mix(h ^ (k + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6))))
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return np.asarray(h, dtype=np.uint64)
+
+
+def hash_uniform(seed: int, *keys: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A reproducible uniform [0, 1) value per element of the broadcast integer `keys`."""
+    return (hash_bits(seed, *keys) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def row_salt(seed: int) -> int:

@@ -23,6 +23,7 @@ class GenerateResult:
     incidents: list[Incident] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     ground_truth: Path | None = None
+    geoip: Path | None = None  # geoip.mmdb: the simulated networks' locations
     written_until: int = 0  # epoch second up to which arrivals are written (blobs)
     stopped: bool = False  # follow mode: ended by a stop request
 
@@ -41,6 +42,8 @@ def describe(result: GenerateResult) -> str:
         f"{len(result.incidents)} incident(s) in {result.ground_truth}; "
         f"tenant time zone {result.timezone}"
     )
+    if result.geoip is not None:
+        text += f"; network locations in {result.geoip}"
     for scenario, reason in result.skipped.items():
         text += f"\nskipped {scenario}: {reason}"
     if result.stopped:

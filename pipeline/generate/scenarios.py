@@ -28,6 +28,7 @@ from pipeline.generate.events import (
     rtype_codes,
 )
 from pipeline.generate.keys import KeyPlan, key_calls, orphan_calls
+from pipeline.generate.places import ATTACKER_MIN_KM, distances_km
 
 I64 = npt.NDArray[np.int64]
 TENANT_KEY = "tenant-key"
@@ -82,12 +83,27 @@ def _day(ctx: Context, rng: np.random.Generator, sec: int) -> Day:
     return Day(ctx.world, datetime.fromtimestamp(sec, UTC).date(), rng)
 
 
-def _ordinary_person(ctx: Context, rng: np.random.Generator, avoid: npt.ArrayLike = ()) -> int:
-    """A random employee who is not an administrator (nor in `avoid`)."""
+def _ordinary_person(
+    ctx: Context, rng: np.random.Generator, avoid: npt.ArrayLike = (), online: npt.ArrayLike = ()
+) -> int:
+    """A random employee who is not an administrator (nor in `avoid`), and who is not in
+    the air at any of the `online` seconds (wherever they are: on a trip is fine)."""
     n = len(ctx.world.tenant.people)
     banned = set(np.asarray(ctx.world.tenant.admins).tolist()) | set(np.asarray(avoid).tolist())
     candidates = np.array([p for p in range(n) if p not in banned] or list(range(n)))
-    return int(rng.choice(candidates))
+    return _online_one(ctx, rng, candidates, online)
+
+
+def _online_one(
+    ctx: Context, rng: np.random.Generator, candidates: npt.ArrayLike, online: npt.ArrayLike
+) -> int:
+    """A random one of `candidates` who is online at every second of `online`."""
+    order = rng.permutation(np.asarray(candidates))
+    times = np.asarray(online, dtype=np.int64)
+    for person in order[:200]:
+        if ctx.world.locate(np.full(len(times), person), times)[1].all():
+            return int(person)
+    return int(order[0])
 
 
 def _spread(rng: np.random.Generator, start: int, n: int, span: int) -> I64:
@@ -110,16 +126,18 @@ def _opens(
     t = ctx.world.tenant
     person = np.broadcast_to(np.asarray(person, dtype=np.int32), sec.shape)
     doc = np.asarray(doc, dtype=np.int32)
+    ip, online = ctx.world.locate(person, sec)
     return make_events(
         rng,
         sec,
         RT["AcquireLicense"],
         t.people.user[person],
-        person_ips(ctx.world, person, sec),
+        ip,
         result=result,
         doc=doc,
         docmode=DOC_FULL,
         cinfo=t.cinfo_of(t.people.desktop[person], t.documents.app[doc]),
+        keep=online,
     )
 
 
@@ -136,7 +154,7 @@ def off_hours_reading(
     ctx: Context, rng: np.random.Generator, start: int
 ) -> tuple[str, pl.DataFrame]:
     """One insider opens many distinct documents in the middle of the (local) night."""
-    person = _ordinary_person(ctx, rng)
+    person = _ordinary_person(ctx, rng, online=start + np.arange(0, 4 * 3600, 600))
     per_hour = max(20.0, INSIDER_SHARE * ctx.peak_key_calls / 2)
     pool = _readable_docs(ctx, start)
     n = min(int(rng.integers(40, 90)), int(2.5 * per_hour), len(pool))
@@ -160,17 +178,22 @@ def off_hours_reading(
 def impossible_travel(
     ctx: Context, rng: np.random.Generator, start: int
 ) -> tuple[str, pl.DataFrame]:
-    """A session of one account from a distant network minutes after its owner's own use."""
-    t, person = ctx.world.tenant, _ordinary_person(ctx, rng)
+    """A session of one account from a distant country minutes after its owner's own use,
+    wherever the owner is (at the office, at home, on the phone, on a trip)."""
+    t = ctx.world.tenant
+    person = _ordinary_person(ctx, rng, online=start + np.arange(0, 1800, 300))
     day = _day(ctx, rng, start)
     before = _spread(rng, start, 2, 120)
     after = np.array([start + int(rng.integers(900, 1500))])
     own = _opens(
         ctx, rng, person, np.r_[before, after], day.pick_docs(3, t.people.team[[person] * 3])
     )
-    home = str(t.ips[int(own["ip"][0])])
-    foreign = [i for i in t.foreign_ips if str(t.ips[int(i)]).split(".")[0] != home.split(".")[0]]
-    ip = int(rng.choice(foreign))
+    plan = t.plan
+    here = int(plan.ip_city[int(own["ip"][0])])
+    far = distances_km(np.full(len(plan.attacker_cities), here), plan.attacker_cities)
+    options = np.flatnonzero(far >= ATTACKER_MIN_KM)
+    pick = int(rng.choice(options if len(options) else np.arange(len(far))))
+    ip = int(plan.attacker_first[pick] + rng.integers(0, plan.attacker_hosts))
     n = int(rng.integers(3, 7))
     sec = _spread(rng, int(before[-1]) + int(rng.integers(180, 480)), n, 300)
     platform = int(rng.choice(MOBILE_PLATFORMS))
@@ -192,7 +215,7 @@ def impossible_travel(
 
 def denied_burst(ctx: Context, rng: np.random.Generator, start: int) -> tuple[str, pl.DataFrame]:
     """Dozens of AccessDenied for one user within minutes: documents they have no rights to."""
-    person = _ordinary_person(ctx, rng)
+    person = _ordinary_person(ctx, rng, online=start + np.arange(0, 900, 300))
     n = int(rng.integers(25, 61))
     sec = _spread(rng, start, n, int(rng.integers(180, 600)))
     doc = _day(ctx, rng, start).pick_docs(n)
@@ -213,7 +236,7 @@ def orphan_key_calls(
 def admin_browsing(ctx: Context, rng: np.random.Generator, start: int) -> tuple[str, pl.DataFrame]:
     """An administrator opens, in admin mode, the documents of many other users in a row."""
     t = ctx.world.tenant
-    admin = int(rng.choice(t.admins))
+    admin = _online_one(ctx, rng, t.admins, start + np.arange(0, 7200, 600))
     others = np.array([p for p in range(len(t.people)) if p != admin])
     victims = rng.choice(others, min(len(others), int(rng.integers(8, 16))), replace=False)
     views = rng.integers(2, 6, len(victims))
@@ -245,7 +268,10 @@ def revoked_document_opened(
     t = ctx.world.tenant
     docs = t.documents
     pool = np.flatnonzero(~docs.consumable & (docs.published < start))
-    doc = int(rng.choice(pool if len(pool) else np.arange(len(docs))))
+    pool = rng.permutation(pool if len(pool) else np.arange(len(docs)))
+    owners = docs.owner[pool[:50]]
+    online = ctx.world.locate(owners, np.full(len(owners), start))[1]
+    doc = int(pool[int(np.argmax(online))])
     owner = int(docs.owner[doc])
     revoke = make_events(
         rng,
@@ -258,7 +284,7 @@ def revoked_document_opened(
     )
     m = int(rng.integers(2, 5))
     sec = _spread(rng, start + 3600, m, 5 * 3600)
-    reader = _ordinary_person(ctx, rng, avoid=[owner])
+    reader = _ordinary_person(ctx, rng, avoid=[owner], online=sec)
     result = np.where(rng.random(m) < 0.5, SUCCESS, DENIED)
     result[int(rng.integers(0, m))] = SUCCESS
     attempts = _opens(ctx, rng, reader, sec, np.full(m, doc), result=result)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import polars as pl
 
 from pipeline.generate import calendar
-from pipeline.generate.activity import Day, person_ips
+from pipeline.generate.activity import Day
 from pipeline.generate.events import (
     DENIED,
     DOC_FULL,
@@ -55,8 +55,11 @@ ADMIN_MIX: tuple[tuple[str, float], ...] = (
     ("GetConnectorAuthorizations", 0.05),
 )
 ADMIN_TENANT_VIEWS = (("GetAllDocs", 0.05), ("AllDocsCsv", 0.02))  # admin mode, whole tenant
-#: Helpdesk cases per helpdesk admin per working day: 0, 1 or 2 (never more).
-HELPDESK_CASES = (0.88, 0.10, 0.02)
+#: Helpdesk cases per helpdesk admin per working day: 0, 1 or 2 on most days; on a busy
+#: day (a share of HELPDESK_BUSY_DAY) 4-9 users, spread over the day.
+HELPDESK_CASES = (0.55, 0.30, 0.15)
+HELPDESK_BUSY_DAY = 0.08
+HELPDESK_BUSY_CASES = (4, 9)
 HELPDESK_VIEWS = ("GetSingle", "LoadEventsForTimeline", "GetRecipients", "LoadEventsForMap")
 REVOKE_PER_PERSON_DAY = 0.004
 EXTERNAL_OPEN_PER_DAY = 0.4
@@ -113,9 +116,8 @@ def anonymous_events(day: Day) -> pl.DataFrame:
     n = int(day.rng.poisson(0.3 * len(people) * w.sum()))
     person = day.rng.integers(0, len(people), n).astype(np.int32)
     sec = day.times(n, w)
-    return make_events(
-        day.rng, sec, RT["FindServiceLocationsForUser"], 0, person_ips(day.world, person, sec)
-    )
+    ip, online = day.world.locate(person, sec)
+    return make_events(day.rng, sec, RT["FindServiceLocationsForUser"], 0, ip, keep=online)
 
 
 def external_events(day: Day) -> pl.DataFrame:
@@ -150,13 +152,15 @@ def admin_events(day: Day) -> pl.DataFrame:
     kind = np.repeat(np.tile(np.arange(len(mix)), len(t.admins)), counts.ravel())
     person = t.admins[admin]
     sec = day.times(len(person), w)
+    ip, online = day.world.locate(person, sec)
     return make_events(
         day.rng,
         sec,
         rtype_codes(tuple(n for n, _ in mix))[kind],
         t.people.user[person],
-        person_ips(day.world, person, sec),
+        ip,
         admin=kind >= len(ADMIN_MIX),
+        keep=online,
     )
 
 
@@ -165,7 +169,20 @@ def helpdesk_events(day: Day) -> pl.DataFrame:
     t = day.world.tenant
     w = day.weights(calendar.PEOPLE_BY_HOUR)
     quiet = w.sum() < 0.5
-    cases = day.rng.choice(3, len(t.helpdesk), p=HELPDESK_CASES) * (0 if quiet else 1)
+    busy = day.rng.random(len(t.helpdesk)) < HELPDESK_BUSY_DAY
+    cases = np.where(
+        busy,
+        day.rng.integers(HELPDESK_BUSY_CASES[0], HELPDESK_BUSY_CASES[1] + 1, len(t.helpdesk)),
+        day.rng.choice(len(HELPDESK_CASES), len(t.helpdesk), p=HELPDESK_CASES),
+    ) * (0 if quiet else 1)
+    day.world.log_benign(
+        "helpdesk_busy_days",
+        [
+            {"user": int(t.people.user[h]), "day": day.start, "cases": int(c)}
+            for h, c, b in zip(t.helpdesk.tolist(), cases.tolist(), busy.tolist(), strict=True)
+            if b and c
+        ],
+    )
     helper = np.repeat(t.helpdesk, cases)
     victim = (helper + 1 + day.rng.integers(0, len(t.people) - 1, len(helper))) % len(t.people)
     views = day.rng.integers(2, 5, len(helper))
@@ -177,14 +194,16 @@ def helpdesk_events(day: Day) -> pl.DataFrame:
         rank == 0, RT["GetAllDocs"], rtype_codes(HELPDESK_VIEWS)[day.rng.integers(0, 4, len(case))]
     )
     person = helper[case]
+    ip, online = day.world.locate(person, sec)
     return make_events(
         day.rng,
         sec,
         kind,
         t.people.user[person],
-        person_ips(day.world, person, sec),
+        ip,
         admin=True,
         acting=t.people.user[victim[case]],
+        keep=online,
     )
 
 
@@ -197,14 +216,16 @@ def revocation_events(day: Day) -> pl.DataFrame:
     doc = pool[day.rng.integers(0, max(len(pool), 1), n)]
     owner = t.documents.owner[doc]
     sec = day.times(n, w)
+    ip, online = day.world.locate(owner, sec)
     return make_events(
         day.rng,
         sec,
         RT["RevokeAccess"],
         t.people.user[owner],
-        person_ips(day.world, owner, sec),
+        ip,
         doc=doc,
         docmode=DOC_ID_ONLY,
+        keep=online,
     )
 
 

@@ -66,22 +66,42 @@ def _utc(sec: int) -> datetime:
 
 
 def truth_document(
-    options: dict[str, object], incidents: list[Incident], skipped: dict[str, str]
+    options: dict[str, object],
+    incidents: list[Incident],
+    skipped: dict[str, str],
+    world: dict[str, object] | None = None,
 ) -> dict[str, object]:
-    return {
+    doc: dict[str, object] = {
         "format": FORMAT,
         "options": options,
         "incidents": [i.as_dict() for i in incidents],
         "skipped": [{"scenario": s, "reason": r} for s, r in skipped.items()],
     }
+    if world is not None:
+        doc["world"] = world
+    return doc
 
 
 def write_truth(out_dir: Path, document: dict[str, object]) -> Path:
     """Write (atomically) and return `out_dir/ground-truth.json`."""
     path = out_dir / FILE_NAME
-    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    text = _pretty(document, 0) + "\n"
     write_atomic(path, [text.encode("utf-8")])
     return path
+
+
+def _pretty(value: object, depth: int) -> str:
+    """JSON with the top two levels of objects and lists one entry per line and everything
+    deeper on one line: readable, and encoded by the C encoder (`indent` is pure Python,
+    too slow for tens of thousands of row ids)."""
+    if depth >= 2 or not isinstance(value, dict | list) or not value:
+        return json.dumps(value, ensure_ascii=False)
+    pad = " " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(k)}: {_pretty(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    items = [pad + _pretty(v, depth + 1) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
 
 
 def read_truth(path: Path) -> dict[str, object]:

@@ -36,6 +36,16 @@ _TS_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-5][0-9]:[0-5][0-9]"
 _PUBLISHED_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]"
 
 
+#: Inserts the new version of a record into `conflicts` (follow with SELECT ..., run id).
+INTO_CONFLICTS = f"INSERT INTO conflicts ({', '.join(schema.REQUEST_COLUMN_NAMES)}, run_id) "
+#: Stored record `r` and new record `b` hold the same values (lineage columns aside).
+SAME_VALUES = " AND ".join(
+    f"r.{c} IS NOT DISTINCT FROM b.{c}"
+    for c in schema.REQUEST_COLUMN_NAMES
+    if c not in ("source_file", "source_line")
+)
+
+
 class FastPathMiss(Exception):
     """DuckDB could not read the file as the survey expected: use the general path."""
 
@@ -202,10 +212,13 @@ class Staged:
         """Read `files` again as raw text and store their rejected lines."""
         raw = Staged(con, files, f"{self.table}_raw", raw=True)
         try:
-            con.execute(
-                "INSERT INTO rejects SELECT source_file, source_line, _problem, _raw "  # noqa: S608
-                f"FROM ({raw.query()}) WHERE _problem IS NOT NULL"
-            ).fetchall()
+            # (Regular files have no line over RAW_LINE_MAX_BYTES: `survey.py` checks.)
+            into = "INSERT INTO rejects (source_file, source_line, reason, raw_line, raw_bytes, "
+            sql = (
+                f"{into}raw_sha256) SELECT source_file, source_line, _problem, _raw, "  # noqa: S608
+                f"strlen(_raw), sha256(_raw) FROM ({raw.query()}) WHERE _problem IS NOT NULL"
+            )
+            con.execute(sql).fetchall()
         finally:
             raw.drop(con)
 
@@ -217,7 +230,9 @@ def store_group(
     con: duckdb.DuckDBPyConnection, group: list[Staged], run_id: int
 ) -> dict[str, FileCounts]:
     """Store staged files with one INSERT (inside the caller's transaction), so that
-    DuckDB compresses many row groups in parallel; return what each file contributed."""
+    DuckDB compresses many row groups in parallel; return what each file contributed.
+    Records whose key is stored with other values go to `conflicts` (run `run_id`)."""
+
     params: dict[str, object] = {}
     spans = [s.days for s in group]
     span = ""
@@ -236,13 +251,24 @@ def store_group(
     ).fetchall()[0][0]
     skip = ""
     if stored_in_span:
+        # Stored copies, their values compared in the same join; the new versions that
+        # differ are copied to `conflicts` (one more read of the group) only if any do.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _seen AS "  # noqa: S608
-            f"SELECT row_id, ts FROM ({union}) s WHERE _problem IS NULL AND EXISTS ("
-            f"SELECT 1 FROM requests r WHERE {span}r.row_id = s.row_id AND r.ts = s.ts)",
+            f"SELECT b.row_id, b.ts, NOT ({SAME_VALUES}) AS differs FROM ({union}) b "
+            f"JOIN requests r ON {span}r.row_id = b.row_id AND r.ts = b.ts "
+            "WHERE b._problem IS NULL",
             params,
         )
         skip = "ANTI JOIN _seen USING (row_id, ts) "
+        if con.execute("SELECT bool_or(differs) FROM _seen").fetchall()[0][0]:
+            picked = ", ".join(f"b.{c}" for c in schema.REQUEST_COLUMN_NAMES)
+            con.execute(
+                f"{INTO_CONFLICTS}SELECT {picked}, $run FROM ({union}) b "  # noqa: S608
+                "WHERE b._problem IS NULL AND EXISTS (SELECT 1 FROM requests r "
+                f"WHERE {span}r.row_id = b.row_id AND r.ts = b.ts AND NOT ({SAME_VALUES}))",
+                {**params, "run": run_id},
+            ).fetchall()
     con.execute(
         f"INSERT INTO requests SELECT {columns}, {int(run_id)}::BIGINT AS run_id "  # noqa: S608
         f"FROM ({union}) s {skip}"
@@ -255,7 +281,7 @@ def store_group(
     mine = f"{span}r.source_file IN (SELECT key FROM _group)"  # noqa: S608
     con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
     try:
-        _drop_repeats(con, mine, params)
+        _drop_repeats(con, mine, params, run_id)
         stats = con.execute(
             "SELECT r.source_file, count(*), min(r.ts), max(r.ts) FROM requests r "  # noqa: S608
             f"WHERE {mine} GROUP BY r.source_file",
@@ -275,37 +301,62 @@ def store_group(
             {"keys": keys},
         ).fetchall()
     )
+    conflicts = dict(
+        con.execute(
+            "SELECT source_file, count(*) FROM conflicts WHERE run_id = $run "
+            "AND source_file IN (SELECT unnest($keys)) GROUP BY source_file",
+            {"keys": keys, "run": run_id},
+        ).fetchall()
+    )
     return {
-        f.done.key: _counts(f, stored.get(f.done.key), rejected.get(f.done.key, 0))
+        f.done.key: _counts(
+            f, stored.get(f.done.key), rejected.get(f.done.key, 0), conflicts.get(f.done.key, 0)
+        )
         for s in group
         for f in s.files
     }
 
 
-def _counts(whole: WholeFile, stored: Any, rejected: int) -> FileCounts:
+def _counts(whole: WholeFile, stored: Any, rejected: int, conflicts: int) -> FileCounts:
     n, lo, hi = stored if stored else (0, None, None)
     lines = whole.data_lines
-    return FileCounts(lines, n, lines - n - rejected, rejected, lo, hi, read_by_duckdb=True)
+    dups = lines - n - rejected - conflicts
+    return FileCounts(lines, n, dups, rejected, conflicts, lo, hi, read_by_duckdb=True)
 
 
-def _drop_repeats(con: duckdb.DuckDBPyConnection, mine: str, params: dict[str, object]) -> None:
+def _drop_repeats(
+    con: duckdb.DuckDBPyConnection, mine: str, params: dict[str, object], run_id: int
+) -> None:
     """The INSERT cannot see its own rows: where the group repeats a record (in one file
-    or across files), keep the first, in file order then line order. `mine` selects the
-    group's rows of `requests r`."""
+    or across files), keep the first, in file order then line order; a repeat with other
+    values than the first goes to `conflicts` (run `run_id`). `mine` selects the group's
+    rows of `requests r`."""
     total, ids = con.execute(
         f"SELECT count(*), count(DISTINCT r.row_id) FROM requests r WHERE {mine}",  # noqa: S608
         params,
     ).fetchall()[0]
-    if total != ids:  # (distinct row-ids are enough; else look closer)
+    if total == ids:  # (distinct row-ids are enough; else look closer)
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ranked AS "  # noqa: S608
+        "SELECT r.rowid AS id, r.*, row_number() OVER ("
+        "  PARTITION BY r.row_id, r.ts ORDER BY g.ord, r.source_line) AS k"
+        f" FROM requests r JOIN _group g ON r.source_file = g.key WHERE {mine}",
+        params,
+    )
+    try:
+        picked = ", ".join(f"b.{c}" for c in schema.REQUEST_COLUMN_NAMES)
         con.execute(
-            "DELETE FROM requests WHERE rowid IN ("  # noqa: S608
-            "  SELECT id FROM ("
-            "    SELECT r.rowid AS id, row_number() OVER ("
-            "      PARTITION BY r.row_id, r.ts ORDER BY g.ord, r.source_line) AS k"
-            f"    FROM requests r JOIN _group g ON r.source_file = g.key WHERE {mine})"
-            "  WHERE k > 1)",
-            params,
+            f"{INTO_CONFLICTS}SELECT {picked}, $run FROM _ranked b "  # noqa: S608
+            "JOIN _ranked r ON r.row_id = b.row_id AND r.ts = b.ts AND r.k = 1 "
+            f"WHERE b.k > 1 AND NOT ({SAME_VALUES})",
+            {"run": run_id},
         ).fetchall()
+        con.execute(
+            "DELETE FROM requests WHERE rowid IN (SELECT id FROM _ranked WHERE k > 1)"
+        ).fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _ranked")
 
 
 def _sql_text(text: str) -> str:

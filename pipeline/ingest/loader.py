@@ -42,13 +42,13 @@ LOG_SUFFIXES = (".log", ".log.gz")
 #: DuckDB memory while ingesting: big files stream through; the rest spills to disk.
 MEMORY_LIMIT = "400MB"
 
-OnFile = Callable[[str, str], None]
-"""Called with (file key, "ingested" | "skipped" | "refused") after each file."""
+OnFile = Callable[[str, str, str], None]
+"""Called with (file key, path given, "ingested" | "skipped" | "refused") after each file."""
 
 
 @dataclass
 class IngestSummary:
-    """What one ingest did. `data_lines == rows_stored + duplicates + rejected` always."""
+    """What one ingest did. `data_lines == rows_stored + duplicates + conflicts + rejected`."""
 
     files: int = 0  # files with new lines read and committed
     files_skipped: int = 0  # already ingested, unchanged
@@ -56,6 +56,7 @@ class IngestSummary:
     data_lines: int = 0
     rows_stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0  # same key as a stored record, other values (table `conflicts`)
     rejected: int = 0
     seconds: float = 0.0
     refused: list[str] = field(default_factory=list)
@@ -64,6 +65,10 @@ class IngestSummary:
     newest_ts: datetime | None = None  # latest record time stored in this run
     lake_files: int = 0  # Parquet files published to the lake
     files_read_by_duckdb: int = 0  # of `files`, those DuckDB's CSV reader read (fast path)
+    files_ignored: int = 0  # files under the folders given not named like logs: not read
+    folders_without_logs: list[str] = field(default_factory=list)  # folders given, no log
+    files_changed: list[str] = field(default_factory=list)  # bytes read before had changed
+    run_id: int = 0  # this run's id in `file_reads`, `conflicts`, `integrity_events`
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -75,11 +80,36 @@ def is_log_name(path: Path) -> bool:
     return name.endswith(LOG_SUFFIXES) or (stem.isdigit() and not name.startswith("."))
 
 
-def discover(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named on the command line, and log files found recursively under folders."""
+def check_paths(paths: Iterable[Path | str]) -> None:
+    """Raise LogFormatError naming every path that is neither a file nor a folder, before
+    anything is opened or created (a typo must not leave an empty warehouse behind)."""
+    missing = [str(p) for p in paths if not Path(p).is_file() and not Path(p).is_dir()]
+    if missing:
+        named = "; ".join(f"{p}: no such file or folder" for p in missing)
+        raise LogFormatError(f"{named}; nothing ingested")
+
+
+@dataclass
+class Found:
+    """What `discover` found: the log files, and what it passed over in folders."""
+
+    files: list[Path] = field(default_factory=list)
+    ignored: int = 0  # files under the folders not named like logs
+    folders_without_logs: list[str] = field(default_factory=list)
+
+
+def discover(paths: Iterable[Path], found: Found | None = None) -> Iterator[Path]:
+    """Files named on the command line, and log files found recursively under folders.
+    `found`, when given, counts the files passed over and the folders without a log."""
     for p in paths:
         if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.is_file() and is_log_name(f))
+            inside = [f for f in p.rglob("*") if f.is_file()]
+            logs = sorted(f for f in inside if is_log_name(f))
+            if found is not None:
+                found.ignored += len(inside) - len(logs)
+                if not logs:
+                    found.folders_without_logs.append(str(p))
+            yield from logs
         elif p.is_file():
             yield p
         else:
@@ -105,8 +135,11 @@ def ingest_paths(
     `resume`: a dict kept by a long-running caller between calls (see `Resume`).
     """
     started = time.perf_counter()
-    files = list(dict.fromkeys(discover(Path(p) for p in paths)))
-    summary = IngestSummary()
+    found = Found()
+    files = list(dict.fromkeys(discover((Path(p) for p in paths), found)))
+    summary = IngestSummary(
+        files_ignored=found.ignored, folders_without_logs=found.folders_without_logs
+    )
     tally = _Tally(summary, on_file, resume)
     run = IngestRun(begin_ingest_run(con), datetime.now(UTC).replace(tzinfo=None))
     store = Store(con, Lake(lake) if lake else None, tally.committed, run)
@@ -119,7 +152,8 @@ def ingest_paths(
     with _ingest_settings(con):
         if store.lake is not None:
             store.lake.recover(con)
-        jobs = [(f, str(f), k) for f, k in zip(files, _manifest(con, files), strict=True)]
+        jobs = _identify(con, files)
+        tally.given = {key: str(f) for f, key, _ in jobs}
         reader = _Reader(jobs, chunk_bytes, fast_min_bytes, stop or threading.Event(), resume)
         try:
             with reader as events:
@@ -135,6 +169,7 @@ def ingest_paths(
             store.abort()
             raise
     summary.lake_files = store.lake_files
+    summary.run_id = run.run_id
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
@@ -164,14 +199,49 @@ def _general(
         yield _Refused(key, str(e))
 
 
-def _manifest(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Known | None]:
-    rows = con.execute(
-        "SELECT path, size, sha256, bytes_consumed, fields_header FROM ingested_files "
-        "WHERE path IN (SELECT unnest($paths))",
-        {"paths": [str(f) for f in files]},
-    ).fetchall()
-    known = {r[0]: Known(*r[1:]) for r in rows}
-    return [known.get(str(f)) for f in files]
+def real_path(path: Path) -> str:
+    """A file's identity: its absolute path with every symlink resolved, so that the same
+    file named by a relative, absolute or symlinked path is one file."""
+    return str(path.resolve())
+
+
+def _identify(
+    con: duckdb.DuckDBPyConnection, files: list[Path]
+) -> list[tuple[Path, str, Known | None]]:
+    """(path given, key, manifest row) per distinct file. The key (`ingested_files.path`,
+    `source_file`) is the path the file was first ingested under, found by its real path;
+    a new file's key is the path as given now. Rows from before `real_path` existed are
+    adopted when their path, resolved from the current folder, is the same file."""
+    jobs: dict[str, Path] = {}
+    for f in files:
+        jobs.setdefault(real_path(f), f)
+    reals = list(jobs)
+    found = {
+        r[0]: (r[1], Known(*r[2:]))
+        for r in con.execute(
+            "SELECT real_path, path, size, sha256, bytes_consumed, fields_header "
+            "FROM ingested_files WHERE real_path IN (SELECT unnest($reals))",
+            {"reals": reals},
+        ).fetchall()
+    }
+    if len(found) < len(reals):
+        legacy = con.execute(
+            "SELECT path, size, sha256, bytes_consumed, fields_header FROM ingested_files "
+            "WHERE real_path IS NULL"
+        ).fetchall()
+        for row in legacy:
+            real = real_path(Path(row[0]))
+            if real in jobs and real not in found:
+                con.execute(
+                    "UPDATE ingested_files SET real_path = $real WHERE path = $path",
+                    {"real": real, "path": row[0]},
+                ).fetchall()
+                found[real] = (row[0], Known(*row[1:]))
+    out = []
+    for real, f in jobs.items():
+        key, known = found.get(real, (str(f), None))
+        out.append((f, key, known))
+    return out
 
 
 @contextmanager
@@ -202,6 +272,7 @@ class _Tally:
         self, summary: IngestSummary, on_file: OnFile | None, resume: dict[str, Resume] | None
     ) -> None:
         self.summary, self.on_file, self.resume = summary, on_file, resume
+        self.given: dict[str, str] = {}  # file key -> the path as given
 
     def committed(self, done: FileDone, counts: FileCounts) -> None:
         s = self.summary
@@ -211,6 +282,9 @@ class _Tally:
         s.rows_stored += counts.stored
         s.duplicates += counts.duplicates
         s.rejected += counts.rejected
+        s.conflicts += counts.conflicts
+        if done.changed is not None:
+            s.files_changed.append(done.key)
         if done.pending:
             s.bytes_pending += done.pending
             s.pending.append(done.key)
@@ -231,7 +305,7 @@ class _Tally:
 
     def _notify(self, key: str, outcome: str) -> None:
         if self.on_file is not None:
-            self.on_file(key, outcome)
+            self.on_file(key, self.given.get(key, key), outcome)
 
 
 @dataclass(frozen=True, slots=True)

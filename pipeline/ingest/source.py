@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipeline.errors import LogFormatError
-from pipeline.ingest.w3c import Header, Parsed, parse_bytes, parse_fields_line
+from pipeline.ingest.lines import BOM
+from pipeline.ingest.w3c import Header, Parsed, check_text, parse_bytes, parse_fields_line
 
 #: Bytes read per chunk; each chunk is parsed and stored before the next is needed.
 CHUNK_BYTES = 8 << 20
@@ -61,17 +62,32 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Changed:
+    """Bytes already read no longer hash as they did: what the manifest expected, and
+    what the file holds now in the same range (it may be shorter)."""
+
+    byte_end: int  # the manifest's bytes_consumed
+    expected_sha256: str
+    found_sha256: str  # of the `found_bytes` first bytes now in the file
+    found_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class FileDone:
     """The end of a file's new complete lines: what the manifest must say after commit."""
 
     key: str
     size: int
-    sha256: str
+    sha256: str  # of bytes [0, consumed)
     consumed: int
     start_line: int  # first line read in this run
     header: Header
     pending: int  # bytes after the last LF, waiting for their line to end
     resume: Resume = field(compare=False)
+    read_start: int = 0  # first byte read in this run
+    range_sha256: str = ""  # of bytes [read_start, consumed): this read's bytes
+    changed: Changed | None = None  # bytes read before had changed: read again from 0
+    path_given: str = ""  # the path as this run was given it (or found it in a folder)
 
 
 @dataclass
@@ -82,6 +98,7 @@ class FileCounts:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    conflicts: int = 0  # same key as a stored record, other values: kept in `conflicts`
     first_ts: datetime | None = None
     last_ts: datetime | None = None
     read_by_duckdb: bool = False  # the fast path read it (`fast.py`)
@@ -123,6 +140,7 @@ class _Cursor:
     lines: int = 0
     hasher: Any = field(default_factory=hashlib.sha256)
     header: Header = field(default_factory=Header)
+    range_hasher: Any = None  # of the bytes read after a resume point, when there is one
 
 
 def read_file(
@@ -142,36 +160,52 @@ def read_file(
         raise LogFormatError(f"{path}: cannot read: {e}") from e
     stream = open_log(path)
     try:
-        cursor, restarted = _position(path, stream, known, resume)
-        if restarted:
+        cursor, changed = _position(path, stream, known, resume)
+        if changed is not None:
             stream.close()
             stream = open_log(path)
         start, start_line = cursor.pos, cursor.lines + 1
+        if start:
+            cursor.range_hasher = hashlib.sha256()
         pending = yield from _chunks(path, key, stream, cursor, chunk_bytes)
     finally:
         stream.close()
-    if known is not None and not restarted and cursor.pos == start:
+    if known is not None and changed is None and cursor.pos == start:
         yield FileSkipped(key)
         return
     sha = cursor.hasher.hexdigest()
     state = Resume(cursor.pos, sha, cursor.hasher.copy(), cursor.lines, cursor.header)
-    yield FileDone(key, size, sha, cursor.pos, start_line, cursor.header, pending, state)
+    ranged = cursor.range_hasher.hexdigest() if start else sha
+    yield FileDone(
+        key,
+        size,
+        sha,
+        cursor.pos,
+        start_line,
+        cursor.header,
+        pending,
+        state,
+        read_start=start,
+        range_sha256=ranged,
+        changed=changed,
+        path_given=str(path),
+    )
 
 
 def _position(
     path: Path, stream: IO[bytes], known: Known | None, resume: Resume | None
-) -> tuple[_Cursor, bool]:
-    """Cursor after the bytes the manifest says were consumed, and whether the file must
-    be read again from the start because those bytes changed."""
+) -> tuple[_Cursor, Changed | None]:
+    """Cursor after the bytes the manifest says were consumed; or, when those bytes
+    changed, a fresh cursor (read again from the start) and what changed."""
     if known is None or known.bytes_consumed == 0:
-        return _Cursor(), False
+        return _Cursor(), None
     if (
         resume is not None
         and not is_gzip(path)
         and (resume.consumed, resume.sha256) == (known.bytes_consumed, known.sha256)
     ):
         stream.seek(resume.consumed)
-        return _Cursor(resume.consumed, resume.lines, resume.hasher.copy(), resume.header), False
+        return _Cursor(resume.consumed, resume.lines, resume.hasher.copy(), resume.header), None
     cursor = _Cursor(header=known.header())
     left = known.bytes_consumed
     while left:
@@ -182,9 +216,10 @@ def _position(
         cursor.lines += block.count(b"\n")
         cursor.pos += len(block)
         left -= len(block)
-    if left or cursor.hasher.hexdigest() != known.sha256:
-        return _Cursor(), True
-    return cursor, False
+    found = cursor.hasher.hexdigest()
+    if left or found != known.sha256:
+        return _Cursor(), Changed(known.bytes_consumed, known.sha256, found, cursor.pos)
+    return cursor, None
 
 
 def _chunks(
@@ -206,6 +241,8 @@ def _chunks(
         body, carry = data[:cut], data[cut:]
         parsed = parse_bytes(body, key, first_line=cursor.lines + 1, header=cursor.header)
         cursor.hasher.update(body)
+        if cursor.range_hasher is not None:
+            cursor.range_hasher.update(body)
         cursor.lines += body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
         cursor.pos += len(body)
         cursor.header = parsed.header
@@ -213,4 +250,19 @@ def _chunks(
         last = not block and not (carry and is_gzip(path))
         yield Chunk(key, parsed, first=first, last=last)
         first = False
+    _check_pending(carry, key, cursor)
     return len(carry)
+
+
+def _check_pending(carry: bytes, key: str, cursor: _Cursor) -> None:
+    """The bytes after the last LF wait for their line to end, unless they already show
+    that the file is no log: a NUL, or a file with no complete line whose first bytes
+    are not a `#` header line (a binary file without LF would otherwise wait forever)."""
+    if not carry:
+        return
+    check_text(carry, key, cursor.lines + 1)
+    if cursor.pos == 0 and not carry.removeprefix(BOM).lstrip(b"\r\n").startswith(b"#"):
+        raise LogFormatError(
+            f"{key}:1: does not start with an RMS header ('#Software: RMS'); "
+            "not an RMS usage log, refusing the whole file"
+        )

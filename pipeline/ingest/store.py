@@ -14,13 +14,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.ingest.fast import FastPathMiss, Staged, store_group
+from pipeline import schema
+from pipeline.ingest.fast import INTO_CONFLICTS, SAME_VALUES, FastPathMiss, Staged, store_group
 from pipeline.ingest.lake import Lake
 from pipeline.ingest.source import Chunk, FileCounts, FileDone
 from pipeline.ingest.survey import WholeFile
@@ -52,8 +54,8 @@ def _group_lines(default: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """A parsed chunk made ready for DuckDB (on the reader thread): duplicates inside
-    the chunk dropped, frames converted to Arrow."""
+    """A parsed chunk made ready for DuckDB (on the reader thread): repeats of a record
+    inside the chunk set apart, frames converted to Arrow."""
 
     key: str
     rows: pa.Table  # rows of the chunk, first of each (row_id, ts)
@@ -62,13 +64,17 @@ class Batch:
     data_lines: int
     first: bool
     last: bool
+    repeats: pa.Table | None = None  # the other rows of the chunk (same key as a first)
 
     @classmethod
     def of(cls, chunk: Chunk) -> Batch:
         parsed = chunk.parsed
-        rows = parsed.rows
+        rows, repeats = parsed.rows, None
         if rows.height:
-            rows = rows.filter(pl.struct("row_id", "ts").is_first_distinct())
+            firsts = pl.struct("row_id", "ts").is_first_distinct()
+            if not (mask := rows.select(firsts).to_series()).all():
+                repeats = rows.filter(~mask).to_arrow()
+                rows = rows.filter(mask)
         return cls(
             chunk.key,
             rows.to_arrow(),
@@ -77,6 +83,7 @@ class Batch:
             parsed.data_lines,
             chunk.first,
             chunk.last,
+            repeats,
         )
 
 
@@ -123,12 +130,13 @@ class Store:
         elif not self.in_tx:
             self._begin(solo=False)
         counts = self.counts.setdefault(batch.key, FileCounts())
-        stored = _insert_new_rows(self.con, batch.rows, self.run.run_id)
+        stored, conflicts = _insert_new_rows(self.con, batch.rows, batch.repeats, self.run.run_id)
         if batch.rejects.num_rows:
             self.con.from_arrow(batch.rejects).insert_into("rejects")
         counts.data_lines += batch.data_lines
         counts.stored += stored
-        counts.duplicates += batch.parsed_rows - stored
+        counts.conflicts += conflicts
+        counts.duplicates += batch.parsed_rows - stored - conflicts
         counts.rejected += batch.rejects.num_rows
         self.lines += batch.data_lines
         if stored:
@@ -158,7 +166,8 @@ class Store:
                 self.counts = store_group(self.con, staged, self.run.run_id)
                 for s in staged:
                     for whole in s.files:
-                        _upsert_manifest(self.con, whole.done, self.counts[whole.done.key])
+                        counts = self.counts[whole.done.key]
+                        _upsert_manifest(self.con, whole.done, counts, self.run.run_id)
                         self.done.append(whole.done)
                 self.flush()
         except BaseException:
@@ -204,7 +213,8 @@ class Store:
         self.flush_staged()
         if not self.in_tx:
             self._begin(solo=False)
-        _upsert_manifest(self.con, done, self.counts.setdefault(done.key, FileCounts()))
+        counts = self.counts.setdefault(done.key, FileCounts())
+        _upsert_manifest(self.con, done, counts, self.run.run_id)
         self.done.append(done)
         if self.solo or self.lines >= self.group_lines:
             self.flush()
@@ -263,32 +273,64 @@ def _int64_column(value: int, length: int) -> pa.Array:
     )
 
 
-def _insert_new_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table, run_id: int) -> int:
-    """Insert rows whose (row_id, ts) is not stored yet; return how many were inserted.
+def _insert_new_rows(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table, repeats: pa.Table | None, run_id: int
+) -> tuple[int, int]:
+    """Insert rows whose (row_id, ts) is not stored yet; keep in `conflicts` those whose
+    key is stored with other values; return (rows inserted, conflicts).
 
     The same record always carries the same time, so only stored rows inside the
     batch's time span are looked at: zone maps on `ts` skip the rest of a big warehouse.
-    Stored copies are found first, then an INSERT that reads only the batch: one that
-    also reads `requests` keeps a whole file's transaction in memory, uncompressed.
+    Stored copies are found first, their values compared in the same join (only rows
+    with a stored key are compared, so a first load pays nothing); the rows that differ
+    are copied to `conflicts` only when there are some; then an INSERT that reads only
+    the batch: one that also reads
+    `requests` keeps a whole file's transaction in memory, uncompressed. `repeats` (rows
+    of the batch whose key came earlier in it) are compared with what `requests` keeps.
     (DuckDB reads the Arrow tables by their variable names; measured, `con.register`
     made a many-chunk transaction grow by about as much again.)
     """
     if rows.num_rows == 0:
-        return 0
+        return 0, 0
     rows = rows.append_column("run_id", _int64_column(run_id, rows.num_rows))
     batch = rows  # noqa: F841 (read by name below)
     span = pc.min_max(rows["ts"])
+    bounds = {"lo": span["min"].as_py(), "hi": span["max"].as_py()}
     seen = con.sql(
-        "SELECT b.row_id, b.ts FROM batch b WHERE EXISTS ("
-        "  SELECT 1 FROM requests r"
-        "  WHERE r.ts BETWEEN $lo AND $hi AND r.row_id = b.row_id AND r.ts = b.ts)",
-        params={"lo": span["min"].as_py(), "hi": span["max"].as_py()},
+        f"SELECT b.row_id, b.ts, NOT ({SAME_VALUES}) AS differs FROM batch b "  # noqa: S608
+        "JOIN requests r ON r.ts BETWEEN $lo AND $hi AND r.row_id = b.row_id AND r.ts = b.ts",
+        params=bounds,
     ).to_arrow_table()
+    conflicts = 0
     if seen.num_rows == 0:
         con.from_arrow(rows).insert_into("requests")
     else:
+        if pc.any(seen["differs"]).as_py():
+            conflicts = _keep_conflicts(con, rows, bounds, run_id)
         con.sql("SELECT b.* FROM batch b ANTI JOIN seen USING (row_id, ts)").insert_into("requests")
-    return int(rows.num_rows - seen.num_rows)
+    if repeats is not None and repeats.num_rows:
+        span = pc.min_max(repeats["ts"])
+        conflicts += _keep_conflicts(
+            con, repeats, {"lo": span["min"].as_py(), "hi": span["max"].as_py()}, run_id
+        )
+    return int(rows.num_rows - seen.num_rows), conflicts
+
+
+def _keep_conflicts(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table, bounds: dict[str, object], run_id: int
+) -> int:
+    """Copy into `conflicts` the `rows` whose key is stored with other values; return
+    how many."""
+    candidates = rows  # noqa: F841 (read by name below)
+    columns = ", ".join(f"b.{c}" for c in schema.REQUEST_COLUMN_NAMES)
+    return int(
+        con.execute(
+            f"{INTO_CONFLICTS}SELECT {columns}, $run FROM candidates b "  # noqa: S608
+            "WHERE EXISTS (SELECT 1 FROM requests r WHERE r.ts BETWEEN $lo AND $hi "
+            f"AND r.row_id = b.row_id AND r.ts = b.ts AND NOT ({SAME_VALUES}))",
+            {**bounds, "run": run_id},
+        ).fetchall()[0][0]
+    )
 
 
 def _stored_span(
@@ -313,22 +355,32 @@ def _stored_span(
     return row[0], row[1]
 
 
-def _upsert_manifest(con: duckdb.DuckDBPyConnection, done: FileDone, counts: FileCounts) -> None:
+def _upsert_manifest(
+    con: duckdb.DuckDBPyConnection, done: FileDone, counts: FileCounts, run_id: int
+) -> None:
+    """The file's manifest row (its state now), and, appended, this read in `file_reads`
+    and, when bytes read before had changed, an `integrity_events` row."""
+    now = datetime.now(UTC).replace(tzinfo=None)
     con.execute(
         """
-        INSERT INTO ingested_files AS f VALUES
-            ($path, $size, $sha, $consumed, $stored, $dups, $rejected,
-             $first_ts, $last_ts, $now, $fields)
+        INSERT INTO ingested_files AS f (path, size, sha256, bytes_consumed, rows_stored,
+            duplicates, rejects, first_ts, last_ts, ingested_at, fields_header, conflicts,
+            data_lines, real_path)
+        VALUES ($path, $size, $sha, $consumed, $stored, $dups, $rejected,
+             $first_ts, $last_ts, $now, $fields, $conflicts, $lines, $real)
         ON CONFLICT (path) DO UPDATE SET
             size = excluded.size, sha256 = excluded.sha256,
             bytes_consumed = excluded.bytes_consumed,
             rows_stored = f.rows_stored + excluded.rows_stored,
             duplicates = f.duplicates + excluded.duplicates,
             rejects = f.rejects + excluded.rejects,
+            conflicts = coalesce(f.conflicts, 0) + excluded.conflicts,
+            data_lines = coalesce(f.data_lines, 0) + excluded.data_lines,
             first_ts = least(f.first_ts, excluded.first_ts),
             last_ts = greatest(f.last_ts, excluded.last_ts),
             ingested_at = excluded.ingested_at,
-            fields_header = excluded.fields_header
+            fields_header = excluded.fields_header,
+            real_path = excluded.real_path
         """,
         {
             "path": done.key,
@@ -338,9 +390,45 @@ def _upsert_manifest(con: duckdb.DuckDBPyConnection, done: FileDone, counts: Fil
             "stored": counts.stored,
             "dups": counts.duplicates,
             "rejected": counts.rejected,
+            "conflicts": counts.conflicts,
+            "lines": counts.data_lines,
             "first_ts": counts.first_ts,
             "last_ts": counts.last_ts,
-            "now": datetime.now(UTC).replace(tzinfo=None),
+            "now": now,
             "fields": done.header.fields_line(),
+            "real": str(Path(done.path_given or done.key).resolve()),
         },
     ).fetchall()
+    con.execute(
+        "INSERT INTO file_reads VALUES ($run, $path, $given, $start, $end, $range_sha, $sha, "
+        "$lines, $stored, $dups, $conflicts, $rejected, $now)",
+        {
+            "run": run_id,
+            "path": done.key,
+            "given": done.path_given or done.key,
+            "start": done.read_start,
+            "end": done.consumed,
+            "range_sha": done.range_sha256 or done.sha256,
+            "sha": done.sha256,
+            "lines": counts.data_lines,
+            "stored": counts.stored,
+            "dups": counts.duplicates,
+            "conflicts": counts.conflicts,
+            "rejected": counts.rejected,
+            "now": now,
+        },
+    ).fetchall()
+    if (c := done.changed) is not None:
+        con.execute(
+            "INSERT INTO integrity_events VALUES ($run, $path, 'changed', $end, $expected, "
+            "$found, $found_bytes, $now)",
+            {
+                "run": run_id,
+                "path": done.key,
+                "end": c.byte_end,
+                "expected": c.expected_sha256,
+                "found": c.found_sha256,
+                "found_bytes": c.found_bytes,
+                "now": now,
+            },
+        ).fetchall()

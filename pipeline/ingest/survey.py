@@ -2,8 +2,9 @@
 
 A regular file is read from its first byte and holds one `#Software: RMS` / `#Fields`
 header block on top, then only complete data lines: no blank lines, no other `#`
-lines, no CR but before LF (all lines or none), no NUL, no byte-order mark, and as many
-TABs as the header's field count says. Only such files go to DuckDB's CSV reader
+lines, no CR but before LF (all lines or none), no NUL, no byte-order mark, no line
+over `RAW_LINE_MAX_BYTES` (only the general path cuts a rejected line's text), and as
+many TABs as the header's field count says. Only such files go to DuckDB's CSV reader
 (`fast.py`), whose row numbers are then exactly line numbers minus the header. The
 checks are NumPy byte scans, run on the reader thread while the previous file is stored.
 """
@@ -20,7 +21,7 @@ import numpy.typing as npt
 
 from pipeline.ingest.lines import BOM
 from pipeline.ingest.source import FileDone, Resume, open_log, read_block
-from pipeline.ingest.w3c import QUOTES, read_header_block
+from pipeline.ingest.w3c import QUOTES, RAW_LINE_MAX_BYTES, read_header_block
 
 #: Files smaller than this take the general path (committed in groups there, with no
 #: DuckDB read of their own).
@@ -89,7 +90,9 @@ def survey_file(path: Path, key: str, chunk_bytes: int) -> WholeFile | None:
         return None  # some line has a wrong field count: the general path rejects it
     sha = hasher.hexdigest()
     resume = Resume(pos, sha, hasher.copy(), survey.lines, header)
-    done = FileDone(key, size, sha, pos, 1, header, 0, resume)
+    done = FileDone(
+        key, size, sha, pos, 1, header, 0, resume, range_sha256=sha, path_given=str(path)
+    )
     lines = survey.lines - count
     quotes = survey.plain_quotes and not survey.curly, survey.curly
     return WholeFile(path, done, count, lines, bool(survey.crlf), *quotes, tuple(survey.samples))
@@ -119,9 +122,11 @@ def _plain_quotes(a: npt.NDArray[np.uint8], start: int) -> bool:
 def _check(body: bytes, start: int, survey: _Survey) -> bool:
     """Count the lines of `body` (which starts at a line start); False at the first
     irregularity after `start` (the end of the header block): a `#` or blank line, a CR
-    but at a line end, NUL, a byte-order mark."""
+    but at a line end, NUL, a byte-order mark, a line over `RAW_LINE_MAX_BYTES`."""
     a = np.frombuffer(body, dtype=np.uint8)
     nl = np.flatnonzero(a == 10)
+    if len(nl) and max(int(nl[0]), int(np.diff(nl).max(initial=0)) - 1) > RAW_LINE_MAX_BYTES:
+        return False
     survey.lines += len(nl)
     if b"\r" in body:
         survey.cr += int(np.count_nonzero(a == 13))

@@ -9,6 +9,7 @@ looks at the few `#` directive lines.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,18 @@ NULL_TOKENS = ("", "-")
 QUOTES = ("'", "‘", "’")
 _TS_SHAPE = r"^[1-9]\d{3}-\d{2}-\d{2} \d{2}:[0-5]\d:[0-5]\d$"
 _PUBLISHED_SHAPE = r"^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:[0-5]\d:[0-5]\d$"
+#: A rejected line keeps at most this many bytes of its text (cut at a character
+#: boundary), with its full length and SHA-256, so one huge line cannot bloat the warehouse.
+RAW_LINE_MAX_BYTES = 64 << 10
 REJECT_SCHEMA = pl.Schema(
-    {"source_file": pl.String, "source_line": pl.Int64, "reason": pl.String, "raw_line": pl.String}
+    {
+        "source_file": pl.String,
+        "source_line": pl.Int64,
+        "reason": pl.String,
+        "raw_line": pl.String,
+        "raw_bytes": pl.Int64,
+        "raw_sha256": pl.String,
+    }
 )
 
 
@@ -76,10 +87,12 @@ def parse_bytes(
     """Parse log bytes whose first line is line `first_line` of `source_file`.
 
     `header` is the header state in force before the bytes (resuming a file, or the
-    next chunk of a big one). Raises LogFormatError when a `#Software` line names
+    next chunk of a big one). Raises LogFormatError when the bytes hold a NUL (not
+    text), a data line comes before any `#Fields` header, a `#Software` line names
     anything but RMS, or a `#Fields` line comes without `#Software: RMS` or lacks date
     and time: such a file is refused whole.
     """
+    check_text(buf, source_file, first_line)
     lines = scan_lines(buf)
     state = header or Header()
     rows: list[pl.DataFrame] = []
@@ -102,6 +115,17 @@ def parse_bytes(
         header=state,
         data_lines=int(np.count_nonzero(lines.kinds == DATA)),
     )
+
+
+def check_text(buf: bytes, source_file: str, first_line: int = 1) -> None:
+    """Raise LogFormatError when `buf` holds a NUL byte: a log is text, and NUL is the
+    mark of binary data (random bytes, a zip, an image) that no RMS log holds."""
+    at = buf.find(b"\0")
+    if at >= 0:
+        line = first_line + buf.count(b"\n", 0, at)
+        raise LogFormatError(
+            f"{source_file}:{line}: NUL byte; not a text log, refusing the whole file"
+        )
 
 
 def read_header_block(buf: bytes, source_file: str) -> tuple[int, Header] | None:
@@ -181,10 +205,10 @@ def _parse_segment(
     if len(idx) == 0:
         return
     if fields is None:
-        rejects.append(
-            _rejects(lines, idx, source_file, first_line, "data line before any #Fields header")
+        raise LogFormatError(
+            f"{source_file}:{first_line + int(idx[0])}: data line before any "
+            "'#Software: RMS' and '#Fields' header; not an RMS usage log, refusing the whole file"
         )
-        return
     n = len(fields)
     fits = lines.tabs[idx] == n - 1
     bad = idx[~fits]
@@ -233,17 +257,40 @@ def _read_fields(lines: Lines, idx: Ints, fields: tuple[str, ...], first_line: i
 def _rejects(
     lines: Lines, idx: Ints, source_file: str, first_line: int, reason: str | pl.Expr | pl.Series
 ) -> pl.DataFrame:
-    """Reject rows for lines `idx`, raw text included (vectorised; no per-line Python)."""
-    text = lines.cut(idx).decode("utf-8", errors="replace")[:-1]
-    raw = pl.Series("raw_line", [text]).str.split("\n").explode().str.strip_suffix("\r")
-    frame = pl.DataFrame({"source_line": first_line + idx, "raw_line": raw})
+    """Reject rows for lines `idx`: raw text (at most `RAW_LINE_MAX_BYTES`), the line's
+    length in bytes and the SHA-256 of those bytes (without BOM and line end)."""
+    starts, ends = lines.starts[idx], lines.ends[idx]
+    sizes = ends - starts
+    buf = lines.buf
+    if len(sizes) and int(sizes.max()) > RAW_LINE_MAX_BYTES:
+        raw = pl.Series(
+            "raw_line", [_excerpt(buf, int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+        )
+    else:  # the common case: one decode, split by NumPy's line index
+        text = lines.cut(idx).decode("utf-8", errors="replace")[:-1]
+        raw = pl.Series("raw_line", [text]).str.split("\n").explode().str.strip_suffix("\r")
+    sha = [hashlib.sha256(buf[a:b]).hexdigest() for a, b in zip(starts, ends, strict=True)]
+    frame = pl.DataFrame(
+        {"source_line": first_line + idx, "raw_line": raw, "raw_bytes": sizes, "raw_sha256": sha}
+    )
     reason_expr = reason if isinstance(reason, pl.Expr) else pl.lit(reason)
     return frame.select(
         pl.lit(source_file).alias("source_file"),
         pl.col("source_line").cast(pl.Int64),
         reason_expr.cast(pl.String).alias("reason"),
         pl.col("raw_line"),
+        pl.col("raw_bytes").cast(pl.Int64),
+        pl.col("raw_sha256"),
     )
+
+
+def _excerpt(buf: bytes, start: int, end: int) -> str:
+    """The line's text, cut to `RAW_LINE_MAX_BYTES` at a UTF-8 character boundary."""
+    stop = min(end, start + RAW_LINE_MAX_BYTES)
+    if stop < end:
+        while stop > start and buf[stop] & 0xC0 == 0x80:  # inside a multi-byte character
+            stop -= 1
+    return buf[start:stop].decode("utf-8", errors="replace")
 
 
 def _request_columns(frame: pl.DataFrame) -> list[pl.Expr]:

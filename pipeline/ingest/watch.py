@@ -19,7 +19,7 @@ from pathlib import Path
 from threading import Event
 
 from pipeline.errors import LogFormatError
-from pipeline.ingest.loader import IngestSummary, discover, ingest_paths
+from pipeline.ingest.loader import IngestSummary, discover, ingest_paths, real_path
 from pipeline.ingest.source import Resume
 from pipeline.warehouse import WarehouseBusy, open_warehouse
 
@@ -38,8 +38,10 @@ class WatchStatus:
     data_lines: int = 0
     rows_stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0
     rejected: int = 0
     lake_files: int = 0
+    files_changed: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     newest_ts: datetime | None = None  # latest record time in the warehouse
     rows_per_second: float = 0.0  # rows stored per second over the last minute
@@ -59,6 +61,8 @@ class WatchStatus:
         self.data_lines += summary.data_lines
         self.rows_stored += summary.rows_stored
         self.duplicates += summary.duplicates
+        self.conflicts += summary.conflicts
+        self.files_changed.extend(summary.files_changed)
         self.rejected += summary.rejected
         self.lake_files += summary.lake_files
         self.refused.extend(summary.refused)
@@ -111,8 +115,9 @@ class _Watcher:
         self.opened = False
 
     def cycle(self) -> None:
-        stats = {str(p): _stat(p) for p in discover([self.folder])}
-        changed = [Path(k) for k, v in stats.items() if v is not None and self.seen.get(k) != v]
+        found = {real_path(p): p for p in discover([self.folder])}
+        stats = {k: _stat(p) for k, p in found.items()}
+        changed = [found[k] for k, v in stats.items() if v is not None and self.seen.get(k) != v]
         if changed or not self.opened:
             self._ingest(changed, stats)
         self.status.cycles += 1
@@ -132,7 +137,7 @@ class _Watcher:
                     lake=self.lake,
                     stop=self.stop,
                     resume=self.resume,
-                    on_file=lambda key, _outcome: done.append(key),
+                    on_file=lambda _key, given, _outcome: done.append(real_path(Path(given))),
                 )
         except WarehouseBusy as e:
             self.status.busy = str(e)

@@ -40,6 +40,7 @@ TABLES = (
     "rejected-lines",
     "late-arrivals",
     "refused-files",
+    "source-changes",
     "evidence-manifest",
 )
 

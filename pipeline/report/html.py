@@ -25,6 +25,7 @@ HTML_TABLES = (
     "rejected-lines",
     "late-arrivals",
     "refused-files",
+    "source-changes",
     "evidence-manifest",
 )
 

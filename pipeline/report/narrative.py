@@ -152,8 +152,16 @@ def _completeness_sentence(data: ReportData) -> str:
     late = int(data["late-arrivals"]["late_records"].sum())
     refused = data["refused-files"].height
     files = data["evidence-manifest"].height
+    changed = data["source-changes"].height
+    changes = (
+        f" {_n(changed, 'source file')} changed after it was read: what is stored from "
+        f"{'it' if changed == 1 else 'them'} is no longer backed by the file."
+        if changed
+        else ""
+    )
     return (
         f"{_n(files, 'source file')} fed this period; {_n(rejected, 'line')} "
         f"{'was' if rejected == 1 else 'were'} rejected, {_n(late, 'record')} arrived late "
         f"and {_n(refused, 'file')} {'is' if refused == 1 else 'are'} refused and not ingested."
+        f"{changes}"
     )

@@ -1,16 +1,17 @@
 -- id: admin-browsing
 -- title: Administrator browsing other users' documents in admin mode
 -- severity: high
+-- description: Document-tracking requests made in admin mode (admin-action True) about other people: acting as another user, or across the whole tenant. One administrator's such requests are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it looks at at least min_targets other users (or, without acting-as-user, documents) and more than baseline_factor times as many as on the administrator's usual day: the baseline_quantile of their daily count over the baseline_days before (quiet days count as zero). A helpdesk admin who acts for a user or two a day, or an admin who lists the whole tenant's documents, does not fire. Days before the user's first request in the warehouse are not history: with fewer than min_history_days such days before (the first days of a collection, or a new colleague), the days around (before and after) stand in, so such a finding may change as more days arrive; with fewer than min_history_days around either, the user is in a learning period and is not judged. Needs the 1.1 log with admin fields; service accounts from the settings are ignored.
 -- lookback_days: baseline_days
--- lookahead_days: 1
--- description: Document-tracking requests made in admin mode (admin-action True) about other people: acting as another user, or across the whole tenant. One administrator's such requests are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it looks at at least min_targets other users (or, without acting-as-user, documents) and more than baseline_factor times as many as on the administrator's usual day: the baseline_quantile of their daily count over the baseline_days before (quiet days count as zero). A helpdesk admin who acts for a user or two a day, or an admin who lists the whole tenant's documents, does not fire. Needs the 1.1 log with admin fields; service accounts from the settings are ignored.
+-- lookahead_days: baseline_days
 -- param: min_targets INTEGER = 5 | fewest distinct other users or documents looked at in a session
--- param: gap_minutes INTEGER = 60 | a gap longer than this between requests ends a session
+-- param: gap_minutes INTEGER = 15 | a gap longer than this between requests ends a session (browsing goes from one user to the next within minutes; helpdesk cases are spread over the day)
 -- param: baseline_days INTEGER = 14 | days of the administrator's own history to compare with
 -- param: baseline_quantile DOUBLE = 0.8 | which of those days is the administrator's usual busy day
 -- param: baseline_factor DOUBLE = 2.0 | a session must exceed this many times the usual busy day
+-- param: min_history_days INTEGER = 3 | days of the user's history needed to judge on the past alone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
--- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH service AS MATERIALIZED (
     SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
@@ -46,22 +47,44 @@ sessions AS (
     GROUP BY user_id, session
     HAVING count(DISTINCT target) >= $min_targets
 ),
+span AS (
+    -- The first day each user appears in the warehouse, and the collection's last.
+    SELECT user_id, min(ts)::DATE AS first_day,
+           (SELECT max(ts)::DATE FROM requests) AS last_day
+    FROM requests
+    WHERE user_id IN (SELECT user_id FROM sessions)
+    GROUP BY user_id
+),
 baseline AS (
+    -- The usual day from the baseline_days before; with too few of them (a new collection
+    -- or a new colleague), from the days around instead; with too few of those, learning.
     SELECT s.user_id, s.session,
-           quantile_cont(coalesce(d.targets, 0), $baseline_quantile) AS usual
+           quantile_cont(coalesce(d.targets, 0), $baseline_quantile) FILTER (back.n > 0) AS prior,
+           count(*) FILTER (back.n > 0) AS prior_days,
+           quantile_cont(coalesce(d.targets, 0), $baseline_quantile) AS around,
+           count(*) AS around_days
     FROM sessions s
-    CROSS JOIN range(1, $baseline_days + 1) AS back(n)
+    JOIN span p USING (user_id)
+    CROSS JOIN range(-$baseline_days, $baseline_days + 1) AS back(n)
     LEFT JOIN daily d ON d.user_id = s.user_id AND d.day = s.first_ts::DATE - back.n::INTEGER
+    WHERE back.n <> 0 AND s.first_ts::DATE - back.n::INTEGER BETWEEN p.first_day AND p.last_day
     GROUP BY s.user_id, s.session
+),
+judged AS (
+    SELECT s.*,
+           CASE WHEN b.prior_days >= $min_history_days THEN b.prior ELSE b.around END AS usual,
+           coalesce(b.around_days, 0) < $min_history_days AS learning
+    FROM sessions s
+    LEFT JOIN baseline b USING (user_id, session)
 )
 SELECT
-    s.user_id AS entity,
-    s.first_ts,
-    s.last_ts,
+    user_id AS entity,
+    first_ts,
+    last_ts,
     format('{} made {} admin-mode requests about {} other users or documents (acting as {} users); usual day: {}',
-           s.user_id, s.requests, s.targets, s.users_acted_for, b.usual) AS summary,
-    s.evidence_row_ids,
-    s.first_ts AS window_start
-FROM sessions s
-JOIN baseline b USING (user_id, session)
-WHERE s.targets > $baseline_factor * b.usual
+           user_id, requests, targets, users_acted_for, round(usual, 1)) AS summary,
+    evidence_row_ids,
+    first_ts AS window_start,
+    learning
+FROM judged
+WHERE learning OR targets > $baseline_factor * usual

@@ -1,16 +1,17 @@
 -- id: denied-burst
 -- title: Burst of denied or failed requests by one account
 -- severity: medium
+-- description: One user's requests that did not succeed (result other than Success), grouped into bursts (a gap of more than gap_minutes starts a new one). A burst is a finding when it holds at least min_failures failures and more than baseline_factor times the user's usual bad day: the baseline_quantile of their daily failures over the baseline_days before (quiet days count as zero), so one earlier burst does not raise the bar. Days before the user's first request in the warehouse are not history: with fewer than min_history_days such days before (the first days of a collection, or a new colleague), the days around (before and after) stand in, so such a finding may change as more days arrive; with fewer than min_history_days around either, the user is in a learning period and is not judged. Service accounts from the settings are ignored.
 -- lookback_days: baseline_days
--- lookahead_days: 1
--- description: One user's requests that did not succeed (result other than Success), grouped into bursts (a gap of more than gap_minutes starts a new one). A burst is a finding when it holds at least min_failures failures and more than baseline_factor times the user's usual bad day: the baseline_quantile of their daily failures over the baseline_days before (quiet days count as zero), so one earlier burst does not raise the bar. Service accounts from the settings are ignored.
+-- lookahead_days: baseline_days
 -- param: min_failures INTEGER = 10 | fewest failures in a burst that make a finding
 -- param: gap_minutes INTEGER = 10 | a gap longer than this between failures ends a burst
 -- param: baseline_days INTEGER = 14 | days of the user's own history to compare with
 -- param: baseline_quantile DOUBLE = 0.8 | which of those days is the user's usual bad day
 -- param: baseline_factor DOUBLE = 3.0 | a burst must exceed this many times the usual bad day
+-- param: min_history_days INTEGER = 3 | days of the user's history needed to judge on the past alone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
--- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH service AS MATERIALIZED (
     SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
@@ -42,24 +43,45 @@ bursts AS (
     GROUP BY user_id, burst
     HAVING count(*) >= $min_failures
 ),
+span AS (
+    -- The first day each user appears in the warehouse, and the collection's last.
+    SELECT user_id, min(ts)::DATE AS first_day,
+           (SELECT max(ts)::DATE FROM requests) AS last_day
+    FROM requests
+    WHERE user_id IN (SELECT user_id FROM bursts)
+    GROUP BY user_id
+),
 baseline AS (
-    SELECT b.user_id, b.burst,
-           quantile_cont(coalesce(d.failures, 0), $baseline_quantile) AS usual
-    FROM bursts b
-    CROSS JOIN range(1, $baseline_days + 1) AS back(n)
-    LEFT JOIN daily d ON d.user_id = b.user_id AND d.day = b.first_ts::DATE - back.n::INTEGER
-    GROUP BY b.user_id, b.burst
+    -- The usual day from the baseline_days before; with too few of them (a new collection
+    -- or a new colleague), from the days around instead; with too few of those, learning.
+    SELECT x.user_id, x.burst,
+           quantile_cont(coalesce(d.failures, 0), $baseline_quantile) FILTER (back.n > 0) AS prior,
+           count(*) FILTER (back.n > 0) AS prior_days,
+           quantile_cont(coalesce(d.failures, 0), $baseline_quantile) AS around,
+           count(*) AS around_days
+    FROM bursts x
+    JOIN span p USING (user_id)
+    CROSS JOIN range(-$baseline_days, $baseline_days + 1) AS back(n)
+    LEFT JOIN daily d ON d.user_id = x.user_id AND d.day = x.first_ts::DATE - back.n::INTEGER
+    WHERE back.n <> 0 AND x.first_ts::DATE - back.n::INTEGER BETWEEN p.first_day AND p.last_day
+    GROUP BY x.user_id, x.burst
+),
+judged AS (
+    SELECT x.*,
+           CASE WHEN b.prior_days >= $min_history_days THEN b.prior ELSE b.around END AS usual,
+           coalesce(b.around_days, 0) < $min_history_days AS learning
+    FROM bursts x
+    LEFT JOIN baseline b USING (user_id, burst)
 )
 SELECT
-    b.user_id AS entity,
-    b.first_ts,
-    b.last_ts,
+    user_id AS entity,
+    first_ts,
+    last_ts,
     format('{} failed requests by {} in {} minutes (mostly {}); usual bad day: {} failures',
-           b.failures, b.user_id,
-           ceil(epoch(b.last_ts - b.first_ts) / 60)::BIGINT + 1,
-           b.top_result, u.usual) AS summary,
-    b.evidence_row_ids,
-    b.first_ts AS window_start
-FROM bursts b
-JOIN baseline u USING (user_id, burst)
-WHERE b.failures > $baseline_factor * u.usual
+           failures, user_id, ceil(epoch(last_ts - first_ts) / 60)::BIGINT + 1,
+           top_result, round(usual, 1)) AS summary,
+    evidence_row_ids,
+    first_ts AS window_start,
+    learning
+FROM judged
+WHERE learning OR failures > $baseline_factor * usual

@@ -1,103 +1,127 @@
 -- id: impossible-travel
--- title: One account on two distant networks within a short time
+-- title: One account in two places farther apart than any flight could cover in the time between
 -- severity: high
+-- description: Needs a location database (geoip in the settings, or detect --geoip): without one no address has a place and this rule finds nothing (new-network is the geography-free signal). A user's located requests form stays (consecutive requests in one place: the same city, else the same coordinates). When a user arrives at a place that is new to them (not visited in the baseline_days before; in the first days of a collection, not in the baseline_days after either) and whose network fewer than tenant_common_users other people use in the baseline_days around (a corporate VPN exit or a mobile carrier's pools are shared, hence familiar), the journey from the stay before is judged: the great-circle distance minus both locations' accuracy radius, divided by the time between the last request there and the first request here. A finding when that distance exceeds min_distance_km and the speed exceeds max_speed_kmh (no airliner flies faster than about 900 km/h). Changing networks within one city or within the accuracy radius is never travel; a plausible flight is not a finding; only the arrival at a new place is judged, so a traveller whose phone keeps its home carrier abroad does not fire on every hop back. A user with fewer than min_history_days active days around a journey is in a learning period, not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses carry no location; service accounts from the settings are ignored.
 -- lookback_days: baseline_days
 -- lookahead_days: baseline_days
--- description: Consecutive requests of one user from two different networks (the /16 of an IPv4 address, the /48 of an IPv6 one) less than window_minutes apart, where at least one of the two networks is new for that user: not seen in the baseline_days before that day. A user's usual networks (office, home, phone) therefore do not fire; a stolen session used from elsewhere does. A user with fewer than min_history_days earlier active days in the baseline (the first days of a collection) is judged on the days after instead: a network that does not recur in the next baseline_days is new, so such a finding may go away when the network turns out to be usual. Private and link-local addresses carry no location and are ignored; so are service accounts from the settings. Hops of one user less than window_minutes apart form one finding.
--- param: window_minutes INTEGER = 60 | the most minutes between requests from the two networks
--- param: baseline_days INTEGER = 14 | days of the user's own history that make a network known
--- param: min_history_days INTEGER = 1 | earlier active days the user needs before networks are judged on the past alone
+-- param: max_speed_kmh DOUBLE = 900 | a journey faster than this is impossible (airliners cruise below it)
+-- param: min_distance_km DOUBLE = 200 | journeys shorter than this beyond both accuracy radii are never travel
+-- param: baseline_days INTEGER = 14 | days of the user's history that make a place familiar
+-- param: min_history_days INTEGER = 3 | active days a user needs in the baseline before places are judged on the past alone
+-- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is familiar to everyone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
--- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH service AS MATERIALIZED (
     SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
 ),
-networks AS MATERIALIZED (
-    -- The network of each distinct address (a few thousand), not of every request.
-    SELECT c_ip,
-           CASE WHEN regexp_matches(c_ip, '^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$')
-                     AND NOT regexp_matches(c_ip,
-                         '^(10\.|127\.|169\.254\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)')
-                THEN regexp_extract(c_ip, '^(\d+\.\d+)\.', 1) || '.0.0/16'
-                WHEN c_ip LIKE '%:%' AND NOT regexp_matches(lower(c_ip), '^(f[cd]|fe[89ab]|::1$)')
-                THEN array_to_string(list_slice(string_split(lower(c_ip), ':'), 1, 3), ':')
-                     || '::/48'
-           END AS network
-    FROM (SELECT DISTINCT c_ip FROM requests WHERE c_ip IS NOT NULL)
+places AS MATERIALIZED (
+    SELECT c_ip, network, latitude, longitude, accuracy_radius,
+           coalesce(country_code || '|' || city,
+                    printf('%.1f,%.1f', latitude, longitude)) AS place,
+           coalesce(city || ', ' || coalesce(country_code, country),
+                    country || printf(' (%.2f, %.2f)', latitude, longitude),
+                    printf('%.2f, %.2f', latitude, longitude)) AS place_name
+    FROM ip_locations
+    WHERE latitude IS NOT NULL AND longitude IS NOT NULL AND label IS NULL
 ),
-req AS (
-    SELECT r.user_id, r.ts, r.row_id, r.c_ip, n.network, r.ts::DATE AS day
+located AS (
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, p.network, p.place, p.place_name, p.latitude,
+           p.longitude, coalesce(p.accuracy_radius, 0) AS radius, r.ts::DATE AS day
     FROM requests r
-    JOIN networks n ON n.c_ip = r.c_ip AND n.network IS NOT NULL
+    JOIN places p ON p.c_ip = r.c_ip
     WHERE r.user_id IS NOT NULL
       AND r.user_id NOT IN (SELECT user_id FROM service)
+),
+marked AS (
+    SELECT *, coalesce(place <> lag(place) OVER w, true) AS starts_stay
+    FROM located
+    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
+),
+numbered AS (
+    SELECT *, sum(starts_stay::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id) AS stay
+    FROM marked
+),
+stays AS MATERIALIZED (
+    SELECT user_id, stay, any_value(place) AS place, any_value(place_name) AS place_name,
+           min(ts) AS first_ts, max(ts) AS last_ts, min(ts)::DATE AS day,
+           arg_min(row_id, (ts, row_id)) AS first_row, arg_max(row_id, (ts, row_id)) AS last_row,
+           arg_min(c_ip, (ts, row_id)) AS first_ip, arg_max(c_ip, (ts, row_id)) AS last_ip,
+           arg_min(network, (ts, row_id)) AS first_network,
+           avg(latitude) AS lat, avg(longitude) AS lon, max(radius) AS radius,
+           list(row_id ORDER BY ts, row_id) AS row_ids
+    FROM numbered
+    GROUP BY user_id, stay
+),
+place_days AS (
+    SELECT DISTINCT user_id, place, day FROM located
 ),
 user_days AS (
     SELECT user_id, day,
            count(*) OVER (PARTITION BY user_id ORDER BY day
                           RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days(1) PRECEDING) AS history_days
-    FROM (SELECT DISTINCT user_id, day FROM req)
+                                    AND to_days(1) PRECEDING) AS prior_days,
+           count(*) OVER (PARTITION BY user_id ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
+    FROM (SELECT DISTINCT user_id, day FROM place_days)
 ),
-novelty AS (
-    -- New: not used by this user in the baseline_days before. A user without that much
-    -- history (the first days of a collection) is judged on the days after instead: a
-    -- network that does not recur in the next baseline_days is new too.
-    SELECT n.user_id, n.network, n.day,
-           NOT coalesce(lag(n.day) OVER w >= n.day - $baseline_days, false)
-           AND (u.history_days >= $min_history_days
-                OR NOT coalesce(lead(n.day) OVER w <= n.day + $baseline_days, false)) AS novel
-    FROM (SELECT DISTINCT user_id, network, day FROM req) n
+familiarity AS (
+    SELECT p.user_id, p.place, p.day, u.around_days >= $min_history_days AS judgeable,
+           NOT coalesce(lag(p.day) OVER w >= p.day - $baseline_days, false)
+           AND (u.prior_days >= $min_history_days
+                OR NOT coalesce(lead(p.day) OVER w <= p.day + $baseline_days, false)) AS novel
+    FROM place_days p
     JOIN user_days u USING (user_id, day)
-    WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
+    WINDOW w AS (PARTITION BY p.user_id, p.place ORDER BY p.day)
 ),
-seq AS (
-    SELECT r.user_id, r.ts, r.row_id, r.c_ip, r.network, v.novel,
-           lag(r.ts) OVER w AS prev_ts, lag(r.row_id) OVER w AS prev_row_id,
-           lag(r.network) OVER w AS prev_network, lag(v.novel) OVER w AS prev_novel
-    FROM req r
-    JOIN novelty v USING (user_id, network, day)
-    WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts, r.row_id)
+journeys AS (
+    -- Each first arrival of the day at a place new to the user, from the stay before it.
+    SELECT s.user_id, s.stay, s.place_name AS to_name, s.first_ts AS arrived, s.first_ip,
+           s.first_network, s.day, s.row_ids, f.judgeable,
+           lag(s.place_name) OVER w AS from_name, lag(s.last_ts) OVER w AS left_ts,
+           lag(s.last_ip) OVER w AS from_ip, lag(s.last_row) OVER w AS from_row,
+           greatest(0, 2 * 6371.0 * asin(sqrt(
+               pow(sin(radians(s.lat - lag(s.lat) OVER w) / 2), 2)
+               + cos(radians(s.lat)) * cos(radians(lag(s.lat) OVER w))
+                 * pow(sin(radians(s.lon - lag(s.lon) OVER w) / 2), 2)))
+               - s.radius - lag(s.radius) OVER w) AS excess_km,
+           f.novel AND row_number() OVER (PARTITION BY s.user_id, s.place, s.day
+                                          ORDER BY s.first_ts) = 1 AS first_arrival
+    FROM stays s
+    JOIN familiarity f USING (user_id, place, day)
+    WINDOW w AS (PARTITION BY s.user_id ORDER BY s.first_ts)
 ),
-hops AS (
-    SELECT * FROM seq
-    WHERE network <> prev_network AND ts - prev_ts <= to_minutes($window_minutes)
-      AND (novel OR prev_novel)
+impossible AS (
+    SELECT *, excess_km / greatest(epoch(arrived - left_ts) / 3600.0, 1e-9) AS speed_kmh
+    FROM journeys
+    WHERE first_arrival AND left_ts IS NOT NULL
+      AND excess_km > $min_distance_km
+      AND excess_km > $max_speed_kmh * epoch(arrived - left_ts) / 3600.0
 ),
-hop_rows AS (
-    SELECT user_id, ts, row_id FROM hops
-    UNION
-    SELECT user_id, prev_ts, prev_row_id FROM hops
+tenant AS (
+    -- How many other people used the arrival's network in the baseline days around it.
+    SELECT i.user_id, i.stay, count(DISTINCT n.user_id) AS others
+    FROM impossible i
+    LEFT JOIN (SELECT DISTINCT user_id, network, ts::DATE AS day FROM located) n
+           ON n.network = i.first_network AND n.user_id <> i.user_id
+          AND n.day BETWEEN i.day - $baseline_days AND i.day + $baseline_days
+    GROUP BY ALL
 ),
-marked AS (
-    SELECT *, coalesce(ts - lag(ts) OVER w > to_minutes($window_minutes), true) AS starts_episode
-    FROM hop_rows
-    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
-),
-episodes AS (
-    SELECT user_id, episode, min(ts) AS first_ts, max(ts) AS last_ts
-    FROM (SELECT *, sum(starts_episode::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id)
-                        AS episode
-          FROM marked)
-    GROUP BY user_id, episode
-),
-evidence AS (
-    -- The hops themselves, and every request from a new network during the episode.
-    SELECT e.user_id, e.episode, e.first_ts, e.last_ts, s.ts, s.row_id, s.c_ip, s.network, s.novel
-    FROM episodes e
-    JOIN seq s ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
-    WHERE s.novel OR s.row_id IN (SELECT row_id FROM hop_rows)
+unfamiliar AS (
+    SELECT i.* FROM impossible i JOIN tenant t USING (user_id, stay)
+    WHERE t.others < $tenant_common_users
 )
 SELECT
     user_id AS entity,
-    first_ts,
-    last_ts,
-    format('{} used {} networks within {} minutes ({}); new for this user: {}',
-           user_id, count(DISTINCT network), ceil(epoch(last_ts - first_ts) / 60)::BIGINT,
-           string_agg(DISTINCT c_ip, ', ' ORDER BY c_ip),
-           string_agg(DISTINCT c_ip, ', ' ORDER BY c_ip) FILTER (novel)) AS summary,
-    list(row_id ORDER BY ts, row_id) AS evidence_row_ids,
-    first_ts AS window_start
-FROM evidence
-GROUP BY user_id, episode, first_ts, last_ts
+    left_ts AS first_ts,
+    arrived AS last_ts,
+    format('{} was in {} ({}) at {} UTC and in {} ({}) {} minutes later: {} km apart beyond both locations'' accuracy, {} km/h',
+           user_id, from_name, from_ip, strftime(left_ts, '%Y-%m-%d %H:%M'), to_name, first_ip,
+           round(epoch(arrived - left_ts) / 60)::BIGINT, round(excess_km)::BIGINT,
+           CASE WHEN arrived > left_ts THEN round(speed_kmh)::BIGINT::VARCHAR
+                ELSE 'at once' END) AS summary,
+    list_prepend(from_row, row_ids) AS evidence_row_ids,
+    left_ts AS window_start,
+    NOT judgeable AS learning
+FROM unfamiliar

@@ -1,16 +1,16 @@
 -- id: key-volume-spike
 -- title: Spike in tenant-key calls
 -- severity: medium
+-- description: Tenant-key calls per UTC hour compared with the tenant's own usual busiest hour: the baseline_quantile (0.8: a busy but ordinary day) of each day's busiest hour over the baseline_days before (local days with key calls, time zone from the settings). An hour is a spike when it has at least min_calls calls and more than baseline_factor times that usual peak. The quantile leaves out an earlier spike or two, the tenant's quiet nights and weekends do not lower the bar for a busy but normal night, and a tenant moving to its own key over weeks ramps up too slowly to fire. In the first days of a collection, with fewer than min_history_days earlier days of key calls, the days around the hour (before and after) stand in, so such a finding may change as more days arrive; with fewer than min_history_days days of key calls around either, the tenant is in a learning period and its hours are not judged. Consecutive spike hours form one finding.
 -- lookback_days: baseline_days
 -- lookahead_days: baseline_days
--- description: Tenant-key calls per UTC hour compared with the tenant's own usual busiest hour: the baseline_quantile (0.8: a busy but ordinary day) of each day's busiest hour over the baseline_days before (local days with key calls, time zone from the settings). An hour is a spike when it has at least min_calls calls and more than baseline_factor times that usual peak. The quantile leaves out an earlier spike or two, the tenant's quiet nights and weekends do not lower the bar for a busy but normal night, and a tenant moving to its own key over weeks ramps up too slowly to fire. In the first days of a collection, with fewer than min_history_days earlier days of key calls, the days around the hour (before and after) stand in, so such a finding may change as more days arrive. Consecutive spike hours form one finding.
 -- param: min_calls INTEGER = 50 | fewest key calls in an hour that can be a spike
 -- param: baseline_days INTEGER = 14 | days of the tenant's history to compare with
 -- param: baseline_quantile DOUBLE = 0.8 | which day's busiest hour is the usual one (quiet days and earlier spikes fall outside 0.8)
 -- param: baseline_factor DOUBLE = 3.0 | a spike exceeds this many times the usual busiest hour
 -- param: min_history_days INTEGER = 3 | earlier days with key calls needed to judge an hour on its past alone
 -- param: timezone VARCHAR | from the settings: the tenant's time zone (where its days begin)
--- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH calls AS (
     SELECT ts, row_id, date_trunc('hour', ts) AS hour
     FROM requests
@@ -67,7 +67,13 @@ SELECT
            s.calls, (epoch(s.last_hour - s.first_hour) / 3600)::BIGINT + 1,
            strftime(s.first_hour, '%Y-%m-%d %H:%M'), s.peak, round(s.usual_peak)::BIGINT) AS summary,
     list(c.row_id ORDER BY c.ts, c.row_id) AS evidence_row_ids,
-    s.first_hour AS window_start
+    s.first_hour AS window_start,
+    false AS learning
 FROM summaries s
 JOIN calls c ON c.hour BETWEEN s.first_hour AND s.last_hour
 GROUP BY s.episode, s.first_hour, s.last_hour, s.calls, s.peak, s.usual_peak
+UNION ALL
+SELECT 'tenant-key', min(hour), max(hour), NULL, [], min(hour), true
+FROM usual
+WHERE history_days < $min_history_days
+HAVING count(*) > 0

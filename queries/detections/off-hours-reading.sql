@@ -1,36 +1,81 @@
 -- id: off-hours-reading
 -- title: Surge of protected documents read outside working hours
 -- severity: medium
+-- description: Successful use-licence requests (a user opening protected content) outside the tenant's working hours, in its own time zone (settings), from the user's own networks: a network block (ip_locations.block) they used on at least usual_days of the baseline_days before (in the first days of a collection, of the days around), or an address without one (private, on-premises). Reads from a hotel or a roaming carrier do not count: a person on a trip keeps the local hours there, which the tenant's clock calls night. One user's off-hours reads are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it holds at least min_reads reads and more than baseline_factor times the user's usual off-hours day: the baseline_quantile of their daily off-hours reads over the baseline_days before (quiet days count as zero), so a user who habitually works late or on a night shift is compared with their own habit, and one earlier surge does not raise the bar. Days before the user's first request in the warehouse are not history: with fewer than min_history_days such days before a session (the first days of a collection, or a new colleague), the days around it (before and after) stand in, so such a finding may change as more days arrive; with fewer than min_history_days around either, the user is in a learning period and the session is not judged. Service accounts from the settings are ignored.
 -- lookback_days: baseline_days
--- lookahead_days: 1
--- description: Successful use-licence requests (a user opening protected content) outside the tenant's working hours, in its own time zone (settings). One user's off-hours reads are grouped into sessions (a gap of more than gap_minutes starts a new one). A session is a finding when it holds at least min_reads reads and more than baseline_factor times the user's usual off-hours day: the baseline_quantile of their daily off-hours reads over the baseline_days before (quiet days count as zero), so a user who habitually works late is compared with their own habit, and one earlier surge does not raise the bar. Service accounts from the settings are ignored.
--- param: min_reads INTEGER = 10 | fewest off-hours reads in a session that make a finding
+-- lookahead_days: baseline_days
+-- param: min_reads INTEGER = 20 | fewest off-hours reads in a session that make a finding (a late or night worker's ordinary session rarely holds more)
 -- param: gap_minutes INTEGER = 60 | a gap longer than this between reads ends a session
 -- param: baseline_days INTEGER = 14 | days of the user's own history to compare with
 -- param: baseline_quantile DOUBLE = 0.8 | which of those days is the user's usual busy day (0.8: the busiest days, which may be incidents, are left out)
 -- param: baseline_factor DOUBLE = 3.0 | a session must exceed this many times the usual busy day
+-- param: min_history_days INTEGER = 3 | days of the user's history needed to judge a session on its past alone
+-- param: usual_days INTEGER = 2 | reads count only from network blocks the user used on at least this many days of the baseline (not a hotel or roaming carrier on a trip)
 -- param: timezone VARCHAR | from the settings: the tenant's time zone
 -- param: work_days LIST | from the settings: ISO weekdays that are working days
 -- param: work_start INTEGER | from the settings: first working hour, local
 -- param: work_end INTEGER | from the settings: end of the working day, local
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
--- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH service AS MATERIALIZED (
     SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
 ),
 reads AS (
-    SELECT user_id, ts, row_id, content_id, timezone($timezone, timezone('UTC', ts)) AS local_ts
-    FROM requests
-    WHERE request_type IN ('AcquireLicense', 'AcquirePreLicense', 'FECreateEndUserLicenseV1',
-                           'BECreateEndUserLicenseV1')
-      AND result = 'Success' AND user_id IS NOT NULL
-      AND user_id NOT IN (SELECT user_id FROM service)
+    SELECT r.user_id, r.ts, r.row_id, r.content_id, l.block, r.ts::DATE AS day,
+           timezone($timezone, timezone('UTC', r.ts)) AS local_ts
+    FROM requests r
+    LEFT JOIN ip_locations l ON l.c_ip = r.c_ip
+    WHERE r.request_type IN ('AcquireLicense', 'AcquirePreLicense', 'FECreateEndUserLicenseV1',
+                             'BECreateEndUserLicenseV1')
+      AND r.result = 'Success' AND r.user_id IS NOT NULL
+      AND r.user_id NOT IN (SELECT user_id FROM service)
 ),
-off_hours AS (
+off_hours_all AS (
     SELECT * FROM reads
     WHERE NOT (list_contains($work_days, isodow(local_ts))
                AND hour(local_ts) >= $work_start AND hour(local_ts) < $work_end)
+),
+block_days AS (
+    -- The days each reader used each network block (any request), to tell their own
+    -- networks from a hotel's or a roaming carrier's on a trip.
+    SELECT DISTINCT r.user_id, l.block, r.ts::DATE AS day
+    FROM requests r
+    JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL
+    WHERE r.user_id IN (SELECT DISTINCT user_id FROM off_hours_all)
+),
+block_use AS (
+    SELECT user_id, block, day,
+           count(*) OVER (PARTITION BY user_id, block ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days(1) PRECEDING) AS prior_use,
+           count(*) OVER (PARTITION BY user_id, block ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_use
+    FROM block_days
+),
+reader_days AS (
+    SELECT user_id, day,
+           count(*) OVER (PARTITION BY user_id ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days(1) PRECEDING) AS prior_days,
+           count(*) OVER (PARTITION BY user_id ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
+    FROM (SELECT DISTINCT user_id, day FROM block_days)
+),
+off_hours AS (
+    -- Off-hours on the tenant's clock counts only from the reader's own networks (used on
+    -- usual_days of the baseline before; in the first days, of the days around) or from
+    -- addresses without a network (private, on-premises): someone reading from a hotel or a
+    -- roaming carrier is on a trip and keeps the local hours there. (A reader in a learning
+    -- period keeps every read: not judged, but reported.)
+    SELECT o.* FROM off_hours_all o
+    LEFT JOIN block_use b USING (user_id, block, day)
+    LEFT JOIN reader_days d USING (user_id, day)
+    WHERE o.block IS NULL OR d.around_days < $min_history_days
+       OR CASE WHEN d.prior_days >= $min_history_days THEN b.prior_use
+               ELSE b.around_use END >= $usual_days
 ),
 daily AS (
     SELECT user_id, local_ts::DATE AS day, count(*) AS reads
@@ -55,23 +100,45 @@ sessions AS (
     GROUP BY user_id, session
     HAVING count(*) >= $min_reads
 ),
+span AS (
+    -- The first local day each user appears in the warehouse, and the collection's last.
+    SELECT user_id, timezone($timezone, timezone('UTC', min(ts)))::DATE AS first_day,
+           (SELECT timezone($timezone, timezone('UTC', max(ts)))::DATE FROM requests) AS last_day
+    FROM requests
+    WHERE user_id IN (SELECT user_id FROM sessions)
+    GROUP BY user_id
+),
 baseline AS (
+    -- The usual day from the baseline_days before; with too few of them (a new collection
+    -- or a new colleague), from the days around instead; with too few of those, learning.
     SELECT s.user_id, s.session,
-           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) AS usual
+           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) FILTER (back.n > 0) AS prior,
+           count(*) FILTER (back.n > 0) AS prior_days,
+           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) AS around,
+           count(*) AS around_days
     FROM sessions s
-    CROSS JOIN range(1, $baseline_days + 1) AS back(n)
+    JOIN span p USING (user_id)
+    CROSS JOIN range(-$baseline_days, $baseline_days + 1) AS back(n)
     LEFT JOIN daily d ON d.user_id = s.user_id AND d.day = s.first_day - back.n::INTEGER
+    WHERE back.n <> 0 AND s.first_day - back.n::INTEGER BETWEEN p.first_day AND p.last_day
     GROUP BY s.user_id, s.session
+),
+judged AS (
+    SELECT s.*,
+           CASE WHEN b.prior_days >= $min_history_days THEN b.prior ELSE b.around END AS usual,
+           coalesce(b.around_days, 0) < $min_history_days AS learning
+    FROM sessions s
+    LEFT JOIN baseline b USING (user_id, session)
 )
 SELECT
-    s.user_id AS entity,
-    s.first_ts,
-    s.last_ts,
+    user_id AS entity,
+    first_ts,
+    last_ts,
     format('{} opened {} protected documents ({} reads) outside working hours from {} local time; usual busy off-hours day: {} reads',
-           s.user_id, s.documents, s.reads, strftime(s.first_local, '%a %Y-%m-%d %H:%M'),
-           b.usual) AS summary,
-    s.evidence_row_ids,
-    s.first_ts AS window_start
-FROM sessions s
-JOIN baseline b USING (user_id, session)
-WHERE s.reads > $baseline_factor * b.usual
+           user_id, documents, reads, strftime(first_local, '%a %Y-%m-%d %H:%M'),
+           round(usual, 1)) AS summary,
+    evidence_row_ids,
+    first_ts AS window_start,
+    learning
+FROM judged
+WHERE learning OR reads > $baseline_factor * usual

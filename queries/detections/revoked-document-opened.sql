@@ -1,10 +1,11 @@
 -- id: revoked-document-opened
 -- title: Revoked document opened, or an attempt to open it
 -- severity: high
+-- description: Use-licence requests for a document after its owner revoked it (RevokeAccess), by anyone other than the owner or the people who revoked it: the document travelled beyond its intended readers. Denied attempts count too (include_denied), because they show who still holds a copy. One finding per successful revocation that later opens follow, anchored at it (a document revoked again later starts another finding with the opens after that); opens more than revocation_days after their revocation are not judged (a bound, so that judging a day reads a known span of history). Service accounts from the settings are ignored.
 -- lookback_days: all
 -- lookahead_days: all
--- description: Use-licence requests for a document after its owner revoked it (RevokeAccess), by anyone other than the owner or the person who revoked it: the document travelled beyond its intended readers. Denied attempts count too (include_denied), because they show who still holds a copy. One finding per document, anchored at its first successful revocation. Service accounts from the settings are ignored.
 -- param: include_denied BOOLEAN = true | count denied attempts, not only successful opens
+-- param: revocation_days INTEGER = 3650 | opens up to this many days after the revocation are judged
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
 WITH service AS MATERIALIZED (
@@ -12,22 +13,31 @@ WITH service AS MATERIALIZED (
     WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
 ),
 revoked AS (
-    SELECT content_id, arg_min(row_id, (ts, row_id)) AS revoke_row_id, min(ts) AS revoked_at,
-           arg_min(user_id, (ts, row_id)) AS revoked_by
+    -- Each successful revocation, until the next one of the same document: opens belong
+    -- to the latest revocation before them.
+    SELECT content_id, row_id AS revoke_row_id, ts AS revoked_at, user_id AS revoked_by,
+           lead(ts) OVER (PARTITION BY content_id ORDER BY ts, row_id) AS next_revoked_at
     FROM requests
     WHERE request_type = 'RevokeAccess' AND result = 'Success' AND content_id IS NOT NULL
-    GROUP BY content_id
+),
+revokers AS (
+    SELECT content_id, list(DISTINCT lower(revoked_by)) AS revokers
+    FROM revoked GROUP BY content_id
 ),
 opens AS (
-    SELECT r.content_id, r.ts, r.row_id, r.user_id, r.result, r.owner_email, r.file_name
+    SELECT r.content_id, v.revoked_at, r.ts, r.row_id, r.user_id, r.result, r.owner_email,
+           r.file_name
     FROM requests r
     JOIN revoked v ON v.content_id = r.content_id AND r.ts > v.revoked_at
+     AND (v.next_revoked_at IS NULL OR r.ts <= v.next_revoked_at)
+     AND r.ts <= v.revoked_at + to_days($revocation_days)
+    JOIN revokers k ON k.content_id = r.content_id
     WHERE r.request_type IN ('AcquireLicense', 'AcquirePreLicense', 'FECreateEndUserLicenseV1',
                              'BECreateEndUserLicenseV1')
       AND r.user_id IS NOT NULL
       AND r.user_id NOT IN (SELECT user_id FROM service)
       AND lower(r.user_id) IS DISTINCT FROM lower(r.owner_email)
-      AND lower(r.user_id) IS DISTINCT FROM lower(v.revoked_by)
+      AND NOT list_contains(k.revokers, lower(r.user_id))
       AND ($include_denied OR r.result = 'Success')
 )
 SELECT
@@ -41,5 +51,5 @@ SELECT
     list_prepend(v.revoke_row_id, list(o.row_id ORDER BY o.ts, o.row_id)) AS evidence_row_ids,
     v.revoked_at AS window_start
 FROM revoked v
-JOIN opens o USING (content_id)
+JOIN opens o USING (content_id, revoked_at)
 GROUP BY v.content_id, v.revoked_at, v.revoked_by, v.revoke_row_id

@@ -1,0 +1,150 @@
+-- id: new-network
+-- title: One account on a network new to it and to the tenant, minutes after another network
+-- severity: medium
+-- description: Consecutive requests of one user from two different networks less than window_minutes apart, where one network is usual for the user (used on at least usual_days of the baseline_days before, or corporate egress: used that day by at least egress_share of the people active) and the other is new (the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in the baseline_days before or after). A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire, nor does a trip (hotel and roaming networks are new, but the usual ones are far behind by then); a session used from an unrelated network while the user works as usual does. A network here is a provider's block (the /12 of an IPv4 address, the /32 of an IPv6 one; ip_locations.block), not the /16: a mobile carrier hands out addresses from many /16 pools and a home ISP re-leases across its /16s, but both stay inside their allocation, so moving between them is not new. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings.
+-- scenario: impossible-travel
+-- lookback_days: baseline_days
+-- lookahead_days: baseline_days
+-- param: window_minutes INTEGER = 60 | the most minutes between requests from the two networks
+-- param: baseline_days INTEGER = 14 | days of history that make a network known (to the user or the tenant)
+-- param: min_history_days INTEGER = 3 | active days a user needs in the baseline before networks are judged on the past alone
+-- param: usual_days INTEGER = 2 | days of use in the baseline that make a network usual for the user (a hotel on the first day of a trip is not)
+-- param: egress_share DOUBLE = 0.05 | a network used on a day by at least this share of the people active that day is corporate egress (a VPN exit), usual for everyone
+-- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody
+-- param: service_accounts LIST | from the settings: accounts this rule ignores
+-- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
+WITH service AS MATERIALIZED (
+    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
+    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
+),
+req AS (
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, l.block AS network, r.ts::DATE AS day
+    FROM requests r
+    JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL
+    WHERE r.user_id IS NOT NULL
+      AND r.user_id NOT IN (SELECT user_id FROM service)
+),
+net_days AS MATERIALIZED (
+    SELECT DISTINCT user_id, network, day FROM req
+),
+user_days AS (
+    SELECT user_id, day,
+           count(*) OVER (PARTITION BY user_id ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days(1) PRECEDING) AS prior_days,
+           count(*) OVER (PARTITION BY user_id ORDER BY day
+                          RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
+    FROM (SELECT DISTINCT user_id, day FROM net_days)
+),
+common AS (
+    -- How many other people used each network in the baseline_days around each day.
+    SELECT user_id, network, day,
+           count(DISTINCT user_id) OVER (PARTITION BY network ORDER BY day
+                                         RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                                   AND to_days($baseline_days) FOLLOWING)
+               - 1 AS others
+    FROM net_days
+),
+egress AS (
+    -- Corporate egress (a VPN exit, a proxy): a network that a large share of the people
+    -- active that day use is usual for everyone, even on a person's first day on the VPN.
+    SELECT network, day, count(*) AS users,
+           any_value(active) AS active
+    FROM net_days
+    JOIN (SELECT day, count(DISTINCT user_id) AS active FROM net_days GROUP BY day) USING (day)
+    GROUP BY network, day
+),
+personal AS (
+    -- New: not used by the user in the baseline_days before (in the first days of a
+    -- collection, too little history before, not in the baseline_days after either), and
+    -- not the tenant's (a network many colleagues use is new to nobody). Usual: used by
+    -- the user on at least usual_days of those days, or corporate egress (a network a few
+    -- colleagues use is new to nobody, but not usual for everyone: a hotel colleagues
+    -- stayed at is no sign the traveller is home).
+    SELECT n.user_id, n.network, n.day, u.around_days >= $min_history_days AS judgeable,
+           NOT coalesce(lag(n.day) OVER w >= n.day - $baseline_days, false)
+           AND (u.prior_days >= $min_history_days
+                OR NOT coalesce(lead(n.day) OVER w <= n.day + $baseline_days, false))
+           AND c.others < $tenant_common_users AS novel,
+           CASE WHEN u.prior_days >= $min_history_days
+                THEN count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                            AND to_days(1) PRECEDING)
+                ELSE count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
+                                            AND to_days($baseline_days) FOLLOWING) - 1
+           END >= $usual_days
+           OR e.users >= $egress_share * e.active AS usual
+    FROM net_days n
+    JOIN user_days u USING (user_id, day)
+    JOIN common c USING (user_id, network, day)
+    JOIN egress e USING (network, day)
+    WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
+),
+seq AS (
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, r.network, r.day, p.novel, p.usual, p.judgeable,
+           lag(r.ts) OVER w AS prev_ts, lag(r.row_id) OVER w AS prev_row_id,
+           lag(r.c_ip) OVER w AS prev_ip, lag(r.network) OVER w AS prev_network,
+           lag(r.day) OVER w AS prev_day, lag(p.novel) OVER w AS prev_novel,
+           lag(p.usual) OVER w AS prev_usual
+    FROM req r
+    JOIN personal p USING (user_id, network, day)
+    WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts, r.row_id)
+),
+hops AS (
+    -- Network changes within minutes between a known network and a new one (for a user in
+    -- a learning period, who knows no network yet: any change to a new one, not judged).
+    SELECT *, CASE WHEN novel THEN network ELSE prev_network END AS new_network
+    FROM seq
+    WHERE network <> prev_network AND ts - prev_ts <= to_minutes($window_minutes)
+      AND CASE WHEN judgeable THEN (novel AND prev_usual) OR (prev_novel AND usual)
+               ELSE novel OR prev_novel END
+),
+learners AS (
+    SELECT user_id, min(prev_ts) AS first_ts, max(ts) AS last_ts
+    FROM hops WHERE NOT judgeable GROUP BY user_id
+),
+judged AS (
+    SELECT * FROM hops WHERE judgeable
+),
+hop_rows AS (
+    SELECT user_id, ts, row_id FROM judged
+    UNION
+    SELECT user_id, prev_ts, prev_row_id FROM judged
+),
+marked AS (
+    SELECT *, coalesce(ts - lag(ts) OVER w > to_minutes($window_minutes), true) AS starts_episode
+    FROM hop_rows
+    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
+),
+episodes AS (
+    SELECT user_id, episode, min(ts) AS first_ts, max(ts) AS last_ts
+    FROM (SELECT *, sum(starts_episode::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id)
+                        AS episode
+          FROM marked)
+    GROUP BY user_id, episode
+),
+evidence AS (
+    -- The hops themselves, and every request from the new networks during the episode.
+    SELECT e.user_id, e.episode, e.first_ts, e.last_ts, s.ts, s.row_id, s.c_ip, s.network,
+           s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id) AS is_new
+    FROM episodes e
+    JOIN seq s ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
+    WHERE s.row_id IN (SELECT row_id FROM hop_rows)
+       OR s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id)
+)
+SELECT
+    user_id AS entity,
+    first_ts,
+    last_ts,
+    format('{} used {} network(s) within {} minutes ({}); new to this user and to the tenant: {}',
+           user_id, count(DISTINCT network), ceil(epoch(last_ts - first_ts) / 60)::BIGINT,
+           string_agg(DISTINCT c_ip, ', ' ORDER BY c_ip),
+           string_agg(DISTINCT network, ', ' ORDER BY network) FILTER (is_new)) AS summary,
+    list(row_id ORDER BY ts, row_id) AS evidence_row_ids,
+    first_ts AS window_start,
+    false AS learning
+FROM evidence
+GROUP BY user_id, episode, first_ts, last_ts
+UNION ALL
+SELECT user_id, first_ts, last_ts, NULL, [], first_ts, true
+FROM learners
