@@ -1,7 +1,11 @@
 """The `rmslog` command line: parse options, call one stage function, print the result.
 
 Data goes to stdout, people-talk (progress, warnings, errors) to stderr. Exit codes
-are `pipeline.errors.ExitCode`.
+are `pipeline.errors.ExitCode`; what ends a command (errors, signals, bugs) is turned
+into one line and its code in one place, `pipeline.shell`.
+
+Each command imports what it uses when it runs: `rmslog --help` and a small query must
+not pay for Polars, Arrow, Plotly or Jinja2 (`tests/test_cli.py` checks it).
 """
 
 from __future__ import annotations
@@ -16,67 +20,50 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from signal import SIGINT, SIGTERM
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
-from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
-from pipeline import query as query_mod
-from pipeline.detect import DetectSummary, Severity, run_detections, severity_at_least
-from pipeline.detect.rules import check_rule_override
-from pipeline.detect.status import detection_status
-from pipeline.errors import ExitCode, RmslogError, UsageError
-from pipeline.generate import (
-    GenerateOptions,
-    describe,
-    follow_logs,
-    generate_logs,
-    parse_scenarios,
-)
-from pipeline.ingest import IngestSummary, WatchStatus, check_paths, ingest_paths, watch_folder
-from pipeline.report import (
-    PeriodKind,
-    ReportDetection,
-    ReportOptions,
-    build_report,
-    check_fail_on,
-    load_pseudonym_key,
-    parse_formats,
-    resolve_period,
-)
-from pipeline.run import run_demo
+from pipeline.errors import ExitCode, NoDataError, OutputError, RmslogError, UsageError
+from pipeline.report.period import PeriodKind
 from pipeline.schema import Topology
-from pipeline.settings import (
-    RULES_PREFIX,
-    Resolved,
-    Settings,
-    effective_settings,
-    read_toml,
-    setting_keys,
-    store_settings,
-    stored_settings,
-    with_values,
-    without,
-)
-from pipeline.verify import CHANGED, MISSING, UNCHANGED, verify_files
-from pipeline.warehouse import default_db_path, open_warehouse
+from pipeline.severity import Severity
+from pipeline.shell import RmslogGroup, err, fail, show_version, state
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from pipeline.detect import DetectSummary
+    from pipeline.ingest import IngestSummary, WatchStatus
+    from pipeline.report import ReportDetection
+    from pipeline.settings import Resolved
 
 app = typer.Typer(
     name="rmslog",
+    cls=RmslogGroup,
     help="Analytics for Azure RMS usage logs: who used the tenant key, when, from where.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: Rich's help panels load Markdown and Pygments, a third of a second.
+    rich_markup_mode=None,
 )
-err = Console(stderr=True)
-_state = {"debug": False}
+
+#: Seconds every command waits while another process holds the warehouse (`--wait`).
+WAIT_SECONDS = 5.0
+#: Seconds `rmslog query` lets a statement run before stopping it (`--timeout`).
+QUERY_TIMEOUT_SECONDS = 300.0
 
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="Warehouse file (default: $RMSLOG_DB, else ./rmslog.duckdb)."),
+]
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait", min=0, help="Seconds to wait while another process holds the warehouse."
+    ),
 ]
 
 
@@ -97,14 +84,15 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except RmslogError as e:
-        if _state["debug"]:
-            raise
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(int(e.exit_code)) from None
+        fail(e)
 
 
 def _db(db: Path | None) -> Path:
-    return db if db is not None else default_db_path()
+    if db is not None:
+        return db
+    from pipeline.warehouse import default_db_path
+
+    return default_db_path()
 
 
 def _print_json(data: Any) -> None:
@@ -123,9 +111,18 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
 
 @app.callback()
 def _main(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks (also after the command).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=show_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
-    _state["debug"] = debug
+    if debug:
+        state["debug"] = True
 
 
 @app.command()
@@ -168,6 +165,14 @@ def generate(
 
     Example: rmslog generate logs/ --days 28 --users 200 --topology byok-keyvault --scenarios all
     """
+    from pipeline.generate import (
+        GenerateOptions,
+        describe,
+        follow_logs,
+        generate_logs,
+        parse_scenarios,
+    )
+
     with _errors():
         opts = GenerateOptions(
             start=start.date(),
@@ -184,7 +189,10 @@ def generate(
             scenarios=parse_scenarios(scenarios),
             blob_minutes=blob_minutes,
         )
-        run = follow_logs(out_dir, opts, speed=speed) if follow else generate_logs(out_dir, opts)
+        with _writing(out_dir):
+            run = (
+                follow_logs(out_dir, opts, speed=speed) if follow else generate_logs(out_dir, opts)
+            )
         err.print(describe(run), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -192,7 +200,7 @@ def generate(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders (.gz too).")],
     db: DbOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 0.0,
+    wait: WaitOption = WAIT_SECONDS,
     lake: LakeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -200,6 +208,9 @@ def ingest(
 
     Example: rmslog ingest ~/rms-logs/ --db audit.duckdb --lake lake/ --json
     """
+    from pipeline.ingest import check_paths, ingest_paths
+    from pipeline.warehouse import open_warehouse
+
     with _errors():
         check_paths(paths)
         with open_warehouse(_db(db), wait_seconds=wait) as con:
@@ -253,7 +264,7 @@ def watch(
     directory: Annotated[Path, typer.Argument(help="Folder to watch (recursively).")],
     db: DbOption = None,
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between looks.")] = 5.0,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 2.0,
+    wait: WaitOption = WAIT_SECONDS,
     lake: LakeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -261,6 +272,10 @@ def watch(
 
     Example: rmslog watch ~/rms-logs/ --interval 10 --lake lake/
     """
+    from rich.live import Live
+
+    from pipeline.ingest import watch_folder
+
     with _errors(), _stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
         status = watch_folder(
             directory,
@@ -293,6 +308,8 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _watch_view(st: WatchStatus) -> Table:
+    from rich.table import Table
+
     lag = st.lag_seconds()
     table = Table.grid(padding=(0, 2))
     rows = [
@@ -328,7 +345,7 @@ def detect(
     fail_on: Annotated[
         Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
     ] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
     full: Annotated[
         bool, typer.Option("--full", help="Re-judge all days, not only those data arrived in.")
     ] = False,
@@ -344,6 +361,10 @@ def detect(
 
     Example: rmslog detect --rule denied-burst --param denied-burst.min_failures=20 --fail-on high
     """
+    from pipeline.detect import run_detections, severity_at_least
+    from pipeline.settings import effective_settings
+    from pipeline.warehouse import open_warehouse
+
     with _errors():
         with open_warehouse(_db(db), wait_seconds=wait) as con:
             resolved = effective_settings(con, config, store=True)
@@ -413,7 +434,13 @@ def report(
     config: Annotated[
         Path | None, typer.Option(help="Settings file: replaces the warehouse's settings.")
     ] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
+    require_data: Annotated[
+        bool,
+        typer.Option(
+            "--require-data", help="Exit 8 when no log record covers the period (report written)."
+        ),
+    ] = False,
     no_detect: Annotated[
         bool,
         typer.Option(
@@ -429,6 +456,16 @@ def report(
 
     Example: rmslog report --out reports/ --period day --yesterday --format html,xlsx --fail-on high
     """
+    from pipeline.report import (
+        ReportOptions,
+        build_report,
+        check_fail_on,
+        load_pseudonym_key,
+        parse_formats,
+    )
+    from pipeline.report.period import resolve_period
+    from pipeline.warehouse import open_warehouse
+
     with _errors():
         check_fail_on(fail_on)
         detection = _report_detection(_db(db), config, no_detect=no_detect, wait=wait)
@@ -445,11 +482,17 @@ def report(
             settings=detection.settings,
             detection=detection,
         )
-        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+        with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)
         for path in result.files:
             typer.echo(str(path))
         err.print(f"{result.key_calls:,} tenant-key calls, {result.findings} finding(s)")
+        if not result.log_records:
+            err.print(f"[yellow]no logs cover this period[/] ({options.period.describe()})")
+            if require_data:
+                raise NoDataError(
+                    f"--require-data: no log record covers {options.period.describe()}"
+                )
         if not detection.status.current:
             err.print(
                 "[yellow]warning:[/] the findings do not cover this warehouse's data: "
@@ -468,7 +511,7 @@ def report(
 @app.command()
 def verify(
     db: DbOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
     as_json: JsonOption = False,
 ) -> None:
     """Re-hash the source files of the manifest: is each unchanged, changed or missing?
@@ -477,6 +520,9 @@ def verify(
 
     Example: rmslog verify --db audit.duckdb --json
     """
+    from pipeline.verify import CHANGED, MISSING, UNCHANGED, verify_files
+    from pipeline.warehouse import open_warehouse
+
     with _errors():
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
             checks = list(verify_files(con))
@@ -503,6 +549,12 @@ def _report_detection(
 ) -> ReportDetection:
     """The settings and detection status a report states; runs detect first unless
     `no_detect` when the findings do not cover the data (or --config changes settings)."""
+    from pipeline.detect import run_detections
+    from pipeline.detect.status import detection_status
+    from pipeline.report import ReportDetection
+    from pipeline.settings import effective_settings, stored_settings
+    from pipeline.warehouse import open_warehouse
+
     now = datetime.now(UTC).replace(tzinfo=None)
     with open_warehouse(db, read_only=True, wait_seconds=wait) as con:
         resolved = effective_settings(con, config)
@@ -542,6 +594,9 @@ def settings_show(db: DbOption = None, as_json: JsonOption = False) -> None:
 
     Example: rmslog settings show --json
     """
+    from pipeline.settings import Settings, effective_settings, setting_keys, stored_settings
+    from pipeline.warehouse import open_warehouse
+
     with _errors(), open_warehouse(_db(db), read_only=True) as con:
         stored = stored_settings(con)
         resolved = effective_settings(con)
@@ -577,12 +632,16 @@ def settings_set(
     ],
     value: Annotated[str, typer.Argument(help="The value; lists as a,b,c or a JSON list.")],
     db: DbOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
 ) -> None:
     """Change one setting in the warehouse (findings become stale until detect runs).
 
     Example: rmslog settings set tenant.timezone Europe/Berlin
     """
+    from pipeline.detect.rules import check_rule_override
+    from pipeline.settings import RULES_PREFIX, effective_settings, store_settings, with_values
+    from pipeline.warehouse import open_warehouse
+
     with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
         if key.startswith(RULES_PREFIX):
             check_rule_override(key.removeprefix(RULES_PREFIX), value)
@@ -600,12 +659,15 @@ def settings_set(
 def settings_unset(
     key: Annotated[str, typer.Argument(help="The setting to put back to its default.")],
     db: DbOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
 ) -> None:
     """Put one setting back to its default (or drop a rule parameter override).
 
     Example: rmslog settings unset rules.denied-burst.min_failures
     """
+    from pipeline.settings import effective_settings, store_settings, without
+    from pipeline.warehouse import open_warehouse
+
     with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
         current = effective_settings(con).settings
         store_settings(con, without(current, key))
@@ -616,12 +678,16 @@ def settings_unset(
 def settings_import(
     file: Annotated[Path, typer.Argument(help="A TOML settings file ([tenant], [rules.RULE]).")],
     db: DbOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = 5.0,
+    wait: WaitOption = WAIT_SECONDS,
 ) -> None:
     """Make a TOML file's settings the warehouse's (keys it omits go back to defaults).
 
     Example: rmslog settings import rmslog.toml
     """
+    from pipeline.detect.rules import check_rule_override
+    from pipeline.settings import read_toml, store_settings
+    from pipeline.warehouse import open_warehouse
+
     with _errors():
         settings = read_toml(file)
         for key in settings.rule_overrides():
@@ -643,13 +709,15 @@ def query_cmd(
     db: DbOption = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write to FILE, not stdout.")] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a busy warehouse.")] = (
-        query_mod.DEFAULT_WAIT_SECONDS
-    ),
+    wait: WaitOption = WAIT_SECONDS,
     config: Annotated[
         Path | None,
         typer.Option(help="Settings file (default: $RMSLOG_CONFIG, else ./rmslog.toml)."),
     ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0, help="Stop the query after SECONDS (0: no limit)."),
+    ] = QUERY_TIMEOUT_SECONDS,
 ) -> None:
     """Run one read-only, sandboxed SQL statement (or a named query) on the warehouse.
 
@@ -657,45 +725,53 @@ def query_cmd(
 
     Example: rmslog query --name who-opened-document --param document=Budget.xlsx --format csv
     """
+    from pipeline.query import query_to
+
     with _errors():
         if (sql is None) == (name is None):
             raise UsageError("give either SQL or --name NAME (see `rmslog queries`)")
         if fmt == "parquet" and out is None:
             raise UsageError("--format parquet needs --out FILE")
-        params = _pairs(param, "--param")
         target: Path | BinaryIO = out if out is not None else sys.stdout.buffer
-        try:
-            written = query_mod.stream_query(
+        with _writing(out):
+            written = query_to(
                 _db(db),
                 sql,
-                params,
+                _pairs(param, "--param"),
                 fmt,
                 target,
                 name=name,
                 config=config,
                 wait_seconds=wait,
+                timeout_seconds=timeout,
             )
-        except OSError as e:
-            if out is None:
-                raise
-            raise UsageError(f"cannot write {out}: {e.strerror or e}") from e
         sys.stdout.flush()
-        _tell_written(written, fmt, out)
+        if out is not None:
+            err.print(
+                f"wrote {written.rows:,} rows to {out}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        if written.shown < written.rows:
+            err.print(
+                f"showing {written.shown:,} of {written.rows:,} rows; "
+                "use --format csv, json or parquet for all of them",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
 
 
-def _tell_written(written: query_mod.Written, fmt: str, out: Path | None) -> None:
-    if out is not None:
-        err.print(
-            f"wrote {written.rows:,} rows to {out}", highlight=False, markup=False, soft_wrap=True
-        )
-    if fmt == "table" and written.rows > written.shown:
-        err.print(
-            f"showing {written.shown:,} of {written.rows:,} rows; "
-            "use --format csv, json or parquet for all of them",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+@contextmanager
+def _writing(out: Path | None) -> Iterator[None]:
+    """An OS error while writing `out` (a file or folder the user named) is an output error."""
+    try:
+        yield
+    except OSError as e:
+        if out is None:
+            raise
+        raise OutputError(f"cannot write {out}: {e.strerror or e}") from e
 
 
 @app.command()
@@ -704,6 +780,8 @@ def queries(as_json: JsonOption = False) -> None:
 
     Example: rmslog queries --json
     """
+    from pipeline import query as query_mod
+
     with _errors():
         if as_json:
             _print_json(query_mod.describe_named())
@@ -721,15 +799,18 @@ def queries(as_json: JsonOption = False) -> None:
 @app.command()
 def demo(
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Working folder [default: ./rmslog-demo].")
-    ] = None,
+        Path, typer.Option("--dir", help="Working folder.", show_default=True)
+    ] = Path("rmslog-demo"),
 ) -> None:
     """Generate a sample tenant, ingest, detect and report; print the report path last.
 
     Example: rmslog demo --dir /tmp/rmslog-demo
     """
+    from pipeline.run import run_demo
+
     with _errors():
-        result = run_demo(directory or Path("rmslog-demo"))
+        with _writing(directory):
+            result = run_demo(directory)
         ing = result.ingested
         typer.echo(
             f"generated  {result.generated.records:,} log records in "

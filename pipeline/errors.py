@@ -60,3 +60,15 @@ class QueryRefusedError(QueryError):
     """The read-only sandbox refused a query: it would write, touch files, or change settings."""
 
     exit_code = ExitCode.QUERY_REFUSED
+
+
+class OutputError(RmslogError):
+    """An output (a report, an export, a query result) could not be written."""
+
+    exit_code = ExitCode.OUTPUT
+
+
+class NoDataError(RmslogError):
+    """`--require-data`: no log record covers the requested period."""
+
+    exit_code = ExitCode.NO_DATA

@@ -32,12 +32,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import maxminddb
-import pyarrow as pa
+
+if TYPE_CHECKING:  # loaded when IPs are located: `rmslog query` reads settings without them
+    import pyarrow as pa
 
 from pipeline.errors import UsageError
 
@@ -80,20 +82,27 @@ _SPECIAL: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("carrier-grade-nat", ("100.64.0.0/10",)),
 )
 
-_SCHEMA = pa.schema(
-    [
-        ("c_ip", pa.string()),
-        ("network", pa.string()),
-        ("block", pa.string()),
-        ("label", pa.string()),
-        ("country_code", pa.string()),
-        ("country", pa.string()),
-        ("city", pa.string()),
-        ("latitude", pa.float64()),
-        ("longitude", pa.float64()),
-        ("accuracy_radius", pa.float64()),
-    ]
-)
+
+@cache
+def _schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("c_ip", pa.string()),
+            ("network", pa.string()),
+            ("block", pa.string()),
+            ("label", pa.string()),
+            ("country_code", pa.string()),
+            ("country", pa.string()),
+            ("city", pa.string()),
+            ("latitude", pa.float64()),
+            ("longitude", pa.float64()),
+            ("accuracy_radius", pa.float64()),
+        ]
+    )
+
+
 _BATCH = 50_000
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -187,6 +196,8 @@ def open_locator(
         return
     if not geoip.is_file():
         raise UsageError(f"location database {geoip} does not exist")
+    import maxminddb
+
     try:
         reader = maxminddb.open_database(str(geoip))
     except (OSError, ValueError, maxminddb.InvalidDatabaseError) as e:
@@ -206,6 +217,9 @@ def register_ip_locations(
     """(Re)create the temporary table `ip_locations` for every distinct `c_ip` in `requests`.
 
     Returns how many addresses it holds. Each address is looked up once."""
+    import polars as pl
+    import pyarrow as pa
+
     with open_locator(geoip, corporate_networks, service_networks) as locator:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ip_locations (c_ip VARCHAR PRIMARY KEY, "
@@ -224,10 +238,15 @@ def register_ip_locations(
                 rows = [locator.row(ip) for ip in batch.column(0).to_pylist()]
                 if not rows:
                     continue
-                columns = list(zip(*rows, strict=True))
-                table = pa.Table.from_arrays(
-                    [pa.array(c, type=f.type) for c, f in zip(columns, _SCHEMA, strict=True)],
-                    schema=_SCHEMA,
+                # Polars builds columns from Python lists itself (pyarrow's `pa.array`
+                # would import all of pandas to do it).
+                table = pl.DataFrame(
+                    rows,
+                    schema={
+                        f.name: pl.Float64 if f.type == pa.float64() else pl.String
+                        for f in _schema()
+                    },
+                    orient="row",
                 )
                 con.register("ip_batch", table)
                 con.execute("INSERT INTO ip_locations SELECT * FROM ip_batch")

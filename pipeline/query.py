@@ -10,6 +10,12 @@ Two locks keep a query from doing anything but reading the warehouse:
    folder to spill to (set before the lock, the only files it may touch); file and
    network access is off (so `read_csv('/etc/passwd')`, `glob()`, URLs fail), extensions
    cannot be installed or loaded, and the configuration is locked.
+3. The names: functions and views that would show host paths or settings
+   (`duckdb_settings()`, `duckdb_databases()`, `current_setting(...)`, `pg_settings`, ...)
+   and `query(...)`, which would run SQL built from a string, are refused by name.
+
+A statement runs at most `timeout_seconds` (`rmslog query --timeout`): a timer thread
+interrupts it, and the query fails with `QueryError`.
 
 A refusal raises `QueryRefusedError` (its own exit code); a query that merely fails raises
 `QueryError`. Parameters are always bound, never spliced. Each call opens the warehouse,
@@ -19,26 +25,31 @@ reads, and closes it, so `rmslog watch` can take the write lock between queries.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import duckdb
-import polars as pl
-import pyarrow as pa
 
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
-from pipeline.safe import neutralise_formulas, strip_control_chars
+from pipeline.safe import CONTROL_CHARS
 from pipeline.settings import Settings, effective_settings
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 from pipeline.warehouse import connect
 
+if TYPE_CHECKING:  # loaded when a result becomes a DataFrame: a small query needs neither
+    import polars as pl
+    import pyarrow as pa
+
 NAMED = "named"
 DEFAULT_WAIT_SECONDS = 5.0
+#: Seconds a statement may run before it is interrupted (`rmslog query --timeout`).
+DEFAULT_TIMEOUT_SECONDS = 300.0
 FORMATS = ("table", "csv", "json", "parquet")
 TABLE_MAX_ROWS = 1000
 #: Rows per Arrow batch when a result streams to a file or stdout.
@@ -78,9 +89,33 @@ _REFUSALS: dict[duckdb.StatementType, str] = {
     _ST.PRAGMA: "use the table functions instead, e.g. SELECT * FROM pragma_table_info('requests')",
     _ST.CALL: "use SELECT * FROM function(...) instead",
 }
+#: Names that show host paths, the machine or settings, or run SQL given as a string.
+REVEALING = frozenset(
+    {
+        "duckdb_settings",
+        "duckdb_databases",
+        "duckdb_extensions",
+        "duckdb_temporary_files",
+        "duckdb_secrets",
+        "duckdb_secret_types",
+        "which_secret",
+        "duckdb_logs",
+        "duckdb_log_contexts",
+        "duckdb_external_file_cache",
+        "current_setting",
+        "getenv",
+        "pg_settings",
+        "pragma_database_list",
+        "pragma_user_agent",
+        "pragma_platform",
+        "query",
+        "query_table",
+    }
+)
 _LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _EXPLAIN = re.compile(r"^EXPLAIN(?:\s+ANALYZE)?\b", re.IGNORECASE)
 _PIVOT = re.compile(r"^(?:UN)?PIVOT\b", re.IGNORECASE)
+_CONTROL = re.compile(CONTROL_CHARS)
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -124,7 +159,23 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statemen
         )
     statement = statements[0]
     _check_type(con, statement)
+    _check_names(statement.query)
     return statement
+
+
+def _check_names(sql: str) -> None:
+    """Refuse a statement naming a function or view of `REVEALING` (quoted or not)."""
+    tokens = duckdb.tokenize(sql)
+    ends = [p for p, _ in tokens[1:]] + [len(sql)]
+    for (start, kind), end in zip(tokens, ends, strict=True):
+        if kind != duckdb.token_type.identifier:
+            continue
+        name = sql[start:end].strip().strip('"').lower()
+        if name in REVEALING:
+            raise QueryRefusedError(
+                f"the read-only sandbox refused it: {name} would show host paths, "
+                "settings or run SQL from a string"
+            )
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.Statement]:
@@ -182,8 +233,36 @@ def _wrap(e: duckdb.Error) -> QueryError:
 # --------------------------------------------------------------------------- running
 
 
-def _checked(
-    sql: str, con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None
+@contextmanager
+def time_limit(con: duckdb.DuckDBPyConnection, seconds: float | None) -> Iterator[None]:
+    """Interrupt what `con` runs after `seconds` (None or 0: no limit); the interrupted
+    statement's error becomes a `QueryError` that names the limit."""
+    if not seconds:
+        yield
+        return
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except (duckdb.Error, QueryError, RuntimeError) as e:
+        if fired.is_set():
+            raise QueryError(
+                f"query stopped after {seconds:g}s (--timeout); narrow it or raise the limit"
+            ) from e
+        raise
+    finally:
+        timer.cancel()
+
+
+def _bound(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None
 ) -> dict[str, object]:
     statement = check_statement(con, sql)
     given = dict(params or {})
@@ -200,7 +279,7 @@ def run_sql(
     con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
 ) -> pl.DataFrame:
     """Run one read-only statement with bound `$name` parameters and return its rows."""
-    given = _checked(sql, con, params)
+    given = _bound(con, sql, params)
     try:
         frame: pl.DataFrame = con.sql(sql, params=given or None).pl()
     except duckdb.Error as e:
@@ -213,7 +292,7 @@ def stream_sql(
 ) -> pa.RecordBatchReader:
     """Run one read-only statement; its rows as a stream of Arrow batches of at most
     `BATCH_ROWS` rows, produced as they are read (DuckDB spills what does not fit)."""
-    given = _checked(sql, con, params)
+    given = _bound(con, sql, params)
     try:
         reader: pa.RecordBatchReader = con.sql(sql, params=given or None).to_arrow_reader(
             BATCH_ROWS
@@ -229,9 +308,10 @@ def query(
     params: Mapping[str, object] | None = None,
     *,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
 ) -> pl.DataFrame:
     """Open the warehouse in the sandbox, run `sql`, close it, return the rows."""
-    with sandbox(db, wait_seconds=wait_seconds) as con:
+    with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
         return run_sql(con, sql, params)
 
 
@@ -321,19 +401,20 @@ def query_named(
     settings: Settings | None = None,
     config: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
 ) -> pl.DataFrame:
     """Open the warehouse in the sandbox, run the named query, close it, return the rows.
 
     Without `settings`, the warehouse's stored tenant settings apply (`config`, a TOML
     file, instead when given), as for `detect` and `report`.
     """
-    with sandbox(db, wait_seconds=wait_seconds) as con:
+    with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
         if settings is None:
             settings = effective_settings(con, config).settings
         return run_named(con, name, params, settings=settings)
 
 
-def stream_query(
+def query_to(
     db: Path | str,
     sql: str | None,
     params: Mapping[str, object] | None,
@@ -344,26 +425,40 @@ def stream_query(
     settings: Settings | None = None,
     config: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS,
     max_rows: int = TABLE_MAX_ROWS,
 ) -> Written:
-    """Open the sandbox, run `sql` (or the named query `name`), write its rows as `fmt`
-    to `target` batch by batch, close it. Memory stays that of one batch (and, for
-    `table`, of the `max_rows` rows shown) whatever the size of the result. Settings as
-    for `query_named`."""
+    """Run `sql` (or the named query `name`) in the sandbox and write its rows as `fmt` to
+    `target`. The table format reads rows straight from DuckDB (no Polars, no Arrow: a
+    small query starts at once) and keeps only the `max_rows` it shows, counting the rest;
+    csv, json and parquet stream batch by batch, so memory stays that of one batch
+    whatever the size of the result. Settings as for `query_named`."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    with sandbox(db, wait_seconds=wait_seconds) as con:
+    with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
         if name is not None:
             named = sql_file(NAMED, name)
-            if settings is None:  # the warehouse's stored settings, as `query_named`
+            if settings is None:  # the warehouse's settings, as for `query_named`
                 settings = effective_settings(con, config).settings
-            reader = stream_sql(con, named.sql, bind_named(named, params, settings))
-        else:
+            sql, params = named.sql, bind_named(named, params, settings)
+        if fmt != "table":
             reader = stream_sql(con, sql or "", params)
+            try:
+                return write_stream(reader, fmt, target, max_rows=max_rows)
+            except duckdb.Error as e:
+                raise _wrap(e) from e
+        given = _bound(con, sql or "", params)
         try:
-            return write_stream(reader, fmt, target, max_rows=max_rows)
+            con.execute(sql or "", given or None)
+            columns = [d[0] for d in con.description or []]
+            shown = con.fetchmany(max_rows)
+            rows = len(shown)
+            while more := con.fetchmany(100_000):
+                rows += len(more)
         except duckdb.Error as e:
             raise _wrap(e) from e
+        _write_bytes(target, (text_table(columns, shown) + "\n").encode())
+        return Written(rows, len(shown))
 
 
 # --------------------------------------------------------------------------- parameters
@@ -442,6 +537,8 @@ def _binary(target: Path | IO[bytes]) -> Iterator[IO[bytes]]:
 
 
 def _frames(reader: pa.RecordBatchReader) -> Iterator[pl.DataFrame]:
+    import polars as pl
+
     for batch in reader:
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
@@ -449,12 +546,16 @@ def _frames(reader: pa.RecordBatchReader) -> Iterator[pl.DataFrame]:
 
 
 def _empty(reader: pa.RecordBatchReader) -> pl.DataFrame:
+    import polars as pl
+
     frame = pl.from_arrow(reader.schema.empty_table())
     assert isinstance(frame, pl.DataFrame)
     return frame
 
 
 def _stream_text(reader: pa.RecordBatchReader, out: IO[bytes], *, fmt: str) -> int:
+    from pipeline.safe import neutralise_formulas
+
     rows, first = 0, True
     if fmt == "json":
         out.write(b"[")
@@ -486,6 +587,8 @@ def _stream_parquet(reader: pa.RecordBatchReader, out: IO[bytes]) -> int:
 
 
 def _stream_table(reader: pa.RecordBatchReader, target: Path | IO[bytes], max_rows: int) -> Written:
+    import polars as pl
+
     kept: list[pl.DataFrame] = []
     rows = 0
     for frame in _frames(reader):
@@ -505,6 +608,8 @@ def write_result(
     Log content is attacker-controlled: CSV cells that a spreadsheet would run as formulas
     get a leading `'`, and the table replaces control characters (terminal escapes).
     """
+    from pipeline.safe import neutralise_formulas
+
     if fmt == "csv":
         neutralise_formulas(frame).write_csv(target)
     elif fmt == "json":
@@ -524,8 +629,41 @@ def _write_bytes(target: Path | IO[bytes], data: bytes) -> None:
         target.write(data)
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def text_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A boxed plain-text table, safe to print on a terminal (control characters replaced):
+    what `render_table` draws, without Polars."""
+    cells = [[_CONTROL.sub("\ufffd", _cell(v)) for v in row] for row in rows]
+    heads = [_CONTROL.sub("\ufffd", c) for c in columns]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(heads)]
+
+    def line(left: str, fill: str, mid: str, right: str) -> str:
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def row(values: Sequence[str]) -> str:
+        return "│" + "┆".join(f" {v:<{w}} " for v, w in zip(values, widths, strict=True)) + "│"
+
+    out = [line("┌", "─", "┬", "┐"), row(heads), line("╞", "═", "╪", "╡")]
+    out += [row(r) for r in cells]
+    out.append(line("└", "─", "┴", "┘"))
+    return "\n".join(out)
+
+
 def render_table(frame: pl.DataFrame, max_rows: int = TABLE_MAX_ROWS) -> str:
     """A plain-text table of the first `max_rows` rows, safe to print on a terminal."""
+    import polars as pl
+
+    from pipeline.safe import strip_control_chars
+
     shown = strip_control_chars(frame.head(max_rows))
     with pl.Config(
         tbl_rows=-1,

@@ -9,8 +9,10 @@ exports.
 
 from __future__ import annotations
 
-import polars as pl
-import polars.selectors as cs
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: `rmslog query` reads CONTROL_CHARS without Polars
+    import polars as pl
 
 #: A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice
 #: and Google Sheets: `=`, `+`, `-`, `@`, TAB, CR, and their full-width forms.
@@ -29,6 +31,8 @@ def neutralise_cell(value: str) -> str:
 
 def flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
     """Lists, arrays and structs as JSON text, for formats that hold only flat values (CSV)."""
+    import polars as pl
+
     nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
     if not nested:
         return frame
@@ -47,6 +51,9 @@ def flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Categorical and enum columns as plain strings, so string rules apply to them too."""
+    import polars as pl
+    import polars.selectors as cs
+
     return frame.with_columns(cs.categorical().cast(pl.String), cs.enum().cast(pl.String))
 
 
@@ -55,11 +62,15 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
 
     Nested columns become JSON text first (see `flatten_nested`), as CSV needs anyway.
     """
+    import polars as pl
+
     frame = _as_text(flatten_nested(frame))
     return frame.with_columns(pl.col(pl.String).str.replace(FORMULA_START, "'$1"))
 
 
 def strip_control_chars(frame: pl.DataFrame, replacement: str = "\ufffd") -> pl.DataFrame:
     """Every control character in a text cell replaced, so printing it cannot drive a terminal."""
+    import polars as pl
+
     frame = _as_text(flatten_nested(frame))
     return frame.with_columns(pl.col(pl.String).str.replace_all(CONTROL_CHARS, replacement))

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
-import polars as pl
-import pyarrow as pa
+if TYPE_CHECKING:  # loaded on first use: the command line must start without them
+    import polars as pl
+    import pyarrow as pa
+
+    REQUESTS_ARROW_SCHEMA: pa.Schema
+    REQUESTS_POLARS_SCHEMA: pl.Schema
 
 # ---------------------------------------------------------------------------
 # The three `#Fields` variants. The schema is chosen from `#Fields`, never from
@@ -223,33 +228,69 @@ def canonical_request_type(name: str) -> str:
 class Column:
     name: str
     duckdb_type: str
-    arrow_type: pa.DataType
     description: str
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        import pyarrow as pa
+
+        return {
+            "TIMESTAMP": pa.timestamp("us"),
+            "VARCHAR": pa.string(),
+            "BOOLEAN": pa.bool_(),
+            "BIGINT": pa.int64(),
+        }[self.duckdb_type]
 
 
 REQUEST_COLUMNS: Final[tuple[Column, ...]] = (
-    Column("ts", "TIMESTAMP", pa.timestamp("us"), "UTC time of the request (date + time)."),
-    Column("row_id", "VARCHAR", pa.string(), "Unique id of the log record (row-id)."),
-    Column("request_type", "VARCHAR", pa.string(), "What was asked (see request types)."),
-    Column("user_id", "VARCHAR", pa.string(), "Who asked; NULL for tenant-key calls."),
-    Column("result", "VARCHAR", pa.string(), "'Success' or the error."),
-    Column("correlation_id", "VARCHAR", pa.string(), "Ties a key call to its request."),
-    Column("content_id", "VARCHAR", pa.string(), "{GUID} of the protected document."),
-    Column("owner_email", "VARCHAR", pa.string(), "Owner of the document."),
-    Column("issuer", "VARCHAR", pa.string(), "Issuer of the document's licence."),
-    Column("template_id", "VARCHAR", pa.string(), "{GUID} of the protection template."),
-    Column("file_name", "VARCHAR", pa.string(), "File name (tracked documents only)."),
-    Column("date_published", "TIMESTAMP", pa.timestamp("us"), "When the document was protected."),
-    Column("c_info", "VARCHAR", pa.string(), "Client platform and application."),
-    Column("c_ip", "VARCHAR", pa.string(), "Client IP address."),
-    Column("admin_action", "BOOLEAN", pa.bool_(), "TRUE when an admin acted in admin mode."),
-    Column("acting_as_user", "VARCHAR", pa.string(), "The user an admin acted for."),
-    Column("source_file", "VARCHAR", pa.string(), "Path of the file the record came from."),
-    Column("source_line", "BIGINT", pa.int64(), "1-based line number in that file."),
+    Column("ts", "TIMESTAMP", "UTC time of the request (date + time)."),
+    Column("row_id", "VARCHAR", "Unique id of the log record (row-id)."),
+    Column("request_type", "VARCHAR", "What was asked (see request types)."),
+    Column("user_id", "VARCHAR", "Who asked; NULL for tenant-key calls."),
+    Column("result", "VARCHAR", "'Success' or the error."),
+    Column("correlation_id", "VARCHAR", "Ties a key call to its request."),
+    Column("content_id", "VARCHAR", "{GUID} of the protected document."),
+    Column("owner_email", "VARCHAR", "Owner of the document."),
+    Column("issuer", "VARCHAR", "Issuer of the document's licence."),
+    Column("template_id", "VARCHAR", "{GUID} of the protection template."),
+    Column("file_name", "VARCHAR", "File name (tracked documents only)."),
+    Column("date_published", "TIMESTAMP", "When the document was protected."),
+    Column("c_info", "VARCHAR", "Client platform and application."),
+    Column("c_ip", "VARCHAR", "Client IP address."),
+    Column("admin_action", "BOOLEAN", "TRUE when an admin acted in admin mode."),
+    Column("acting_as_user", "VARCHAR", "The user an admin acted for."),
+    Column("source_file", "VARCHAR", "Path of the file the record came from."),
+    Column("source_line", "BIGINT", "1-based line number in that file."),
 )
 
 REQUEST_COLUMN_NAMES: Final = tuple(c.name for c in REQUEST_COLUMNS)
-REQUESTS_ARROW_SCHEMA: Final = pa.schema([(c.name, c.arrow_type) for c in REQUEST_COLUMNS])
-REQUESTS_POLARS_SCHEMA: Final = pl.Schema(
-    pl.from_arrow(REQUESTS_ARROW_SCHEMA.empty_table()).schema  # type: ignore[union-attr]
-)
+
+
+@cache
+def _arrow_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([(c.name, c.arrow_type) for c in REQUEST_COLUMNS])
+
+
+@cache
+def _polars_schema() -> pl.Schema:
+    # Not through Arrow: pyarrow's `empty_table()` imports all of pandas (0.9 s).
+    import polars as pl
+
+    dtypes: dict[str, pl.DataType] = {
+        "TIMESTAMP": pl.Datetime("us"),
+        "VARCHAR": pl.String(),
+        "BOOLEAN": pl.Boolean(),
+        "BIGINT": pl.Int64(),
+    }
+    return pl.Schema([(c.name, dtypes[c.duckdb_type]) for c in REQUEST_COLUMNS])
+
+
+def __getattr__(name: str) -> Any:
+    """`REQUESTS_ARROW_SCHEMA` and `REQUESTS_POLARS_SCHEMA`, built on first use."""
+    if name == "REQUESTS_ARROW_SCHEMA":
+        return _arrow_schema()
+    if name == "REQUESTS_POLARS_SCHEMA":
+        return _polars_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

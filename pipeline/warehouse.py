@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import derive, schema
+from pipeline import derive, interrupts, schema
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
 
@@ -488,6 +488,7 @@ def connect(
             raise WarehouseBusy(_lock_message(path, e, wait_seconds)) from e
         except duckdb.Error as e:
             raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
+    interrupts.track(con)  # Ctrl-C and SIGTERM stop its statement at once
     try:
         if read_only:
             check_readable(con, path)

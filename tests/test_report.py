@@ -425,6 +425,46 @@ def test_evidence_outside_its_findings_window_is_still_found(
     assert rows.select("row_id", "ts").rows() == [early]
 
 
+# -- periods without logs --------------------------------------------------------------
+
+
+def test_a_period_without_logs_says_so_and_never_that_the_key_was_not_used(
+    cli: Any, hostile_db: Path, tmp_path: Path
+) -> None:
+    result = cli("report", "--db", hostile_db, "--out", tmp_path, "--from", "2020-01-01")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "no logs cover this period" in result.stderr
+    html = (tmp_path / "report-2020-01-01.html").read_text(encoding="utf-8")
+    assert "No logs cover this period" in html
+    assert "key was not used" not in html
+    # Charts with nothing to draw say so instead of drawing empty axes.
+    assert html.count("No data: no tenant-key call in this period.") == 3
+    assert "Plotly.newPlot" not in html
+
+
+def test_require_data_exits_8_when_no_log_covers_the_period_and_still_writes_the_report(
+    cli: Any, hostile_db: Path, tmp_path: Path
+) -> None:
+    args = ["report", "--db", hostile_db, "--out", tmp_path, "--require-data"]
+    empty = cli(*args, "--from", "2020-01-01", "--fail-on", "high")
+    assert empty.exit_code == ExitCode.NO_DATA, empty.output
+    assert "--require-data: no log record covers 2020-01-01" in empty.stderr
+    assert (tmp_path / "report-2020-01-01.html").is_file()
+    covered = cli(*args, "--from", "2026-11-26")
+    assert covered.exit_code == ExitCode.OK, covered.output
+
+
+def test_key_silence_in_a_partly_logged_period_names_the_hours_logs_cover(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pipeline.report.narrative as narrative
+
+    monkeypatch.setattr(narrative, "coverage_hours", lambda data: (24, 20))
+    data: Any = {"summary": pl.DataFrame({"requests": [5], "key_calls": [0]})}
+    sentence = narrative._key_use_sentence(data)
+    assert sentence.startswith("The tenant key was not used in the 4 of 24 hours that logs cover")
+
+
 def _changed_source_case(cli: Any, tmp_path: Path) -> tuple[Path, Path, Path]:
     """A file ingested, edited in place in a line already read (as `sed -i` would), and
     ingested again; then detect."""

@@ -21,7 +21,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 
 import duckdb
 
@@ -39,16 +38,10 @@ from pipeline.detect.reach import (
 from pipeline.errors import QueryError, UsageError
 from pipeline.geo import register_ip_locations
 from pipeline.settings import Settings
+from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
+from pipeline.severity import Severity as Severity
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
-
-class Severity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-SEVERITIES = tuple(s.value for s in Severity)
 #: Parameter names that come from the tenant settings, never from `--param`.
 SETTINGS_PARAMS = frozenset(Settings().sql_params())
 #: Parameter names the runner binds for each run: when it judges, and the newest record.

@@ -21,6 +21,7 @@ class ReportResult:
     key_calls: int
     findings: int  # findings overlapping the period
     failing_findings: int  # of those, at or above --fail-on (0 without --fail-on)
+    log_records: int = 0  # log records of the period; 0: no log covers it (`--require-data`)
 
     @property
     def failed(self) -> bool:
@@ -76,4 +77,5 @@ def build_report(
         key_calls=int(data["summary"]["key_calls"][0]),
         findings=findings.height,
         failing_findings=failing,
+        log_records=int(data["summary"]["requests"][0]),
     )

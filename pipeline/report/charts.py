@@ -42,8 +42,18 @@ def _html(fig: go.Figure, div_id: str) -> str:
     return html
 
 
+def no_data(div_id: str) -> str:
+    """What a chart shows when it has nothing to draw: words, not empty axes."""
+    return (
+        f'<div class="chart-empty" id="{div_id}">'
+        "<p>No data: no tenant-key call in this period.</p></div>"
+    )
+
+
 def key_calls_over_time(frame: pl.DataFrame, bucket: str) -> str:
     """Stacked bars of tenant-key calls per UTC hour or day, one colour per operation."""
+    if frame.is_empty():
+        return no_data("chart-key-calls-over-time")
     fig = go.Figure()
     for (operation,), part in frame.group_by("operation", maintain_order=True):
         fig.add_bar(
@@ -64,6 +74,8 @@ def key_calls_over_time(frame: pl.DataFrame, bucket: str) -> str:
 
 def weekday_hour_heatmap(frame: pl.DataFrame, settings: Settings) -> str:
     """Calls by weekday x hour on the tenant's clock; working hours outlined."""
+    if frame.is_empty():
+        return no_data("chart-weekday-hour")
     grid = [[0] * 24 for _ in WEEKDAYS]
     for weekday, hour, calls in frame.select("weekday", "hour", "key_calls").iter_rows():
         grid[weekday - 1][hour] = calls  # at most 7 x 24 cells
@@ -97,6 +109,8 @@ def weekday_hour_heatmap(frame: pl.DataFrame, settings: Settings) -> str:
 
 def top_users(frame: pl.DataFrame, limit: int = 10) -> str:
     """Horizontal bars: the users behind the most tenant-key calls."""
+    if frame.is_empty():
+        return no_data("chart-top-users")
     top = frame.head(limit)
     fig = go.Figure(
         go.Bar(

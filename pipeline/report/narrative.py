@@ -41,7 +41,10 @@ def summary_sentences(data: ReportData) -> list[str]:
 def _records_sentence(data: ReportData) -> str:
     s = data["summary"].row(0, named=True)
     if not s["requests"]:
-        return f"The warehouse holds no log record for {data.period.describe()}."
+        return (
+            f"No logs cover this period: the warehouse holds no log record for "
+            f"{data.period.describe()}, so this report cannot say what happened in it."
+        )
     return (
         f"The warehouse holds {_n(s['requests'], 'log record')} for "
         f"{data.period.describe()}, from {_ts(s['first_ts'])} to {_ts(s['last_ts'])} UTC, "
@@ -53,6 +56,15 @@ def _key_use_sentence(data: ReportData) -> str:
     s = data["summary"].row(0, named=True)
     total = int(s["key_calls"])
     if not total:
+        if not s["requests"]:  # silence is not evidence: nothing was logged, or downloaded
+            return "No logs cover this period, so nothing can be said about the tenant key's use."
+        elapsed, empty = coverage_hours(data)
+        if empty:
+            return (
+                f"The tenant key was not used in the {elapsed - empty:,} of {elapsed:,} hours "
+                "that logs cover (no KMSP* or KeyVault* operation); the other hours have no "
+                "log record at all."
+            )
         return "The tenant key was not used in this period (no KMSP* or KeyVault* operation)."
     ops = data["key-calls-by-operation"]
     parts = ", ".join(
