@@ -449,6 +449,13 @@ def report(
             "(and exit 9 under --fail-on).",
         ),
     ] = False,
+    geoip: Annotated[
+        Path | None,
+        typer.Option(
+            help="MaxMind-format City database (.mmdb) for this report's locations "
+            "[default: tenant.geoip setting]."
+        ),
+    ] = None,
 ) -> None:
     """Write the auditor's HTML report (and exports) for a period; print the files.
 
@@ -479,7 +486,10 @@ def report(
             formats=parse_formats(fmt),
             fail_on=fail_on,
             pseudonym_key=load_pseudonym_key(key_file) if pseudonymize else None,
-            settings=detection.settings,
+            # --geoip: locations for this report only (the stored settings are unchanged).
+            settings=detection.settings
+            if geoip is None
+            else dataclasses.replace(detection.settings, geoip=str(geoip)),
             detection=detection,
         )
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
