@@ -475,6 +475,8 @@ def report(
 
     with _errors():
         check_fail_on(fail_on)
+        if geoip is not None and not geoip.is_file():  # before a detect run, not after
+            raise UsageError(f"location database {geoip} does not exist")
         detection = _report_detection(_db(db), config, no_detect=no_detect, wait=wait)
         options = ReportOptions(
             period=resolve_period(
