@@ -169,3 +169,29 @@ def test_report_geoip_option_naming_a_missing_file_is_a_usage_error(
     result = cli("report", "--db", db, "--out", tmp_path / "r", "--geoip", missing, "--no-detect")
     assert result.exit_code == int(ExitCode.USAGE)
     assert f"location database {missing} does not exist" in result.stderr
+
+
+HOSTILE_CITY = "=1+1<img src=x onerror=alert(1)>"
+
+
+def test_a_hostile_place_name_is_escaped_in_html_and_neutralised_in_csv(
+    located_db: Path, tmp_path: Path
+) -> None:
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    with open_warehouse(located_db, read_only=True) as con:
+        top = collect_report_data(con, ReportOptions())["top-ips"]
+    busiest = top.get_column("c_ip")[0]
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City")
+    writer.insert_network(
+        IPSet([f"{busiest}/32"]),
+        {"country": {"iso_code": "XX"}, "city": {"names": {"en": HOSTILE_CITY}}},
+    )
+    mmdb = tmp_path / "hostile.mmdb"
+    writer.to_db_file(str(mmdb))
+    page = _build(located_db, tmp_path, Settings(geoip=str(mmdb))).read_text(encoding="utf-8")
+    assert "<img src=x" not in page
+    assert f"<td>{html.escape(HOSTILE_CITY)}, XX</td>" in page
+    csv = (tmp_path / "report-all-top-ips.csv").read_text(encoding="utf-8")
+    assert f'{busiest},"\'{HOSTILE_CITY}, XX",' in csv
