@@ -449,6 +449,13 @@ def report(
             "(and exit 9 under --fail-on).",
         ),
     ] = False,
+    geoip: Annotated[
+        Path | None,
+        typer.Option(
+            help="MaxMind-format City database (.mmdb) for this report's locations "
+            "[default: tenant.geoip setting]."
+        ),
+    ] = None,
 ) -> None:
     """Write the auditor's HTML report (and exports) for a period; print the files.
 
@@ -468,6 +475,8 @@ def report(
 
     with _errors():
         check_fail_on(fail_on)
+        if geoip is not None and not geoip.is_file():  # before a detect run, not after
+            raise UsageError(f"location database {geoip} does not exist")
         detection = _report_detection(_db(db), config, no_detect=no_detect, wait=wait)
         options = ReportOptions(
             period=resolve_period(
@@ -479,7 +488,10 @@ def report(
             formats=parse_formats(fmt),
             fail_on=fail_on,
             pseudonym_key=load_pseudonym_key(key_file) if pseudonymize else None,
-            settings=detection.settings,
+            # --geoip: locations for this report only (the stored settings are unchanged).
+            settings=detection.settings
+            if geoip is None
+            else dataclasses.replace(detection.settings, geoip=str(geoip)),
             detection=detection,
         )
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):

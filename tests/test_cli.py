@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ def test_demo_runs_the_whole_pipeline_and_prints_the_report_path_last(
     assert "Plotly.newPlot" in html  # a chart, drawn by the embedded plotly.js
     assert "<script src=" not in html  # nothing loaded from the network
     assert "tenant-key calls" in result.stdout
+    # The demo's location database (the simulator's geoip.mmdb) puts places beside IPs.
+    assert "<th>IP</th><th>Location</th>" in html
+    assert re.search(r'<td class="code">[0-9.]+</td><td>[A-Z][^<]*, [A-Z]{2}</td>', html)
 
 
 def test_ingest_then_query_through_the_cli(cli: Any, small_logs: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import polars as pl
 from pipeline.detect.rules import DetectSummary, bound_params
 from pipeline.detect.status import DetectionStatus, detection_status
 from pipeline.errors import QueryError
+from pipeline.geo import register_ip_locations
 from pipeline.report.period import EVERYTHING, Period
 from pipeline.report.pseudonym import pseudonym_params
 from pipeline.settings import Settings
@@ -45,6 +46,10 @@ TABLES = (
     "source-changes",
     "evidence-manifest",
 )
+
+#: The column the IP tables gain where a location database is set: "Berlin, DE", a label
+#: such as "private" or "Microsoft", or empty when the database does not know the address.
+LOCATION = "location"
 
 #: Periods up to this many days are charted per hour, longer ones per day.
 HOURLY_UP_TO_DAYS = 3
@@ -112,6 +117,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         **pseudonym_params(options.pseudonym_key),
     }
     _ensure_refused_files(con)
+    located = _register_locations(con, options.settings)
     detection = options.detection or ReportDetection(
         options.settings, detection_status(con, options.settings, generated_at)
     )
@@ -122,6 +128,8 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         else _frame(con, sql_file(SUBDIR, name), params)
         for name in TABLES
     }
+    if not located:  # no location database: no column of empty locations
+        tables = {name: frame.drop(LOCATION, strict=False) for name, frame in tables.items()}
     return ReportData(
         period=options.period,
         start=start,
@@ -200,6 +208,21 @@ def _frame(
     except duckdb.Error as e:
         raise QueryError(f"report query {query.name} ({query.path}) failed: {e}") from e
     return frame
+
+
+def _register_locations(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Fill the temp table `ip_locations` the IP tables join (`pipeline.geo`); True when a
+    location database is set. Without one the table is left empty: the report then shows
+    no location column at all rather than a column of blanks or bare labels."""
+    geoip = settings.geoip_path()
+    if geoip is None:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE ip_locations (c_ip VARCHAR, label VARCHAR, "
+            "city VARCHAR, country_code VARCHAR, country VARCHAR)"
+        ).fetchall()
+        return False
+    register_ip_locations(con, geoip, settings.corporate_networks, settings.service_networks)
+    return True
 
 
 def _ensure_refused_files(con: duckdb.DuckDBPyConnection) -> None:

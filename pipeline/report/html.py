@@ -9,7 +9,7 @@ import jinja2
 import polars as pl
 
 from pipeline.report import charts, narrative
-from pipeline.report.data import ReportData
+from pipeline.report.data import LOCATION, ReportData
 
 #: Most rows a table shows in the HTML; the exports always hold every row.
 HTML_ROWS = {"finding-evidence": 20, "coverage-gaps": 200, "evidence-manifest": 1000}
@@ -73,6 +73,7 @@ def render_html(data: ReportData, exports: list[str]) -> str:
             t={name: _rows(tables[name], HTML_ROWS.get(name)) for name in HTML_TABLES},
             total={name: f.height for name, f in tables.items()},
             limits=HTML_ROWS,
+            located=LOCATION in tables["top-ips"].columns,
             evidence=_evidence_by_finding(tables["finding-evidence"]),
             charts={
                 "over_time": charts.key_calls_over_time(tables["key-calls-over-time"], data.bucket),

@@ -1,5 +1,5 @@
 -- name: finding-evidence
--- description: The evidence records of the period's findings (at most evidence_limit per finding), in the order of the findings table, joined to requests; NULL columns mean the evidence row is no longer in requests.
+-- description: The evidence records of the period's findings (at most evidence_limit per finding), in the order of the findings table, joined to requests; NULL columns mean the evidence row is no longer in requests; location is where c_ip is (temp table ip_locations; dropped by the report without a location database).
 -- param: from_ts TIMESTAMP | first instant included
 -- param: to_ts TIMESTAMP | first instant excluded
 -- param: evidence_limit INTEGER = 1000 | evidence records kept per finding
@@ -8,7 +8,7 @@
 -- param: pseudonymize BOOLEAN = false | replace user ids and IPs by keyed hashes
 -- param: key_inner BLOB | HMAC-SHA256 inner padded key (bound, never stored)
 -- param: key_outer BLOB | HMAC-SHA256 outer padded key (bound, never stored)
--- columns: finding_id, evidence_no, row_id, ts, request_type, user_id, result, content_id, file_name, owner_email, c_ip, c_info, acting_as_user, source_file, source_line
+-- columns: finding_id, evidence_no, row_id, ts, request_type, user_id, result, content_id, file_name, owner_email, c_ip, location, c_info, acting_as_user, source_file, source_line
 WITH evidence AS (
     SELECT finding_id, first_ts,
            CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END AS severity_rank,
@@ -22,12 +22,20 @@ picked AS (
 ),
 hashed AS (
     SELECT p.finding_id, p.severity_rank, p.first_ts AS finding_ts, p.evidence_no, p.row_id,
-           r.* EXCLUDE (row_id)
+           r.* EXCLUDE (row_id),
+           CASE l.label
+                WHEN 'carrier-grade-nat' THEN 'carrier-grade NAT'
+                WHEN 'microsoft' THEN 'Microsoft'
+                WHEN 'corporate' THEN 'corporate network'
+                WHEN 'invalid' THEN 'not an IP address'
+                ELSE coalesce(l.label, nullif(concat_ws(', ', l.city, l.country_code), ''), l.country)
+           END AS location
     FROM picked p
     LEFT JOIN (
         SELECT * FROM requests
         WHERE ts BETWEEN CAST($evidence_lo AS TIMESTAMP) AND CAST($evidence_hi AS TIMESTAMP)
     ) r ON r.row_id = p.row_id
+    LEFT JOIN ip_locations l ON l.c_ip = r.c_ip
 )
 SELECT
     finding_id, evidence_no, row_id, ts, request_type,
@@ -44,6 +52,7 @@ SELECT
          THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
                   || unhex(sha256(CAST($key_inner AS BLOB) || encode(c_ip)))), 16)
          ELSE c_ip END AS c_ip,
+    location,
     c_info,
     CASE WHEN $pseudonymize AND acting_as_user IS NOT NULL
          THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
