@@ -168,16 +168,16 @@ def test_query_output_streams_every_row_in_every_format(tmp_path: Path) -> None:
     db = empty_warehouse(tmp_path)
     sql = "SELECT range AS i, '=cmd' AS s FROM range(120001)"  # several batches
     out = io.BytesIO()
-    written = query.stream_query(db, sql, None, "csv", out)
+    written = query.query_to(db, sql, None, "csv", out)
     lines = out.getvalue().decode().splitlines()
     assert written.rows == 120_001 and lines[0] == "i,s" and len(lines) == 120_002
     assert lines[-1] == "120000,'=cmd"  # neutralised in every batch
     out = io.BytesIO()
-    query.stream_query(db, sql, None, "json", out)
+    query.query_to(db, sql, None, "json", out)
     rows = json.loads(out.getvalue())
     assert len(rows) == 120_001 and rows[-1] == {"i": 120000, "s": "=cmd"}
     target = tmp_path / "out.parquet"
-    assert query.stream_query(db, sql, None, "parquet", target).rows == 120_001
+    assert query.query_to(db, sql, None, "parquet", target).rows == 120_001
     assert pq.read_table(target).num_rows == 120_001
 
 
@@ -186,7 +186,7 @@ def test_a_table_shows_its_first_rows_and_counts_the_rest_without_keeping_them(
 ) -> None:
     db = empty_warehouse(tmp_path)
     out = io.BytesIO()
-    written = query.stream_query(db, "SELECT range AS i FROM range(70000)", None, "table", out)
+    written = query.query_to(db, "SELECT range AS i FROM range(70000)", None, "table", out)
     assert (written.rows, written.shown) == (70_000, 1_000)
     text = out.getvalue().decode()
     assert " 999 " in text and " 1000 " not in text
@@ -196,5 +196,5 @@ def test_an_empty_result_writes_a_header_or_an_empty_array(tmp_path: Path) -> No
     db = empty_warehouse(tmp_path)
     for fmt, expected in (("csv", "a,b\n"), ("json", "[]\n")):
         out = io.BytesIO()
-        query.stream_query(db, "SELECT 1 AS a, 2 AS b WHERE false", None, fmt, out)
+        query.query_to(db, "SELECT 1 AS a, 2 AS b WHERE false", None, fmt, out)
         assert out.getvalue().decode() == expected
