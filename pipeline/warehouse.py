@@ -1,7 +1,7 @@
 """The DuckDB warehouse: opening it, and the tables and views every stage relies on.
 
-Public names (tables, views, columns) are a contract documented in the README's data
-dictionary; `tests/test_docs.py` keeps the two in step.
+Public names (tables, views, columns) are a contract documented in
+docs/data-dictionary.md; `tests/test_docs.py` keeps the two in step.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The README is checked: the data dictionary matches the warehouse; the commands exist."""
+"""The docs are checked (README.md and docs/*.md): the data dictionary matches the
+warehouse; the commands exist; the demo output is what the demo prints."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ import pytest
 
 from pipeline.errors import ExitCode
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
+
+
+def manual() -> str:
+    """The README and every page under docs/, as one text (headings keep their levels)."""
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    return "\n".join(p.read_text(encoding="utf-8") for p in pages)
+
+
 _SECTION = re.compile(r"^### `(\w+)` \((table|view)\)$")
 _ROW = re.compile(r"^\| `(\w+)` \| ([A-Z\[\]]+) \|")
 
@@ -20,7 +30,7 @@ _ROW = re.compile(r"^\| `(\w+)` \| ([A-Z\[\]]+) \|")
 def documented() -> dict[str, list[tuple[str, str]]]:
     tables: dict[str, list[tuple[str, str]]] = {}
     current = None
-    for line in README.read_text(encoding="utf-8").splitlines():
+    for line in manual().splitlines():
         if m := _SECTION.match(line):
             current = m.group(1)
             tables[current] = []
@@ -53,7 +63,7 @@ def test_the_readme_shows_the_two_commands() -> None:
 
 
 def _section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+    text = manual()
     start = text.index(f"\n{title}\n")
     end = text.find("\n## ", start + 1)
     return text[start : end if end >= 0 else None]

@@ -2,7 +2,7 @@
 
 Every builder takes its own random stream and a start time chosen by the schedule,
 returns the entity a finding should name and the injected events (including the
-tenant-key calls its requests cause). Definitions are documented in the README.
+tenant-key calls its requests cause). Definitions are documented in docs/simulator.md.
 """
 
 from __future__ import annotations

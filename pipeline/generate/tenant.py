@@ -86,7 +86,7 @@ _QUALIFIERS = ("", " v2", " v3", " final", " (draft)", " 2027", "_signed", " - c
 _EXTS = ((".docx", 0), (".xlsx", 1), (".pptx", 2), (".msg", 3), (".pdf", 4), (".ptxt", 4))
 #: Per person: home broadband addresses over time (the ISP re-leases now and then).
 HOME_LEASES = 3
-#: Shares of the population (README, simulator section).
+#: Shares of the population (docs/simulator.md).
 PHONE_SHARE = 0.8  # people with Office on a phone
 VPN_SHARE = 0.15  # people whose laptop uses the corporate VPN away from the office
 TRAVELLER_SHARE = 0.2  # people who take business trips

@@ -338,7 +338,7 @@ def _type_values(values: pl.DataFrame, source_file: str) -> pl.DataFrame:
             )
         )
 
-    # Without a row-id a record is keyed by what identifies it (documented in the README).
+    # Without a row-id a record is keyed by what identifies it (documented in docs/ingest.md).
     def col(name: str) -> pl.Expr:
         return pl.col(name) if name in cols else pl.lit(None, dtype=pl.String)
 
