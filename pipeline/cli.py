@@ -841,5 +841,13 @@ def demo(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A Ctrl-C while Typer still builds the command (before the
+    group installs its handler) is Python's KeyboardInterrupt: the same stop, said the same
+    way, not a traceback."""
+    from pipeline.shell import tell_stop
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        tell_stop()
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None

@@ -111,7 +111,7 @@ def show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _tell_stop() -> None:
+def tell_stop() -> None:
     """Say once that a signal stopped the command."""
     _, message = outcome(KeyboardInterrupt())
     if not state["told"]:
@@ -148,14 +148,14 @@ class RmslogGroup(TyperGroup):
                     # everywhere.
                     if interrupted() is None:
                         raise
-                    _tell_stop()
+                    tell_stop()
                     raise SystemExit(int(ExitCode.INTERRUPTED)) from None
         except KeyboardInterrupt:
             # A second signal (or a re-delivered one) while the first stop was being
             # cleaned up or reported: it is the same stop, not a crash.
             if interrupted() is None:
                 raise
-            _tell_stop()
+            tell_stop()
             raise SystemExit(int(ExitCode.INTERRUPTED)) from None
 
     def invoke(self, ctx: Any) -> Any:
