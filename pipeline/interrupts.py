@@ -102,5 +102,8 @@ def stop_cleanly() -> Iterator[None]:
         yield
     finally:
         settle()  # no re-delivery once the block is over
+        # After a stop, a re-delivery already on its way (its timer checked before the
+        # stop settled) must not reach Python's default handler on the way out.
+        stopping = bool(_received)
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_IGN if stopping else handler)
