@@ -252,11 +252,17 @@ def ingest(
 
 
 def _ingest_line(s: IngestSummary | WatchStatus) -> str:
-    return (
+    line = (
         f"{s.files} files, {s.data_lines:,} data lines: {s.rows_stored:,} stored, "
         f"{s.duplicates:,} duplicates, {s.conflicts:,} conflicts, {s.rejected:,} rejected, "
         f"{s.files_refused} files refused ({s.seconds:.2f}s)"
     )
+    if s.kv_files:  # Key Vault files are among `files`; their records are counted apart
+        line += (
+            f"; Key Vault: {s.kv_files} files, {s.kv_records:,} records: {s.kv_stored:,} "
+            f"stored, {s.kv_duplicates:,} duplicates, {s.kv_rejected:,} rejected"
+        )
+    return line
 
 
 @app.command()

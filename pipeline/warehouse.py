@@ -275,6 +275,49 @@ MIGRATIONS: tuple[Migration, ...] = (
         "key_usage kept up to date as a table, and rollups for reports and named queries",
         derive.MIGRATION_STATEMENTS,
     ),
+    Migration(
+        6,
+        "Key Vault AuditEvent records: keyvault_events, and the kind of each ingested file",
+        (
+            # One row per Key Vault audit record. `record_id` (SHA-256 of the record's
+            # canonical JSON) is its identity: the same record read twice, from a grown
+            # blob or a second download, is a duplicate. `ts` is UTC without a zone, as
+            # requests.ts; `source_offset` is the record's first byte in the (unzipped) file.
+            """CREATE TABLE keyvault_events (
+                ts TIMESTAMP NOT NULL,
+                record_id VARCHAR NOT NULL,
+                operation VARCHAR NOT NULL,
+                operation_version VARCHAR,
+                category VARCHAR,
+                result_type VARCHAR,
+                result_signature VARCHAR,
+                result_description VARCHAR,
+                http_status INTEGER,
+                duration_ms BIGINT,
+                caller_ip VARCHAR,
+                appid VARCHAR,
+                object_id VARCHAR,
+                upn VARCHAR,
+                resource_id VARCHAR,
+                key_vault VARCHAR,
+                key_id VARCHAR,
+                key_name VARCHAR,
+                key_version VARCHAR,
+                algorithm VARCHAR,
+                correlation_id VARCHAR,
+                client_info VARCHAR,
+                request_uri VARCHAR,
+                is_access_policy_match BOOLEAN,
+                source_file VARCHAR NOT NULL,
+                source_line BIGINT NOT NULL,
+                source_offset BIGINT NOT NULL,
+                run_id BIGINT NOT NULL,
+                raw_json VARCHAR NOT NULL
+            )""",
+            # `rms` (an RMS usage log) or `keyvault` (Key Vault AuditEvent records).
+            "ALTER TABLE ingested_files ADD COLUMN kind VARCHAR DEFAULT 'rms'",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

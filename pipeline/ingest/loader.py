@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 
 from pipeline.errors import LogFormatError, WarehouseError
+from pipeline.ingest import keyvault
+from pipeline.ingest.keyvault import KvBatch
 from pipeline.ingest.lake import Lake
 from pipeline.ingest.source import (
     CHUNK_BYTES,
@@ -71,15 +73,34 @@ class IngestSummary:
     folders_without_logs: list[str] = field(default_factory=list)  # folders given, no log
     files_changed: list[str] = field(default_factory=list)  # bytes read before had changed
     run_id: int = 0  # this run's id in `file_reads`, `conflicts`, `integrity_events`
+    # Key Vault AuditEvent files and records (`keyvault_events`), counted apart from the
+    # RMS rows above: kv_records == kv_stored + kv_duplicates + kv_rejected.
+    kv_files: int = 0
+    kv_records: int = 0
+    kv_stored: int = 0
+    kv_duplicates: int = 0
+    kv_rejected: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 def is_log_name(path: Path) -> bool:
+    """Named like an RMS log, or like a Key Vault blob (`PT1H.json`, `.jsonl`, `.gz`):
+    what is in it is told by its content (`keyvault.sniff`)."""
     name = path.name.lower()
     stem = name.removesuffix(".gz")
+    if name.endswith(keyvault.SUFFIXES) and not name.startswith("."):
+        return True
     return name.endswith(LOG_SUFFIXES) or (stem.isdigit() and not name.startswith("."))
+
+
+def _log_content(path: Path) -> bool:
+    """A file found in a folder and named like JSON is taken only when it holds Key Vault
+    records (other JSON beside the logs, such as a ground-truth.json, is passed over)."""
+    if not path.name.lower().endswith(keyvault.SUFFIXES):
+        return True
+    return keyvault.sniff(path) is not None
 
 
 def check_paths(paths: Iterable[Path | str]) -> None:
@@ -106,7 +127,7 @@ def discover(paths: Iterable[Path], found: Found | None = None) -> Iterator[Path
     for p in paths:
         if p.is_dir():
             inside = [f for f in p.rglob("*") if f.is_file()]
-            logs = sorted(f for f in inside if is_log_name(f))
+            logs = sorted(f for f in inside if is_log_name(f) and _log_content(f))
             if found is not None:
                 found.ignored += len(inside) - len(logs)
                 if not logs:
@@ -179,6 +200,8 @@ def ingest_paths(
 def _handle(store: Store, tally: _Tally, event: _Item, chunk_bytes: int) -> None:
     if isinstance(event, Batch):
         store.add(event)
+    elif isinstance(event, KvBatch):
+        store.add_kv(event)
     elif isinstance(event, FileDone):
         store.finish(event)
     elif isinstance(event, WholeFile):
@@ -279,6 +302,21 @@ class _Tally:
     def committed(self, done: FileDone, counts: FileCounts) -> None:
         s = self.summary
         s.files += 1
+        if counts.keyvault or done.kind == keyvault.KIND:
+            s.kv_files += 1
+            s.kv_records += counts.data_lines
+            s.kv_stored += counts.stored
+            s.kv_duplicates += counts.duplicates
+            s.kv_rejected += counts.rejected
+            if done.pending:
+                s.bytes_pending += done.pending
+                s.pending.append(done.key)
+            if done.changed is not None:
+                s.files_changed.append(done.key)
+            if self.resume is not None:
+                self.resume[done.key] = done.resume
+            self._notify(done.key, "ingested")
+            return
         s.files_read_by_duckdb += counts.read_by_duckdb
         s.data_lines += counts.data_lines
         s.rows_stored += counts.stored
@@ -322,7 +360,7 @@ class _Failed:
 
 
 _END = object()
-_Item = Batch | FileDone | FileSkipped | WholeFile | _Refused
+_Item = Batch | KvBatch | FileDone | FileSkipped | WholeFile | _Refused
 
 
 class _Reader:
@@ -377,6 +415,16 @@ class _Reader:
             self._put(_END)
 
     def _read_one(self, path: Path, key: str, known: Known | None) -> Iterator[_Item]:
+        layout = keyvault.sniff(path)
+        if layout is not None:  # JSON: Key Vault AuditEvent records, whatever the name
+            resume = self.resume.get(key) if self.resume is not None else None
+            try:
+                yield from keyvault.read_keyvault(
+                    path, key, known, layout, chunk_bytes=self.chunk_bytes, resume=resume
+                )
+            except LogFormatError as e:
+                yield _Refused(key, str(e))
+            return
         if known is None and _size(path) >= self.fast_min_bytes:
             try:
                 whole = survey_file(path, key, self.chunk_bytes)

@@ -88,6 +88,7 @@ class FileDone:
     range_sha256: str = ""  # of bytes [read_start, consumed): this read's bytes
     changed: Changed | None = None  # bytes read before had changed: read again from 0
     path_given: str = ""  # the path as this run was given it (or found it in a folder)
+    kind: str = "rms"  # `ingested_files.kind`: `rms`, or `keyvault` (pipeline.ingest.keyvault)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class FileCounts:
     first_ts: datetime | None = None
     last_ts: datetime | None = None
     read_by_duckdb: bool = False  # the fast path read it (`fast.py`)
+    keyvault: bool = False  # Key Vault records (`keyvault_events`), not RMS rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from pipeline import derive, schema
 from pipeline.ingest.fast import INTO_CONFLICTS, SAME_VALUES, FastPathMiss, Staged, store_group
+from pipeline.ingest.keyvault import KvBatch
 from pipeline.ingest.lake import Lake
 from pipeline.ingest.source import Chunk, FileCounts, FileDone
 from pipeline.ingest.survey import WholeFile
@@ -142,6 +143,29 @@ class Store:
         self.lines += batch.data_lines
         if stored:
             lo, hi = _stored_span(self.con, batch.key, batch.rows, stored)
+            counts.first_ts = min(lo, counts.first_ts) if counts.first_ts else lo
+            counts.last_ts = max(hi, counts.last_ts) if counts.last_ts else hi
+
+    def add_kv(self, batch: KvBatch) -> None:
+        """Store one chunk of Key Vault records: new ones, duplicates counted, rejects kept."""
+        self.flush_staged()
+        if batch.first and not batch.last:
+            self.flush()
+            self._begin(solo=True)
+        elif not self.in_tx:
+            self._begin(solo=False)
+        counts = self.counts.setdefault(batch.key, FileCounts(keyvault=True))
+        stored = _insert_kv_records(self.con, batch.rows, self.run.run_id)
+        if batch.rejects.num_rows:
+            self.con.from_arrow(batch.rejects).insert_into("rejects")
+        counts.data_lines += batch.data_lines
+        counts.stored += stored
+        counts.duplicates += batch.rows.num_rows - stored
+        counts.rejected += batch.rejects.num_rows
+        self.lines += batch.data_lines
+        if batch.rows.num_rows:
+            span = pc.min_max(batch.rows["ts"])
+            lo, hi = span["min"].as_py(), span["max"].as_py()
             counts.first_ts = min(lo, counts.first_ts) if counts.first_ts else lo
             counts.last_ts = max(hi, counts.last_ts) if counts.last_ts else hi
 
@@ -324,6 +348,28 @@ def _insert_new_rows(
     return int(rows.num_rows - seen.num_rows), conflicts
 
 
+def _insert_kv_records(con: duckdb.DuckDBPyConnection, rows: pa.Table, run_id: int) -> int:
+    """Insert the records whose `record_id` is not stored yet (nor earlier in `rows`);
+    return how many. A record's time is part of it, so only stored records inside the
+    batch's time span are looked at."""
+    if rows.num_rows == 0:
+        return 0
+    ids = pl.Series("record_id", rows["record_id"])
+    firsts = ids.is_first_distinct()
+    if not firsts.all():
+        rows = rows.filter(firsts.to_arrow())
+    kv = rows.append_column("run_id", _int64_column(run_id, rows.num_rows))  # noqa: F841
+    span = pc.min_max(rows["ts"])
+    return int(
+        con.execute(
+            "INSERT INTO keyvault_events BY NAME SELECT b.* FROM kv b WHERE NOT EXISTS ("
+            "SELECT 1 FROM keyvault_events k WHERE k.ts BETWEEN $lo AND $hi "
+            "AND k.ts = b.ts AND k.record_id = b.record_id)",
+            {"lo": span["min"].as_py(), "hi": span["max"].as_py()},
+        ).fetchall()[0][0]
+    )
+
+
 def _keep_conflicts(
     con: duckdb.DuckDBPyConnection, rows: pa.Table, bounds: dict[str, object], run_id: int
 ) -> int:
@@ -373,9 +419,9 @@ def _upsert_manifest(
         """
         INSERT INTO ingested_files AS f (path, size, sha256, bytes_consumed, rows_stored,
             duplicates, rejects, first_ts, last_ts, ingested_at, fields_header, conflicts,
-            data_lines, real_path)
+            data_lines, real_path, kind)
         VALUES ($path, $size, $sha, $consumed, $stored, $dups, $rejected,
-             $first_ts, $last_ts, $now, $fields, $conflicts, $lines, $real)
+             $first_ts, $last_ts, $now, $fields, $conflicts, $lines, $real, $kind)
         ON CONFLICT (path) DO UPDATE SET
             size = excluded.size, sha256 = excluded.sha256,
             bytes_consumed = excluded.bytes_consumed,
@@ -388,7 +434,8 @@ def _upsert_manifest(
             last_ts = greatest(f.last_ts, excluded.last_ts),
             ingested_at = excluded.ingested_at,
             fields_header = excluded.fields_header,
-            real_path = excluded.real_path
+            real_path = excluded.real_path,
+            kind = excluded.kind
         """,
         {
             "path": done.key,
@@ -405,6 +452,7 @@ def _upsert_manifest(
             "now": now,
             "fields": done.header.fields_line(),
             "real": str(Path(done.path_given or done.key).resolve()),
+            "kind": done.kind,
         },
     ).fetchall()
     con.execute(

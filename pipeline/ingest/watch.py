@@ -47,6 +47,11 @@ class WatchStatus:
     rows_per_second: float = 0.0  # rows stored per second over the last minute
     busy: str | None = None  # why the last cycle could not open the warehouse
     seconds: float = 0.0
+    kv_files: int = 0  # Key Vault AuditEvent files and their records (`keyvault_events`)
+    kv_records: int = 0
+    kv_stored: int = 0
+    kv_duplicates: int = 0
+    kv_rejected: int = 0
 
     def lag_seconds(self, now: datetime | None = None) -> float | None:
         """How far the newest stored record is behind the clock (UTC)."""
@@ -65,6 +70,11 @@ class WatchStatus:
         self.files_changed.extend(summary.files_changed)
         self.rejected += summary.rejected
         self.lake_files += summary.lake_files
+        self.kv_files += summary.kv_files
+        self.kv_records += summary.kv_records
+        self.kv_stored += summary.kv_stored
+        self.kv_duplicates += summary.kv_duplicates
+        self.kv_rejected += summary.kv_rejected
         self.refused.extend(summary.refused)
         if summary.newest_ts is not None:
             self.newest_ts = max(summary.newest_ts, self.newest_ts or summary.newest_ts)
