@@ -400,6 +400,8 @@ def _say_detect(summary: DetectSummary) -> None:
         scope = "all days" if days is None else f"{days} day(s)"
         learning = len(summary.learning_by_rule.get(rule_id, []))
         note = f"; {learning} in a learning period" if learning else ""
+        if rule_id in summary.not_applicable_by_rule:
+            note += f"; not applicable: {summary.not_applicable_by_rule[rule_id]}"
         err.print(
             f"{rule_id}: {n} finding(s), {new} new, {gone} removed ({mode}, {scope}){note}",
             highlight=False,

@@ -83,6 +83,25 @@ class Settings:
     service_networks: tuple[str, ...] = _setting(
         "tenant", (), "service ranges (CIDRs) beside the built-in Microsoft ones", "strs"
     )
+    #: Key Vault reconciliation (issue 13): the identities (`appid` claims) whose key use
+    #: is RMS's, the tenant's key names (none: every key in the Key Vault logs), and how
+    #: long both logs get to arrive before a window is judged.
+    rms_appids: tuple[str, ...] = _setting(
+        "keyvault",
+        ("00000012-0000-0000-c000-000000000000",),
+        "appids whose Key Vault calls are RMS's (default: the Azure Rights Management "
+        "service principal)",
+        "strs",
+    )
+    tenant_keys: tuple[str, ...] = _setting(
+        "keyvault", (), "names of the tenant's keys in Key Vault; none: every key logged", "strs"
+    )
+    arrival_minutes: int = _setting(
+        "keyvault",
+        30,
+        "minutes both logs get to arrive before a reconciliation window is judged",
+        "int",
+    )
     #: Rule parameter overrides, `("rule.param", "value")` sorted; `detect --param` wins.
     rule_params: tuple[tuple[str, str], ...] = ()
 
@@ -95,6 +114,8 @@ class Settings:
             raise UsageError("settings need 0 <= work_start < work_end <= 24")
         if not set(self.work_days) <= set(range(1, 8)):
             raise UsageError("work_days are ISO weekdays 1 (Monday) to 7 (Sunday)")
+        if self.arrival_minutes < 0:
+            raise UsageError("keyvault.arrival_minutes must be 0 or more")
         object.__setattr__(self, "rule_params", tuple(sorted(dict(self.rule_params).items())))
         parse_networks(self.corporate_networks, "corporate_networks in settings")
         parse_networks(self.service_networks, "service_networks in settings")

@@ -29,6 +29,11 @@ CONTRACT_RULES = {
     "revoked-document-opened",
     "key-volume-spike",
     "source-changed",  # not a scenario: it judges the evidence (integrity_events)
+    # Key Vault reconciliation (issue 13): kv-sim's scenarios of the same names.
+    "foreign-key-use",
+    "key-log-mismatch",
+    "key-management",
+    "key-access-failures",
 }
 
 

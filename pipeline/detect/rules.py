@@ -65,6 +65,9 @@ UNBOUNDED = "all"
 #: (`integrity_events`), which change without new records arriving: judged in full by
 #: every run (it is cheap), never skipped as unchanged.
 EVERY_RUN = "every-run"
+#: `-- needs: TABLE`: a rule that judges records of another log than RMS's. With that table
+#: empty it is *not applicable* (said per rule), not "no findings": nothing was judged.
+NEEDS_TABLES = {"keyvault_events": "no Key Vault logs in the warehouse (rmslog ingest kv-logs/)"}
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,13 @@ def _validate(f: SqlFile) -> None:
             f"{where}: unknown severity {f.meta['severity']!r}; use one of {', '.join(SEVERITIES)}"
         )
     columns = [c.strip() for c in f.meta["columns"].split(",")]
-    if columns not in (RULE_COLUMNS.split(", "), [*RULE_COLUMNS.split(", "), "learning"]):
-        raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}[, learning]")
+    base = RULE_COLUMNS.split(", ")
+    allowed = [base + extra for extra in ([], ["learning"], ["severity"], ["learning", "severity"])]
+    if columns not in allowed:
+        raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}[, learning][, severity]")
+    needs = f.meta.get("needs")
+    if needs is not None and needs not in NEEDS_TABLES:
+        raise QueryError(f"{where}: '-- needs: {needs}' must be one of {', '.join(NEEDS_TABLES)}")
     integers = {p.name for p in f.params if p.type in _INTEGER_TYPES}
     for key in ("lookback_days", "lookahead_days", "settle_minutes"):
         raw = f.meta.get(key)
@@ -165,6 +173,8 @@ class DetectSummary:
     awaiting_origin: int | None = None
     #: Per rule, the entities it could not judge yet (learning period), sorted.
     learning_by_rule: dict[str, list[str]] = field(default_factory=dict)
+    #: Rules that could judge nothing, and why (a `-- needs:` table is empty).
+    not_applicable_by_rule: dict[str, str] = field(default_factory=dict)
     #: The location database used (None: no geography) and how many addresses were looked up.
     geoip: str | None = None
     addresses: int = 0
@@ -193,6 +203,7 @@ class DetectSummary:
             "newest_ts": self.newest_ts,
             "awaiting_origin": self.awaiting_origin,
             "learning_by_rule": self.learning_by_rule,
+            "not_applicable_by_rule": self.not_applicable_by_rule,
             "geoip": self.geoip,
             "addresses": self.addresses,
         }
@@ -367,6 +378,8 @@ def run_detections(
                 state = None  # other parameters, settings or SQL: every day may judge anew
             _run_rule(con, rule, values, runtime, state, summary)
             summary.rules_run.append(rule.id)
+            if (needs := rule.file.meta.get("needs")) is not None and not _has_rows(con, needs):
+                summary.not_applicable_by_rule[rule.id] = NEEDS_TABLES[needs]
             if rule.id == "orphan-key-calls":
                 summary.awaiting_origin = awaiting_origin(con, values, runtime)
         summary.run_id = record_run(
@@ -382,6 +395,12 @@ def run_detections(
         con.execute("ROLLBACK")
         raise
     return summary
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `table` (one of `NEEDS_TABLES`, a fixed name) holds a row."""
+    sql = f"SELECT EXISTS (SELECT 1 FROM main.{table})"  # noqa: S608 -- a fixed name
+    return bool(con.execute(sql).fetchall()[0][0])
 
 
 def _compared(rule: Rule, values: dict[str, object], settings: Settings) -> dict[str, object]:
@@ -491,11 +510,14 @@ def _evaluate(
     """Run the rule into temp table `into`; with `read`, it sees only records in [lo, hi)."""
     body = rule.file.sql.strip().rstrip(";")
     learning = "f.learning" if "learning" in rule.file.columns else "false"
+    # A rule may grade its findings itself (`severity` column); else the header's.
+    severity = "f.severity" if "severity" in rule.file.columns else "NULL"
     # The rule body is a SQL file shipped with the package, never user input; values are bound.
     output = f"""
         CREATE OR REPLACE TEMP TABLE rule_output AS
         SELECT f.entity, f.first_ts, f.last_ts, f.summary, f.evidence_row_ids, f.window_start,
-               coalesce({learning}, false) AS learning
+               coalesce({learning}, false) AS learning,
+               CAST({severity} AS VARCHAR) AS severity
         FROM ({body}) AS f
     """  # noqa: S608
     declared = {p.name for p in rule.file.params}
@@ -532,7 +554,10 @@ _MERGE_PER_DAY = """
     )
     SELECT md5(concat_ws('|', $rule, entity, strftime(min(window_start), '%Y-%m-%dT%H:%M:%S')))
                AS finding_id,
-           $rule AS rule, $severity AS severity, min(first_ts) AS first_ts,
+           $rule AS rule,
+           coalesce(arg_max(severity, list_position(['low', 'medium', 'high'], severity)),
+                    $severity) AS severity,
+           min(first_ts) AS first_ts,
            max(last_ts) AS last_ts, entity,
            CASE WHEN any_value(n) = 1 THEN any_value(summary)
                 ELSE format('{{}} windows on {{}}: {{}}', any_value(n), strftime(day, '%Y-%m-%d'),
