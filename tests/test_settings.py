@@ -89,6 +89,9 @@ def test_a_setting_is_one_field_its_key_parser_and_sql_name_follow() -> None:
         "tenant.geoip",
         "tenant.corporate_networks",
         "tenant.service_networks",
+        "keyvault.rms_appids",
+        "keyvault.tenant_keys",
+        "keyvault.arrival_minutes",
     }
     assert set(Settings().sql_params()) == {k.split(".", 1)[1] for k in keys}
     with pytest.raises(UsageError, match=r"setting tenant\.work_start must be an integer"):
