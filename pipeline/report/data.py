@@ -45,6 +45,12 @@ TABLES = (
     "refused-files",
     "source-changes",
     "evidence-manifest",
+    # Key Vault reconciliation (issue 13)
+    "keyvault-coverage",
+    "keyvault-by-day",
+    "keyvault-identities",
+    "keyvault-management",
+    "keyvault-mismatched-hours",
 )
 
 #: The column the IP tables gain where a location database is set: "Berlin, DE", a label
@@ -115,6 +121,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         "ingest_gap": "5 minutes",
         **options.settings.sql_params(),
         **pseudonym_params(options.pseudonym_key),
+        **_mismatch_params(options.settings),
     }
     _ensure_refused_files(con)
     located = _register_locations(con, options.settings)
@@ -143,6 +150,15 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         detection=detection,
         awaiting_origin=awaiting,
     )
+
+
+def _mismatch_params(settings: Settings) -> dict[str, object]:
+    """key-log-mismatch's parameters as detect binds them, for the Key Vault tables."""
+    bound = bound_params(["key-log-mismatch"], None, settings)["key-log-mismatch"]
+    return {
+        "mismatch_min_calls": bound["min_calls"],
+        "mismatch_max_share": bound["max_share"],
+    }
 
 
 def _awaiting_origin(

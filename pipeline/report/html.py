@@ -27,6 +27,10 @@ HTML_TABLES = (
     "refused-files",
     "source-changes",
     "evidence-manifest",
+    "keyvault-by-day",
+    "keyvault-identities",
+    "keyvault-management",
+    "keyvault-mismatched-hours",
 )
 
 
@@ -70,6 +74,7 @@ def render_html(data: ReportData, exports: list[str]) -> str:
             sentences=narrative.summary_sentences(data),
             coverage=narrative.coverage_sentence(data),
             summary=tables["summary"].row(0, named=True),
+            keyvault=tables["keyvault-coverage"].row(0, named=True),
             t={name: _rows(tables[name], HTML_ROWS.get(name)) for name in HTML_TABLES},
             total={name: f.height for name, f in tables.items()},
             limits=HTML_ROWS,
