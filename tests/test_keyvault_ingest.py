@@ -247,3 +247,37 @@ def test_times_keep_microseconds_and_zones_become_utc() -> None:
     assert parse_time("2026-11-03T14:02:11") == datetime(2026, 11, 3, 14, 2, 11)
     assert parse_time("2026-13-03T14:02:11Z") is None
     assert parse_time("soon") is None
+
+
+def test_a_grown_blob_is_read_on_from_the_state_watch_keeps_between_cycles(
+    tmp_path: Path,
+) -> None:
+    recs = calls(5)
+    blob = write_blob(tmp_path / "kv", T0, jsonl(recs[:2]))
+    db = tmp_path / "w.duckdb"
+    resume: dict[str, Any] = {}
+    assert ingest(db, tmp_path / "kv", resume=resume).kv_stored == 2
+    assert set(resume) == {str(blob)}
+    with blob.open("a", encoding="utf-8") as f:
+        f.write(jsonl(recs[2:]))
+    again = ingest(db, tmp_path / "kv", resume=resume)
+    assert (again.kv_records, again.kv_stored, again.kv_duplicates) == (3, 3, 0)
+    lines = rows(db, "SELECT source_line FROM keyvault_events ORDER BY ts")
+    assert [n for (n,) in lines] == [1, 2, 3, 4, 5]
+
+
+def test_watch_ingests_key_vault_blobs_in_its_folder(tmp_path: Path) -> None:
+    from threading import Event
+
+    from pipeline.ingest import watch_folder
+
+    write_blob(tmp_path / "kv", T0, jsonl(calls(3)))
+    stop = Event()
+    status = watch_folder(
+        tmp_path / "kv",
+        tmp_path / "w.duckdb",
+        stop=stop,
+        interval=0.05,
+        on_cycle=lambda st: stop.set(),
+    )
+    assert (status.kv_files, status.kv_stored) == (1, 3)
