@@ -312,3 +312,25 @@ def test_incremental_detect_after_more_key_vault_logs_equals_a_full_run(
     run_detections(warehouse, rules, full=True)
     assert warehouse.execute(sql).fetchall() == incremental
     assert {r[1] for r in incremental} == set(rules)
+
+
+def test_with_nothing_stored_since_the_rules_are_unchanged_and_a_key_vault_ingest_re_judges(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    rules = ["foreign-key-use", "key-log-mismatch", "key-management", "key-access-failures"]
+    rms, kv = decrypts(T0, 5)
+    world(warehouse, tmp_path, rms, kv)
+    assert set(run_detections(warehouse, rules).mode_by_rule.values()) == {"full"}
+    assert set(run_detections(warehouse, rules).mode_by_rule.values()) == {"unchanged"}
+    rogue = record(T0 + timedelta(minutes=1), appid=ROGUE, oid="oid-rogue")
+    ingest_paths(warehouse, [kv_file(tmp_path, [rogue])])  # Key Vault records only
+    again = run_detections(warehouse, rules)
+    assert set(again.mode_by_rule.values()) == {"full"}
+    assert again.new_by_rule["foreign-key-use"] == 1
+    store_settings(warehouse, Settings(arrival_minutes=45))  # a setting the view reads
+    assert (
+        run_detections(warehouse, rules, settings=Settings(arrival_minutes=45)).mode_by_rule[
+            "key-log-mismatch"
+        ]
+        == "full"
+    )

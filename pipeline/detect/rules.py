@@ -65,6 +65,11 @@ UNBOUNDED = "all"
 #: (`integrity_events`), which change without new records arriving: judged in full by
 #: every run (it is cheap), never skipped as unchanged.
 EVERY_RUN = "every-run"
+#: `-- judge: on-arrival`: a rule that reads a whole log that is small (Key Vault's), with no
+#: reach in days: judged in full when any ingest run stored something since its last run
+#: (or its parameters, settings or SQL changed), else unchanged. Its verdicts depend on the
+#: warehouse's data alone, so an unchanged warehouse keeps them.
+ON_ARRIVAL = "on-arrival"
 #: `-- needs: TABLE`: a rule that judges records of another log than RMS's. With that table
 #: empty it is *not applicable* (said per rule), not "no findings": nothing was judged.
 NEEDS_TABLES = {"keyvault_events": "no Key Vault logs in the warehouse (rmslog ingest kv-logs/)"}
@@ -473,6 +478,10 @@ def _judge(
     windows: list[Interval] | None = None  # None: the whole history
     if rule.file.meta.get("judge") == EVERY_RUN:
         state = None  # it reads the evidence tables, not days of records: judge it all
+    if rule.file.meta.get("judge") == ON_ARRIVAL:
+        if state is not None and state.covered_ingest_run == summary.covered_ingest_run:
+            windows = []  # nothing stored since: its verdicts stand
+        state = None
     if state is not None:
         days = arrived_days(con, state, rule.reach("settle_minutes", values) or 0)
         if not days:

@@ -1,10 +1,10 @@
 -- id: foreign-key-use
 -- title: Tenant key used by an identity that is not RMS
 -- severity: high
--- description: Successful use of a tenant key in Key Vault (KeyDecrypt, KeyEncrypt, KeySign, KeyVerify, KeyWrap, KeyUnwrap, KeyGet) by an identity whose appid is not one of the RMS identities (setting keyvault.rms_appids, by default the Azure Rights Management service principal). BYOK grants only RMS the use of the key, so any other caller used it outside RMS. One finding per identity (the oid claim, else the appid, else the caller's IP) and episode (a quiet gap of more than gap_minutes starts a new one), naming the appid, oid, upn, caller IPs, keys and operations; evidence is the Key Vault records (keyvault_events.record_id). Failed attempts are key-access-failures, management operations key-management. Judged by every run over all Key Vault records (few, next to the RMS log).
+-- description: Successful use of a tenant key in Key Vault (KeyDecrypt, KeyEncrypt, KeySign, KeyVerify, KeyWrap, KeyUnwrap, KeyGet) by an identity whose appid is not one of the RMS identities (setting keyvault.rms_appids, by default the Azure Rights Management service principal). BYOK grants only RMS the use of the key, so any other caller used it outside RMS. One finding per identity (the oid claim, else the appid, else the caller's IP) and episode (a quiet gap of more than gap_minutes starts a new one), naming the appid, oid, upn, caller IPs, keys and operations; evidence is the Key Vault records (keyvault_events.record_id). Failed attempts are key-access-failures, management operations key-management. Judged over all Key Vault records whenever an ingest stored something since the last run (they are few, next to the RMS log).
 -- lookback_days: 0
 -- lookahead_days: 0
--- judge: every-run
+-- judge: on-arrival
 -- needs: keyvault_events
 -- scenario: foreign-key-use
 -- param: min_calls INTEGER = 1 | fewest operations in an episode that make a finding

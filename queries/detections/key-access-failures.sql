@@ -1,10 +1,10 @@
 -- id: key-access-failures
 -- title: Burst of refused calls on the tenant key in Key Vault
 -- severity: medium
--- description: Key operations on a tenant key that Key Vault refused with 401 (Unauthorized) or 403 (Forbidden), grouped per identity (the oid claim, else the appid, else the caller's IP) into bursts (a gap of more than gap_minutes starts a new one). A burst of at least min_failures is a finding: an access policy or role removed, the key disabled, or someone probing the key. Evidence is the Key Vault records (keyvault_events.record_id). Judged by every run over all Key Vault records.
+-- description: Key operations on a tenant key that Key Vault refused with 401 (Unauthorized) or 403 (Forbidden), grouped per identity (the oid claim, else the appid, else the caller's IP) into bursts (a gap of more than gap_minutes starts a new one). A burst of at least min_failures is a finding: an access policy or role removed, the key disabled, or someone probing the key. Evidence is the Key Vault records (keyvault_events.record_id). Judged over all Key Vault records whenever an ingest stored something since the last run.
 -- lookback_days: 0
 -- lookahead_days: 0
--- judge: every-run
+-- judge: on-arrival
 -- needs: keyvault_events
 -- scenario: key-access-failures
 -- param: min_failures INTEGER = 5 | fewest refused calls in a burst that make a finding

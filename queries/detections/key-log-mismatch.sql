@@ -1,21 +1,26 @@
 -- id: key-log-mismatch
 -- title: RMS and Key Vault disagree about an hour's tenant-key calls
 -- severity: medium
--- description: A settled UTC hour (view keyvault_reconciliation: both logs cover it and have had keyvault.arrival_minutes to arrive) in which, for one pair of operations (KeyVaultDecryptRequest-KeyDecrypt, KeyVaultSignDigest-KeySign, KeyVaultGetKeyInfoRequest-KeyGet), one log holds at least min_calls calls and the other fewer than max_share of as many: RMS used the key and Key Vault shows none or far fewer calls by the RMS identities (its log lost, the diagnostic setting off), or Key Vault shows calls by RMS that the RMS log does not (RMS's log missing). Consecutive such hours are one finding (entity tenant-key). Evidence is the Key Vault records of those hours (keyvault_events.record_id) and the RMS key calls (requests.row_id), at most evidence_limit of each. Judged by every run.
+-- description: A settled UTC hour (view keyvault_reconciliation: both logs cover it and have had keyvault.arrival_minutes to arrive) in which, for one pair of operations (KeyVaultDecryptRequest-KeyDecrypt, KeyVaultSignDigest-KeySign, KeyVaultGetKeyInfoRequest-KeyGet), one log holds at least min_calls calls and the other fewer than max_share of as many: RMS used the key and Key Vault shows none or far fewer calls by the RMS identities (its log lost, the diagnostic setting off), or Key Vault shows calls by RMS that the RMS log does not (RMS's log missing). Consecutive such hours are one finding (entity tenant-key). Evidence is the Key Vault records of those hours (keyvault_events.record_id) and the RMS key calls (requests.row_id), at most evidence_limit of each. Judged over all settled hours whenever an ingest stored something since the last run.
 -- lookback_days: 0
 -- lookahead_days: 0
--- judge: every-run
+-- judge: on-arrival
 -- needs: keyvault_events
 -- scenario: key-log-mismatch
 -- param: min_calls INTEGER = 5 | the busier log needs at least this many calls in the hour
 -- param: max_share DOUBLE = 0.5 | the other log below this share of the busier one is a mismatch
 -- param: evidence_limit INTEGER = 200 | evidence records kept of each log per finding
 -- param: rms_appids LIST | from the settings: the appids whose key use is RMS's
+-- param: tenant_keys LIST | from the settings (read by the view; bound so a change re-judges)
+-- param: arrival_minutes INTEGER | from the settings (read by the view; bound so a change re-judges)
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
 WITH bad AS (
     SELECT window_start, window_end, operation, rms_request_type, rms_calls, kv_calls
     FROM keyvault_reconciliation
     WHERE grain = 'hour' AND settled
+      -- the view reads these two settings from the warehouse; named here so that detect
+      -- binds them and a change of either re-judges the rule
+      AND len($tenant_keys) >= 0 AND $arrival_minutes >= 0
       AND greatest(rms_calls, kv_calls) >= $min_calls
       AND least(rms_calls, kv_calls) < $max_share * greatest(rms_calls, kv_calls)
 ),

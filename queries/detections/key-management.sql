@@ -1,10 +1,10 @@
 -- id: key-management
 -- title: Management operation on the tenant key, or a new key version
 -- severity: high
--- description: Operations on a tenant key in Key Vault other than its use (KeyCreate, KeyImport, KeyUpdate, KeyBackup, KeyRestore, KeyDelete, KeyPurge, KeyRecover, KeyRotate, ...; refused attempts included), and the first appearance of a key version after an earlier version of the same key was seen (a new version: the key was rotated, re-imported or replaced). One finding per key and episode (a quiet gap of more than gap_minutes starts a new one). High when the episode holds a delete, purge, backup, restore or import (the key leaving or being replaced), medium otherwise. Evidence is the Key Vault records (keyvault_events.record_id). Judged by every run over all Key Vault records.
+-- description: Operations on a tenant key in Key Vault other than its use (KeyCreate, KeyImport, KeyUpdate, KeyBackup, KeyRestore, KeyDelete, KeyPurge, KeyRecover, KeyRotate, ...; refused attempts included), and the first appearance of a key version after an earlier version of the same key was seen (a new version: the key was rotated, re-imported or replaced). One finding per key and episode (a quiet gap of more than gap_minutes starts a new one). High when the episode holds a delete, purge, backup, restore or import (the key leaving or being replaced), medium otherwise. Evidence is the Key Vault records (keyvault_events.record_id). Judged over all Key Vault records whenever an ingest stored something since the last run.
 -- lookback_days: 0
 -- lookahead_days: 0
--- judge: every-run
+-- judge: on-arrival
 -- needs: keyvault_events
 -- scenario: key-management
 -- param: gap_minutes INTEGER = 60 | a quiet gap longer than this ends an episode
