@@ -334,3 +334,14 @@ def test_with_nothing_stored_since_the_rules_are_unchanged_and_a_key_vault_inges
         ]
         == "full"
     )
+
+
+def test_an_administrator_reading_the_key_in_the_portal_is_no_foreign_use(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    rms, kv = decrypts(T0, 3)
+    portal = [
+        record(T0, op, appid=ROGUE, upn="admin@contoso.example") for op in ("KeyGet", "KeyList")
+    ]
+    world(warehouse, tmp_path, rms, kv + portal)
+    assert detect(warehouse, "foreign-key-use") == []

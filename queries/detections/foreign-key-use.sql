@@ -1,7 +1,7 @@
 -- id: foreign-key-use
 -- title: Tenant key used by an identity that is not RMS
 -- severity: high
--- description: Successful use of a tenant key in Key Vault (KeyDecrypt, KeyEncrypt, KeySign, KeyVerify, KeyWrap, KeyUnwrap, KeyGet) by an identity whose appid is not one of the RMS identities (setting keyvault.rms_appids, by default the Azure Rights Management service principal). BYOK grants only RMS the use of the key, so any other caller used it outside RMS. One finding per identity (the oid claim, else the appid, else the caller's IP) and episode (a quiet gap of more than gap_minutes starts a new one), naming the appid, oid, upn, caller IPs, keys and operations; evidence is the Key Vault records (keyvault_events.record_id). Failed attempts are key-access-failures, management operations key-management. Judged over all Key Vault records whenever an ingest stored something since the last run (they are few, next to the RMS log).
+-- description: Successful cryptographic use of a tenant key in Key Vault (KeyDecrypt, KeyEncrypt, KeySign, KeyVerify, KeyWrap, KeyUnwrap) by an identity whose appid is not one of the RMS identities (setting keyvault.rms_appids, by default the Azure Rights Management service principal). BYOK grants only RMS the use of the key, so any other caller used it outside RMS. One finding per identity (the oid claim, else the appid, else the caller's IP) and episode (a quiet gap of more than gap_minutes starts a new one), naming the appid, oid, upn, caller IPs, keys and operations; evidence is the Key Vault records (keyvault_events.record_id). Failed attempts are key-access-failures, management operations key-management; reading the key's public part (KeyGet, KeyList), as an administrator browsing the vault does, is no use of the key (the report lists every identity that called the key, these too). Judged over all Key Vault records whenever an ingest stored something since the last run (they are few, next to the RMS log).
 -- lookback_days: 0
 -- lookahead_days: 0
 -- judge: on-arrival
@@ -16,7 +16,7 @@ WITH foreign_use AS (
     SELECT *, coalesce(object_id, appid, caller_ip, 'unknown') AS identity
     FROM keyvault_events
     WHERE operation IN ('KeyDecrypt', 'KeyEncrypt', 'KeySign', 'KeyVerify', 'KeyWrap',
-                        'KeyUnwrap', 'KeyGet')
+                        'KeyUnwrap')
       AND coalesce(http_status < 400, lower(result_type) = 'success', true)
       AND NOT list_contains(list_transform($rms_appids, lambda a: lower(a)),
                             lower(coalesce(appid, '')))
