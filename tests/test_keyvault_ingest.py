@@ -281,3 +281,17 @@ def test_watch_ingests_key_vault_blobs_in_its_folder(tmp_path: Path) -> None:
         on_cycle=lambda st: stop.set(),
     )
     assert (status.kv_files, status.kv_stored) == (1, 3)
+
+
+def test_a_finished_blob_without_a_final_line_end_keeps_its_last_record(tmp_path: Path) -> None:
+    recs = calls(3)
+    blob = write_blob(tmp_path / "kv", T0, jsonl(recs[:2]) + json.dumps(recs[2]))
+    db = tmp_path / "w.duckdb"
+    first = ingest(db, blob)
+    assert (first.kv_stored, first.bytes_pending) == (3, 0)
+    with blob.open("a", encoding="utf-8") as f:  # it grows after all: the next line
+        f.write("\n" + jsonl(calls(1, T0 + timedelta(minutes=5))))
+    again = ingest(db, blob)
+    assert (again.kv_stored, again.kv_duplicates, again.kv_rejected) == (1, 0, 0)
+    lines = rows(db, "SELECT source_line FROM keyvault_events ORDER BY ts")
+    assert [n for (n,) in lines] == [1, 2, 3, 4]

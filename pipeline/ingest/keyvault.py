@@ -387,7 +387,23 @@ def _json_lines(
         if not out.empty():
             yield out.batch(first, last)
             first = False
+    if carry and _complete_record(carry):
+        # A finished blob whose last line has no LF: a line that already parses as one
+        # JSON object is whole (appending to it could only make it invalid), so it is
+        # stored now; should the blob grow, its next line starts after this one's LF.
+        out = _Collect(key)
+        _one_line(out, carry, cursor.lines + 1, cursor.pos)
+        _consume(cursor, carry)
+        carry = b""
+        yield out.batch(first, True)
     return len(carry)
+
+
+def _complete_record(tail: bytes) -> bool:
+    try:
+        return isinstance(json.loads(tail), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 def _one_line(out: _Collect, raw: bytes, line: int, offset: int) -> None:
