@@ -115,7 +115,9 @@ def sniff(path: Path) -> str | None:
     except LogFormatError:
         return None
     try:
-        head = read_block(stream, SNIFF_BYTES, path)
+        head = read_block(stream, 4096, path)  # an RMS log shows its `#` at once
+        if head.removeprefix(BOM).lstrip(b" \t\r\n").startswith(b"{") and b"\n" not in head:
+            head += read_block(stream, SNIFF_BYTES - len(head), path)
     except LogFormatError:
         return None
     finally:
