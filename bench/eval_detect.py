@@ -9,9 +9,10 @@ the logs (`geoip.mmdb`, as `detect --geoip` would use it) and without one (where
    key topology and file layout). The Key Vault scenarios need the vault's logs: only the
    byok-keyvault tenant (seed 2) writes them (`keyvault_logs`), the others skip them.
    Per rule: incidents, incidents found, findings, findings that match an incident,
-   precision, recall and findings per incident found, summed over the seeds; then recall per scenario (found by any rule scored against it). Matching
-   rules are in `pipeline/detect/accuracy.py` (same scenario, same entity, windows overlap
-   with a 15-minute slack; `new-network` is scored against `impossible-travel`).
+   precision, recall and findings per incident found, summed over the seeds; then recall
+   per scenario (found by any rule scored against it). Matching rules are in
+   `pipeline/detect/accuracy.py` (same scenario, same entity, windows overlap with a
+   15-minute slack; `new-network` is scored against `impossible-travel`).
 2. Clean tenants: 30 days, 500 people, no incidents; one in New York, one in Singapore
    (VPN exits as far as Sydney) moving to BYOK in Key Vault on day 8 (key calls ramp up
    over weeks; the vault's AuditEvent logs too, monitoring reads included).
