@@ -438,6 +438,24 @@ def test_vault_logs_need_the_key_vault_topology(tmp_path: Path) -> None:
         GenerateOptions(**KV, keyvault_format="xml")
 
 
+def test_a_vault_format_without_the_vault_logs_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    result = cli("generate", tmp_path, "--keyvault-format", "records")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--keyvault-format needs --keyvault-logs" in result.stderr
+
+
+def test_the_key_checks_of_a_move_to_key_vault_are_rms_key_gets(tmp_path: Path) -> None:
+    generate_logs(tmp_path, GenerateOptions(**KV | {"days": 2}, byok_from=date(2026, 11, 3)))
+    checks = _rms(tmp_path).filter(pl.col("request_type") == "KeyVaultGetKeyInfoRequest")
+    gets = _records(tmp_path).filter((pl.col("appid") == RMS_APPID) & (pl.col("op") == "KeyGet"))
+    assert checks.height == gets.height == 3
+    base = np.sort(checks["ts"].dt.epoch("us").to_numpy())
+    assert np.all(np.abs(np.sort(gets["time"].dt.epoch("us").to_numpy()) - base) < 1_300_000)
+    # Before the move RMS makes no key call, in either log; the monitoring reads go on.
+    before = _records(tmp_path).filter(pl.col("time") < datetime(2026, 11, 3))
+    assert before.height and RMS_APPID not in set(before["appid"])
+
+
 def test_vault_logs_with_follow_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="batch generation only"):
         follow_logs(tmp_path, GenerateOptions(**KV | {"layout": "blobs"}))

@@ -48,6 +48,8 @@ class GenerateOptions:
         )
         if self.keyvault_logs and self.topology != Topology.BYOK_KEYVAULT:
             raise UsageError("--keyvault-logs needs --topology byok-keyvault")
+        if self.keyvault_format != "jsonl" and not self.keyvault_logs:
+            raise UsageError("--keyvault-format needs --keyvault-logs")
         for name in self.scenarios:
             _check(name in ALL_SCENARIOS, "--scenarios", name, ALL_SCENARIOS)
         if self.days < 1 or self.users < MIN_USERS:
