@@ -109,3 +109,11 @@ def test_without_key_vault_logs_the_section_says_not_applicable(tmp_path: Path) 
     html = _report(_world(tmp_path, with_kv=False), tmp_path / "out")
     assert "No Key Vault logs in the warehouse." in html
     assert "not applicable" in html and "this is not an all-clear" in html
+
+
+def test_the_identities_table_names_the_keys_and_shows_no_python_values(tmp_path: Path) -> None:
+    html = _report(_world(tmp_path), tmp_path / "out")
+    section = html[html.index('<section id="keyvault">') :]
+    section = section[: section.index("</section>")]
+    assert "tenantkey" in section
+    assert "built-in method" not in section and ">None<" not in section

@@ -7,7 +7,7 @@
 -- param: pseudonymize BOOLEAN = false | replace user ids and IPs by keyed hashes
 -- param: key_inner BLOB | HMAC-SHA256 inner padded key (bound, never stored)
 -- param: key_outer BLOB | HMAC-SHA256 outer padded key (bound, never stored)
--- columns: is_rms, appid, object_id, upn, calls, refused, operations, keys, caller_ips, first_ts, last_ts
+-- columns: is_rms, appid, object_id, upn, calls, refused, operations, key_names, caller_ips, first_ts, last_ts
 WITH calls AS (
     SELECT *,
            list_contains(list_transform($rms_appids, lambda a: lower(a)),
@@ -30,7 +30,7 @@ SELECT is_rms, appid, object_id, shown_upn AS upn,
        count(*) AS calls,
        count(*) FILTER (WHERE http_status >= 400) AS refused,
        string_agg(DISTINCT operation, ', ' ORDER BY operation) AS operations,
-       string_agg(DISTINCT key_name, ', ' ORDER BY key_name) AS keys,
+       string_agg(DISTINCT key_name, ', ' ORDER BY key_name) AS key_names,
        string_agg(DISTINCT shown_ip, ', ' ORDER BY shown_ip) AS caller_ips,
        min(ts) AS first_ts,
        max(ts) AS last_ts
