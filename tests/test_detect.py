@@ -573,7 +573,10 @@ def test_running_one_rule_leaves_other_rules_findings_alone(
     [
         ({"denied-burst.nope": "1"}, "rule denied-burst has no parameter 'nope'"),
         ({"min_failures": "1"}, "name it as rule.name"),
-        ({"denied-burst.min_failures": "many"}, "must be INTEGER, got 'many'"),
+        (
+            {"denied-burst.min_failures": "many"},
+            "--param denied-burst.min_failures: expected INTEGER, got 'many'",
+        ),
         ({"orphan-key-calls.min_calls": "2"}, "rule 'orphan-key-calls' is not among the rules run"),
         ({"off-hours-reading.timezone": "UTC"}, "is a tenant setting"),
     ],

@@ -37,17 +37,15 @@ from pipeline.detect.reach import (
 )
 from pipeline.errors import QueryError, UsageError
 from pipeline.geo import register_ip_locations
+from pipeline.params import INTEGER_TYPES, bind_params, convert_param
+from pipeline.params import SETTINGS_PARAMS as SETTINGS_PARAMS  # re-exported
 from pipeline.settings import Settings
 from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
 from pipeline.severity import Severity as Severity
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
-#: Parameter names that come from the tenant settings, never from `--param`.
-SETTINGS_PARAMS = frozenset(Settings().sql_params())
 #: Parameter names the runner binds for each run: when it judges, and the newest record.
 RUNTIME_PARAMS = frozenset({"now", "newest_ts"})
-_INTEGER_TYPES = frozenset({"INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT"})
-_FLOAT_TYPES = frozenset({"DOUBLE", "FLOAT", "REAL", "DECIMAL"})
 #: Header lines every rule must have.
 REQUIRED_HEADERS = (
     "id",
@@ -134,7 +132,7 @@ def _validate(f: SqlFile) -> None:
     columns = [c.strip() for c in f.meta["columns"].split(",")]
     if columns not in (RULE_COLUMNS.split(", "), [*RULE_COLUMNS.split(", "), "learning"]):
         raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}[, learning]")
-    integers = {p.name for p in f.params if p.type in _INTEGER_TYPES}
+    integers = {p.name for p in f.params if p.type in INTEGER_TYPES}
     for key in ("lookback_days", "lookahead_days", "settle_minutes"):
         raw = f.meta.get(key)
         if raw is None or raw.isdigit() or raw == UNBOUNDED or raw in integers:
@@ -254,48 +252,31 @@ def check_rule_override(key: str, value: str) -> None:
         raise UsageError(
             f"setting rules.{key}: rule {rule_id} has no parameter {name!r}; it has: {known}"
         )
-    _convert(rule, param, value)
-
-
-def _convert(rule: Rule, param: Param, value: str | None) -> object:
-    """A header default or `--param` string as the Python value of the parameter's type."""
-    if value is None:
-        raise UsageError(f"rule {rule.id} needs --param {rule.id}.{param.name}")
-    try:
-        if param.type in _INTEGER_TYPES:
-            return int(value)
-        if param.type in _FLOAT_TYPES:
-            return float(value)
-        if param.type == "BOOLEAN":
-            if value.lower() not in ("true", "false"):
-                raise ValueError(value)
-            return value.lower() == "true"
-    except ValueError:
-        raise UsageError(
-            f"parameter {rule.id}.{param.name} must be {param.type}, got {value!r}"
-        ) from None
-    return value
+    convert_param(param, value, label=f"setting rules.{key}")
 
 
 def _bind(rule: Rule, overrides: dict[str, str], settings: Settings) -> dict[str, object]:
     """The rule's parameters as bound in this run (runtime ones excluded)."""
-    from_settings = settings.sql_params()
-    values: dict[str, object] = {}
     names = {p.name for p in rule.file.params}
     for key in overrides:
         rule_id, _, name = key.rpartition(".")
         if rule_id == rule.id and name not in names:
             known = ", ".join(p.name for p in rule.params) or "none"
             raise UsageError(f"rule {rule.id} has no parameter {name!r}; it has: {known}")
-    for param in rule.file.params:
-        if param.name in RUNTIME_PARAMS:
-            continue
-        if param.name in SETTINGS_PARAMS:
-            values[param.name] = from_settings[param.name]
-        else:
-            raw = overrides.get(f"{rule.id}.{param.name}", param.default)
-            values[param.name] = _convert(rule, param, raw)
-    return values
+    given = {
+        name: value
+        for key, value in overrides.items()
+        for rule_id, _, name in [key.rpartition(".")]
+        if rule_id == rule.id
+    }
+    return bind_params(
+        rule.file.params,
+        given,
+        settings,
+        skip=RUNTIME_PARAMS,
+        prefix=f"{rule.id}.",
+        what=f"rule {rule.id}",
+    )
 
 
 def bound_params(
