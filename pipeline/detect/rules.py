@@ -81,10 +81,6 @@ class Rule:
         return self.file.meta["severity"]
 
     @property
-    def title(self) -> str:
-        return self.file.meta["title"]
-
-    @property
     def params(self) -> tuple[Param, ...]:
         """Tunable parameters (the settings and runtime ones excluded)."""
         return tuple(
