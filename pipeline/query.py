@@ -36,6 +36,7 @@ from typing import IO, TYPE_CHECKING
 
 import duckdb
 
+from pipeline.dberrors import is_sandbox_refusal
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
 from pipeline.params import SETTINGS_PARAMS as SETTINGS_PARAMS  # re-exported
 from pipeline.params import bind_params
@@ -224,8 +225,7 @@ def _first_line(e: Exception) -> str:
 def _wrap(e: duckdb.Error) -> QueryError:
     """A DuckDB error as a refusal (the connection lock caught it) or a plain failure."""
     line = _first_line(e)
-    locked = "configuration has been locked" in line or "read-only mode" in line
-    if isinstance(e, duckdb.PermissionException) or locked:
+    if is_sandbox_refusal(e):
         return QueryRefusedError(f"the read-only sandbox refused it: {line}")
     return QueryError(f"query failed: {line}")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import derive, interrupts, schema
+from pipeline.dberrors import is_lock_conflict
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
 
@@ -479,15 +480,13 @@ def connect(
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=connection_config())
             break
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower():
+        except duckdb.Error as e:
+            if not is_lock_conflict(e):
                 raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
             if time.monotonic() < deadline:
                 time.sleep(0.2)
                 continue
             raise WarehouseBusy(_lock_message(path, e, wait_seconds)) from e
-        except duckdb.Error as e:
-            raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
     interrupts.track(con)  # Ctrl-C and SIGTERM stop its statement at once
     try:
         if read_only:
