@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -55,6 +56,16 @@ REQUIRED_HEADERS = (
     "lookback_days",
     "lookahead_days",
     "columns",
+)
+#: Every header key a rule may have (`param` may repeat); any other is a typo, refused.
+HEADER_KEYS = frozenset(
+    {
+        *REQUIRED_HEADERS,
+        "settle_minutes",
+        "judge",
+        "scenario",
+        "needs",
+    }
 )
 RULE_COLUMNS = "entity, first_ts, last_ts, summary, evidence_row_ids, window_start"
 #: A reach of `all`: the rule reads the whole history to judge a day.
@@ -119,12 +130,23 @@ def _validate(f: SqlFile) -> None:
     if missing:
         lines = ", ".join(f"'-- {k}: ...'" for k in missing)
         raise QueryError(f"{where}: header lacks {lines}")
+    unknown = sorted(set(f.meta) - HEADER_KEYS)
+    if unknown:
+        raise QueryError(
+            f"{where}: unknown header '-- {unknown[0]}:'; a rule's header keys are "
+            f"{', '.join(sorted(HEADER_KEYS | {'param'}))}"
+        )
     if f.meta["id"] != f.path.stem:
         raise QueryError(f"{where}: '-- id: {f.meta['id']}' must be the file name's stem")
     if f.meta["severity"] not in SEVERITIES:
         raise QueryError(
             f"{where}: unknown severity {f.meta['severity']!r}; use one of {', '.join(SEVERITIES)}"
         )
+    if f.meta.get("judge", EVERY_RUN) != EVERY_RUN:
+        raise QueryError(f"{where}: '-- judge: {f.meta['judge']}' must be {EVERY_RUN!r}")
+    statements = duckdb.extract_statements(f.sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise QueryError(f"{where}: the body must be exactly one SELECT statement")
     columns = [c.strip() for c in f.meta["columns"].split(",")]
     if columns not in (RULE_COLUMNS.split(", "), [*RULE_COLUMNS.split(", "), "learning"]):
         raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}[, learning]")
@@ -466,14 +488,16 @@ def _evaluate(
     into: str,
 ) -> None:
     """Run the rule into temp table `into`; with `read`, it sees only records in [lo, hi)."""
-    body = rule.file.sql.strip().rstrip(";")
+    body = rule_body(rule.file.sql)
     learning = "f.learning" if "learning" in rule.file.columns else "false"
     # The rule body is a SQL file shipped with the package, never user input; values are bound.
     output = f"""
         CREATE OR REPLACE TEMP TABLE rule_output AS
         SELECT f.entity, f.first_ts, f.last_ts, f.summary, f.evidence_row_ids, f.window_start,
                coalesce({learning}, false) AS learning
-        FROM ({body}) AS f
+        FROM (
+{body}
+        ) AS f
     """  # noqa: S608
     declared = {p.name for p in rule.file.params}
     bind = {**values, **{k: v for k, v in runtime.items() if k in declared}}
@@ -493,6 +517,16 @@ def _evaluate(
         if read is not None:
             con.execute("DROP VIEW IF EXISTS temp.requests").fetchall()
             con.execute("DROP VIEW IF EXISTS temp.key_usage").fetchall()
+
+
+_FINAL_SEMICOLON = re.compile(r";(?=(?:\s|--[^\n]*|/\*.*?\*/)*\Z)", re.DOTALL)
+
+
+def rule_body(sql: str) -> str:
+    """A rule's SQL ready to sit inside `FROM ( ... ) AS f`: its final `;` dropped, even
+    when comments follow it. The caller puts the closing parenthesis on a line of its
+    own, so a body ending in a `-- comment` cannot swallow it."""
+    return _FINAL_SEMICOLON.sub("", sql.rstrip(), count=1)
 
 
 #: Where the runner keeps the tenant's time zone in `runtime` (never bound to a rule).
