@@ -297,8 +297,14 @@ _REQUEST_TYPES_DDL = """CREATE OR REPLACE TABLE request_types (
         category VARCHAR NOT NULL,
         key_topology VARCHAR,
         causes_key_use BOOLEAN NOT NULL,
-        description VARCHAR
+        description VARCHAR,
+        opens_document BOOLEAN NOT NULL
     )"""
+
+
+#: SQL shared by name: the DuckDB macros in queries/macros/ (service accounts, sessions,
+#: baselines, pseudonyms), created with the schema as derived objects.
+MACROS = "macros"
 
 
 def _request_type_rows() -> list[tuple[object, ...]]:
@@ -315,10 +321,20 @@ def _request_type_rows() -> list[tuple[object, ...]]:
     ]
 
 
+def _request_type_table() -> list[tuple[object, ...]]:
+    """The rows of `request_types`: those `_request_type_rows` gives key usage (its
+    fingerprint), and whether the type opens a document (which key usage does not read)."""
+    return [
+        (*row, rt.opens_document)
+        for row, rt in zip(_request_type_rows(), schema.REQUEST_TYPES, strict=True)
+    ]
+
+
 def _derived_fingerprint() -> str:
     """What the derived objects (request-type catalogue, views) are made of: when it
     changes, they are re-created; otherwise an open leaves them alone."""
-    parts = [_REQUEST_TYPES_DDL, repr(_request_type_rows())]
+    parts = [_REQUEST_TYPES_DDL, repr(_request_type_table())]
+    parts += [f"{m.name}\n{m.sql}" for m in sql_files(MACROS)]
     parts += [f"{v.name}\n{v.sql}" for v in sql_files("views")]
     parts += derive.definition()
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
@@ -377,8 +393,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> SchemaChange:
         if refreshed:
             con.execute(_REQUEST_TYPES_DDL)
             con.executemany(
-                "INSERT INTO request_types VALUES (?, ?, ?, ?, ?, ?)", _request_type_rows()
+                "INSERT INTO request_types VALUES (?, ?, ?, ?, ?, ?, ?)", _request_type_table()
             )
+            for macro in sql_files(MACROS):
+                con.execute(macro.sql)
             for view in sql_files("views"):
                 con.execute(view.sql)
             _refresh_derived_tables(con, derive.MIGRATION_VERSION in applied)
