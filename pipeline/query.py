@@ -38,6 +38,7 @@ import duckdb
 
 from pipeline.dberrors import is_sandbox_refusal
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
+from pipeline.files import atomic_open, write_bytes_atomically
 from pipeline.params import SETTINGS_PARAMS as SETTINGS_PARAMS  # re-exported
 from pipeline.params import bind_params
 from pipeline.safe import CONTROL_CHARS
@@ -484,7 +485,7 @@ def write_stream(
 @contextmanager
 def _binary(target: Path | IO[bytes]) -> Iterator[IO[bytes]]:
     if isinstance(target, Path):
-        with target.open("wb") as f:
+        with atomic_open(target) as f:
             yield f
     else:
         yield target
@@ -565,11 +566,13 @@ def write_result(
     from pipeline.safe import neutralise_formulas
 
     if fmt == "csv":
-        neutralise_formulas(frame).write_csv(target)
+        with _binary(target) as out:
+            neutralise_formulas(frame).write_csv(out)
     elif fmt == "json":
         _write_bytes(target, (frame.write_json() + "\n").encode())
     elif fmt == "parquet":
-        frame.write_parquet(target)
+        with _binary(target) as out:
+            frame.write_parquet(out)
     elif fmt == "table":
         _write_bytes(target, (render_table(frame, max_rows) + "\n").encode())
     else:
@@ -578,7 +581,7 @@ def write_result(
 
 def _write_bytes(target: Path | IO[bytes], data: bytes) -> None:
     if isinstance(target, Path):
-        target.write_bytes(data)
+        write_bytes_atomically(target, [data])
     else:
         target.write(data)
 
