@@ -79,6 +79,11 @@ def keyed_guids(keys: npt.ArrayLike, salt: int) -> pl.Series:
     return _format_guids(keyed_bytes(keys, salt), braces=False)
 
 
+def guid(rng: np.random.Generator, *, braces: bool = False) -> str:
+    """One random GUID."""
+    return str(random_guids(rng, 1, braces=braces)[0])
+
+
 def _mix(x: U64) -> U64:
     """SplitMix64 finaliser: a good 64-bit bijection (wraps modulo 2**64). Works in place
     on `x` when it is an array (callers pass temporaries): fewer allocations per row."""
