@@ -225,7 +225,10 @@ def _rule_with(tmp_path: Path, change: tuple[str, str]) -> Path:
             ("-- severity: medium", "-- severity: medium\n-- lookback_day: 3"),
             "unknown header '-- lookback_day:'",
         ),
-        (("-- severity: medium", "-- severity: medium\n-- judge: daily"), "must be 'every-run'"),
+        (
+            ("-- severity: medium", "-- severity: medium\n-- judge: daily"),
+            "'-- judge: daily' must be one of every-run",
+        ),
         (("\nFROM judged", "\nFROM judged;\nSELECT 1"), "exactly one SELECT statement"),
     ],
 )

@@ -74,6 +74,8 @@ UNBOUNDED = "all"
 #: (`integrity_events`), which change without new records arriving: judged in full by
 #: every run (it is cheap), never skipped as unchanged.
 EVERY_RUN = "every-run"
+#: Every `-- judge:` a rule may declare (a new judging mode is added here, or refused).
+JUDGES = frozenset({EVERY_RUN})
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,10 @@ def _validate(f: SqlFile) -> None:
         raise QueryError(
             f"{where}: unknown severity {f.meta['severity']!r}; use one of {', '.join(SEVERITIES)}"
         )
-    if f.meta.get("judge", EVERY_RUN) != EVERY_RUN:
-        raise QueryError(f"{where}: '-- judge: {f.meta['judge']}' must be {EVERY_RUN!r}")
+    if f.meta.get("judge", EVERY_RUN) not in JUDGES:
+        raise QueryError(
+            f"{where}: '-- judge: {f.meta['judge']}' must be one of {', '.join(sorted(JUDGES))}"
+        )
     statements = duckdb.extract_statements(f.sql)
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise QueryError(f"{where}: the body must be exactly one SELECT statement")
