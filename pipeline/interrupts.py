@@ -114,3 +114,24 @@ def stop_cleanly() -> Iterator[None]:
         ignore = bool(_received) or process["ends_with_command"]
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_IGN if ignore else handler)
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event | None = None) -> Iterator[threading.Event]:
+    """For a loop that ends itself (`watch`, `generate --follow`): an event that SIGINT or
+    SIGTERM sets instead of raising mid-write, while the block runs (main thread only;
+    elsewhere the event is never set by a signal). With `stop`, that event is used and no
+    handler is installed (tests and callers that stop the loop themselves)."""
+    if stop is not None:
+        yield stop
+        return
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+    previous = {s: signal.signal(s, lambda *_: event.set()) for s in SIGNALS}
+    try:
+        yield event
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

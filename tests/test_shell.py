@@ -332,4 +332,4 @@ def test_a_stop_while_the_command_line_loads_is_said_as_every_other_stop() -> No
     from pipeline.shell import outcome
 
     code, message = outcome(KeyboardInterrupt())
-    assert (entry.INTERRUPTED, entry.STOPPED) == (int(code), message)
+    assert (int(code), message) == (entry.INTERRUPTED, entry.STOPPED)
