@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import derive, interrupts, schema
+from pipeline import derive, interrupts, schema, triage
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
 
@@ -274,6 +274,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         derive.MIGRATION_VERSION,
         "key_usage kept up to date as a table, and rollups for reports and named queries",
         derive.MIGRATION_STATEMENTS,
+    ),
+    Migration(
+        triage.MIGRATION_VERSION,
+        "the auditor's work: finding_triage (append-only audit trail) and suppressions",
+        triage.MIGRATION_STATEMENTS,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
