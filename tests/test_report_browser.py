@@ -246,6 +246,17 @@ def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
     assert browser.evaluate("document.querySelectorAll('img').length") == 0
     assert browser.evaluate(f"document.body.innerText.includes({json.dumps(HOSTILE_FILE)})")
     assert browser.evaluate("window.__alerts") == []
+    # Section 4 opens with the findings index: one row per finding, each linking to its card.
+    index = browser.evaluate(
+        "Array.from(document.querySelectorAll('#findings-index tbody tr')).map(r => "
+        "[r.cells[1].textContent, r.cells[5].textContent, "
+        "document.getElementById(r.querySelector('a').hash.slice(1)) !== null])"
+    )
+    assert index == [
+        ["admin-browsing", "open", True],
+        ["denied-burst", "open", True],
+        ["orphan-key-calls", "open", True],
+    ]
     _screenshot(browser, ARTIFACTS / "report.png")
     assert _problems(browser.events) == []
 
