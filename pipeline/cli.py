@@ -469,6 +469,20 @@ def report(
             "[default: tenant.geoip setting]."
         ),
     ] = None,
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="Only this user's records (repeat).")
+    ] = None,
+    document: Annotated[
+        list[str] | None,
+        typer.Option("--document", help="Only this document: content id or file name (repeat)."),
+    ] = None,
+    ip: Annotated[
+        list[str] | None, typer.Option("--ip", help="Only records from this client IP (repeat).")
+    ] = None,
+    app_name: Annotated[
+        list[str] | None,
+        typer.Option("--app", help="Only records of this application (AppName, repeat)."),
+    ] = None,
 ) -> None:
     """Write the auditor's HTML report (and exports) for a period; print the files.
 
@@ -484,10 +498,17 @@ def report(
         parse_formats,
     )
     from pipeline.report.period import resolve_period
+    from pipeline.report.scope import Scope
     from pipeline.warehouse import open_warehouse
 
     with _errors():
         check_fail_on(fail_on)
+        scope = Scope(
+            users=tuple(user or ()),
+            documents=tuple(document or ()),
+            ips=tuple(ip or ()),
+            apps=tuple(app_name or ()),
+        )
         if geoip is not None and not geoip.is_file():  # before a detect run, not after
             raise UsageError(f"location database {geoip} does not exist")
         detection = _report_detection(_db(db), config, no_detect=no_detect, wait=wait)
@@ -506,6 +527,7 @@ def report(
             if geoip is None
             else dataclasses.replace(detection.settings, geoip=str(geoip)),
             detection=detection,
+            scope=scope,
         )
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)

@@ -86,6 +86,9 @@ def json_document(data: ReportData) -> str:
         "detection": data.detection.status.as_dict(),
         "awaiting_origin": data.awaiting_origin,
         "pseudonymized": data.pseudonymized,
+        "scope": data.scope.as_dict()
+        if not data.pseudonymized
+        else data.scope.describe(hide_people=True),
     }
     # Each table is serialised by Polars; only the envelope is built here.
     tables = ",\n".join(
