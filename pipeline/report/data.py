@@ -20,6 +20,7 @@ from pipeline.detect.rules import DetectSummary, bound_params
 from pipeline.detect.status import DetectionStatus, detection_status
 from pipeline.errors import QueryError
 from pipeline.geo import register_ip_locations
+from pipeline.report.compare import comparison
 from pipeline.report.period import EVERYTHING, Period
 from pipeline.report.pseudonym import pseudonym_params
 from pipeline.report.scope import Scope, apply_scope, drop_scope
@@ -31,6 +32,7 @@ SUBDIR = "report"
 #: Report tables in the order the report presents them; names are the SQL file names.
 TABLES = (
     "summary",
+    "comparison",  # not a SQL file: pipeline.report.compare, from the summary query
     "key-calls-by-operation",
     "key-calls-over-time",
     "key-calls-by-weekday-hour",
@@ -150,6 +152,8 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
             if name in unscoped
             else _evidence(con, params)
             if name == "finding-evidence"
+            else comparison(con, params, start, end, whole_history=options.period.is_everything)
+            if name == "comparison"
             else _frame(con, sql_file(SUBDIR, name), params)
             for name in TABLES
         }

@@ -15,6 +15,7 @@ from pipeline.report.data import LOCATION, ReportData
 HTML_ROWS = {"finding-evidence": 20, "coverage-gaps": 200, "evidence-manifest": 1000}
 #: Tables the template shows as tables (the others feed charts and sentences).
 HTML_TABLES = (
+    "comparison",
     "key-calls-by-operation",
     "top-users",
     "top-apps",
@@ -84,6 +85,14 @@ def render_html(data: ReportData, exports: list[str]) -> str:
             },
             plotly_js=charts.plotly_js(),
             exports=exports,
+            metric_names={
+                "requests": "Log records",
+                "users": "Distinct user ids",
+                "key_calls": "Tenant-key calls",
+                "orphan_key_calls": "Orphan key calls",
+                "failed_key_calls": "Failed key calls",
+                "findings": "Findings",
+            },
             work_days=", ".join(charts.WEEKDAYS[d - 1] for d in sorted(data.settings.work_days)),
         )
     )
