@@ -19,9 +19,9 @@ import polars as pl
 import pytest
 
 from pipeline.report import TABLES, PeriodKind, ReportOptions, build_report, charts, period_of
+from pipeline.report.compare import SCHEMA as COMPARISON_SCHEMA
 from pipeline.report.data import LOCATION
 from pipeline.report.exports import neutralise_frame, write_atomically
-from pipeline.report.compare import SCHEMA as COMPARISON_SCHEMA
 from pipeline.sqlfiles import sql_file
 from pipeline.warehouse import open_warehouse
 
