@@ -40,7 +40,7 @@ def test_a_day_report_compares_with_the_day_before_and_marks_an_unusual_spike(
     calls = spike["key_calls"]
     assert (calls["current"], calls["previous"], calls["change"]) == (20, 2, 18)
     assert calls["change_pct"] == 9.0
-    assert calls["previous_start"] == "2026-11-09 00:00:00"
+    assert calls["previous_start"] == "2026-11-09T00:00:00+00:00"
     assert (calls["baseline_periods"], calls["baseline_mean"], calls["unusual"]) == (8, 2.0, True)
     assert spike["users"]["unusual"] is False  # one user, as every day
     steady = _comparison(cli, steady_then_spike, tmp_path, "2026-11-09")

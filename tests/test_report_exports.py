@@ -148,3 +148,15 @@ def test_plotly_escapes_script_breakout_in_chart_data() -> None:
     assert "</script><img" not in raw and "\\u003c\\u002fscript\\u003e" in raw
     ours = charts.top_users(pl.DataFrame({"user_id": [hostile], "key_calls": [3]}))
     assert "<img" not in ours and "&lt;\\u002fscript&gt;&lt;img" in ours
+
+
+def test_every_exported_timestamp_carries_its_zone(exported: Path) -> None:
+    findings = (exported / "report-2026-11-27-findings.csv").read_text(encoding="utf-8")
+    assert ",2026-11-27 09:30:00+00:00,2026-11-27 09:30:00+00:00," in findings
+    doc = json.loads((exported / "report-2026-11-27.json").read_text(encoding="utf-8"))
+    assert doc["period"]["start"] == "2026-11-27T00:00:00+00:00"
+    assert doc["tables"]["findings"][0]["first_ts"] == "2026-11-27T09:30:00+00:00"
+    styles = _xlsx_part(exported / "report-2026-11-27.xlsx", "xl/styles.xml")
+    assert 'formatCode="yyyy-mm-dd hh:mm:ss&quot;UTC&quot;"' in styles or (
+        "hh:mm:ss &quot;UTC&quot;" in styles
+    )

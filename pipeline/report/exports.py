@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,21 @@ def write_exports(
     return written
 
 
+#: CSV timestamps carry their zone: every report time is UTC (`2026-11-27 09:30:00+00:00`).
+CSV_DATETIME_FORMAT = DATETIME_FORMAT + "%:z"
+
+
+def in_utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """The report's naive timestamps (all UTC) marked as UTC, so that CSV and JSON write
+    their zone (`+00:00`) and no reader takes them for local time."""
+    import polars.selectors as cs
+
+    return frame.with_columns(cs.datetime(time_zone=None).dt.replace_time_zone("UTC"))
+
+
 def _write_table(frame: pl.DataFrame, fmt: str, path: Path) -> None:
     if fmt == "csv":
-        neutralise_frame(frame).write_csv(path, datetime_format=DATETIME_FORMAT)
+        neutralise_frame(in_utc(frame)).write_csv(path, datetime_format=CSV_DATETIME_FORMAT)
     else:
         frame.write_parquet(path)
 
@@ -71,16 +84,21 @@ def write_json(data: ReportData, path: Path) -> None:
     path.write_text(json_document(data), encoding="utf-8")
 
 
+def _iso_utc(t: datetime) -> str:
+    """A naive UTC time as ISO 8601 with its zone, as Polars writes the tables' times."""
+    return t.replace(tzinfo=UTC, microsecond=0).isoformat()
+
+
 def json_document(data: ReportData) -> str:
     """All tables in one JSON document, with the period and how it was made."""
     head = {
         "format": "rmslog-report/1",
         "period": {
             "label": data.period.label,
-            "start": data.start.strftime(DATETIME_FORMAT),
-            "end": data.end.strftime(DATETIME_FORMAT),
+            "start": _iso_utc(data.start),
+            "end": _iso_utc(data.end),
         },
-        "generated_at": data.generated_at.strftime(DATETIME_FORMAT),
+        "generated_at": _iso_utc(data.generated_at),
         "timezone": data.settings.timezone,
         "settings": data.settings.as_dict(),
         "detection": data.detection.status.as_dict(),
@@ -92,7 +110,8 @@ def json_document(data: ReportData) -> str:
     }
     # Each table is serialised by Polars; only the envelope is built here.
     tables = ",\n".join(
-        f"    {json.dumps(name)}: {frame.write_json()}" for name, frame in data.tables.items()
+        f"    {json.dumps(name)}: {in_utc(frame).write_json()}"
+        for name, frame in data.tables.items()
     )
     return (
         json.dumps(head, indent=2, default=str)[:-2] + ',\n  "tables": {\n' + tables + "\n  }\n}\n"
@@ -107,7 +126,8 @@ def write_xlsx(data: ReportData, path: Path) -> None:
         {"title": f"rmslog report {data.period.label}", "created": data.generated_at}
     )
     formats = {
-        "stamp": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+        # A spreadsheet date has no zone: the format shows it (every report time is UTC).
+        "stamp": workbook.add_format({"num_format": 'yyyy-mm-dd hh:mm:ss "UTC"'}),
         "day": workbook.add_format({"num_format": "yyyy-mm-dd"}),
     }
     bold = workbook.add_format({"bold": True})
