@@ -40,6 +40,7 @@ TABLES = (
     "top-apps",
     "top-documents",
     "top-ips",
+    "key-calls-by-country",
     "findings",
     "finding-evidence",
     "coverage-gaps",
@@ -162,6 +163,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
             drop_scope(con)
     if not located:  # no location database: no column of empty locations
         tables = {name: frame.drop(LOCATION, strict=False) for name, frame in tables.items()}
+        tables["key-calls-by-country"] = tables["key-calls-by-country"].clear()
     return ReportData(
         period=options.period,
         start=start,

@@ -23,6 +23,7 @@ HTML_TABLES = (
     "top-apps",
     "top-documents",
     "top-ips",
+    "key-calls-by-country",
     "findings",
     "coverage-gaps",
     "rejected-lines",
