@@ -363,7 +363,7 @@ def detect(
     """
     from pipeline.detect import run_detections
     from pipeline.settings import effective_settings
-    from pipeline.triage import failing_findings
+    from pipeline.triage import failing_findings, finding_changes, snapshot_findings
     from pipeline.warehouse import open_warehouse
 
     with _errors():
@@ -373,7 +373,11 @@ def detect(
             settings = resolved.settings
             if geoip is not None:
                 settings = dataclasses.replace(settings, geoip=str(geoip))
+            if as_json:
+                snapshot_findings(con)
             summary = run_detections(con, rule, _pairs(param, "--param"), settings, full=full)
+            if as_json:  # the summary, and the findings new, changed or removed by the run
+                _print_json_with_changes(summary.as_dict(), finding_changes(con, now=_utc_now()))
             # --fail-on counts the rules' findings not closed (false-positive, benign) and
             # not suppressed today (pipeline.triage).
             failing = (
@@ -381,8 +385,6 @@ def detect(
                 if fail_on
                 else 0
             )
-        if as_json:
-            _print_json(summary.as_dict())
         _say_detect(summary)
         if failing:
             err.print(
@@ -391,6 +393,15 @@ def detect(
                 highlight=False,
             )
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _print_json_with_changes(head: dict[str, Any], changes: Iterator[dict[str, Any]]) -> None:
+    """`head` as a JSON object with one more key, `changes`, written as it is read."""
+    text = json.dumps(head, default=str, indent=2)
+    sys.stdout.write(text[:-2] + ',\n  "changes": [')
+    for n, change in enumerate(changes):
+        sys.stdout.write(("," if n else "") + "\n    " + json.dumps(change, default=str))
+    sys.stdout.write("\n  ]\n}\n")
 
 
 def _say_settings(resolved: Resolved) -> None:

@@ -471,3 +471,47 @@ def list_suppressions(
     ).fetchall()
     found = [Suppression(*row) for row in rows]
     return found if everything else [s for s in found if s.state(now) == "active"]
+
+
+_FINGERPRINT = (
+    "md5(concat_ws('|', severity, first_ts, last_ts, entity, summary, "
+    "CAST(evidence_row_ids AS VARCHAR)))"
+)
+
+
+def snapshot_findings(con: duckdb.DuckDBPyConnection) -> None:
+    """Remember each finding's content (a temp table) so that `finding_changes` can tell,
+    after a detect run, which findings are new, changed or gone."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE findings_before AS "  # noqa: S608 (fixed SQL)
+        f"SELECT finding_id, {_FINGERPRINT} AS fingerprint FROM findings"
+    )
+
+
+#: The keys of each entry of `detect --json`'s `changes` (a stable schema for hand-off).
+CHANGE_COLUMNS = ("change", *FINDING_COLUMNS)
+
+
+def finding_changes(
+    con: duckdb.DuckDBPyConnection, *, now: datetime, batch: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Since `snapshot_findings`: findings that are new or whose content changed (with their
+    triage status and suppression at `now`), then the ones removed; streamed."""
+    cursor = con.execute(
+        f"""SELECT CASE WHEN b.finding_id IS NULL THEN 'new' ELSE 'changed' END AS change,
+                   {", ".join("w." + c for c in FINDING_COLUMNS)}
+            FROM ({WORKED_FINDINGS}) w
+            JOIN (SELECT finding_id, {_FINGERPRINT} AS fingerprint FROM findings) f
+                USING (finding_id)
+            LEFT JOIN findings_before b USING (finding_id)
+            WHERE b.finding_id IS NULL OR b.fingerprint <> f.fingerprint
+            UNION ALL
+            SELECT 'removed', b.finding_id, {", ".join("NULL" for _ in FINDING_COLUMNS[1:])}
+            FROM findings_before b ANTI JOIN findings f USING (finding_id)
+            ORDER BY 1 DESC, 2
+        """,  # noqa: S608 (fixed SQL; every value is a parameter)
+        {"now": now},
+    )
+    while chunk := cursor.fetchmany(batch):
+        for row in chunk:
+            yield dict(zip(CHANGE_COLUMNS, row, strict=True))

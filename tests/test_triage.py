@@ -270,3 +270,38 @@ def test_a_suppression_expires_by_itself_after_its_last_day() -> None:
             con, rule="denied-burst", entity="bob", reason="t", owner="al",
             until=date(2026, 12, 3), by="x", now=next_day,
         )  # fmt: skip
+
+
+# Hand-off: detect --json names the findings a run made new, changed or removed
+
+
+def test_detect_json_lists_the_findings_the_run_added_changed_or_removed(
+    cli: Any, tmp_path: Path
+) -> None:
+    records = [Rec(f"2026-11-0{d} 12:00:00", "Certify", user="kim@x") for d in (1, 2, 3)]
+    night = [
+        Rec(f"2026-11-04 01:{2 * i:02d}:00", "AcquireLicense", user="kim@x", content=f"{{d{i}}}")
+        for i in range(24)
+    ]
+    db = tmp_path / "w.duckdb"
+    assert (
+        cli("ingest", write_log(tmp_path / "a.log", records + night[:20]), "--db", db).exit_code
+        == 0
+    )
+    first = json.loads(cli("detect", "--db", db, "--json").stdout)
+    assert [(c["change"], c["rule"], c["status"]) for c in first["changes"]] == [
+        ("new", "off-hours-reading", "open")
+    ]
+    assert set(first["changes"][0]) == set(triage.CHANGE_COLUMNS)
+    assert json.loads(cli("detect", "--db", db, "--json", "--full").stdout)["changes"] == []
+    # Four more reads that night: the same finding (same id) grows.
+    assert cli("ingest", write_log(tmp_path / "b.log", night[20:]), "--db", db).exit_code == 0
+    grown = json.loads(cli("detect", "--db", db, "--json").stdout)["changes"]
+    assert [(c["change"], c["finding_id"]) for c in grown] == [
+        ("changed", first["changes"][0]["finding_id"])
+    ]
+    assert cli("settings", "set", "tenant.timezone", "Asia/Singapore", "--db", db).exit_code == 0
+    gone = json.loads(cli("detect", "--db", db, "--json", "--full").stdout)["changes"]
+    assert [(c["change"], c["finding_id"]) for c in gone] == [
+        ("removed", first["changes"][0]["finding_id"])
+    ]
