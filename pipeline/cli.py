@@ -367,8 +367,9 @@ def detect(
 
     Example: rmslog detect --rule denied-burst --param denied-burst.min_failures=20 --fail-on high
     """
-    from pipeline.detect import run_detections, severity_at_least
+    from pipeline.detect import run_detections
     from pipeline.settings import effective_settings
+    from pipeline.triage import failing_findings, finding_changes, snapshot_findings
     from pipeline.warehouse import open_warehouse
 
     with _errors():
@@ -378,12 +379,35 @@ def detect(
             settings = resolved.settings
             if geoip is not None:
                 settings = dataclasses.replace(settings, geoip=str(geoip))
+            if as_json:
+                snapshot_findings(con)
             summary = run_detections(con, rule, _pairs(param, "--param"), settings, full=full)
-        if as_json:
-            _print_json(summary.as_dict())
+            if as_json:  # the summary, and the findings new, changed or removed by the run
+                _print_json_with_changes(summary.as_dict(), finding_changes(con, now=_utc_now()))
+            # --fail-on counts the rules' findings not closed (false-positive, benign) and
+            # not suppressed today (pipeline.triage).
+            failing = (
+                failing_findings(con, fail_on, now=_utc_now(), rules=list(summary.findings_by_rule))
+                if fail_on
+                else 0
+            )
         _say_detect(summary)
-        if fail_on and severity_at_least(summary.worst_severity(), fail_on):
+        if failing:
+            err.print(
+                f"{failing} finding(s) at or above --fail-on {fail_on} "
+                "(not closed as false-positive or benign, not suppressed)",
+                highlight=False,
+            )
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _print_json_with_changes(head: dict[str, Any], changes: Iterator[dict[str, Any]]) -> None:
+    """`head` as a JSON object with one more key, `changes`, written as it is read."""
+    text = json.dumps(head, default=str, indent=2)
+    sys.stdout.write(text[:-2] + ',\n  "changes": [')
+    for n, change in enumerate(changes):
+        sys.stdout.write(("," if n else "") + "\n    " + json.dumps(change, default=str))
+    sys.stdout.write("\n  ]\n}\n")
 
 
 def _say_settings(resolved: Resolved) -> None:
@@ -462,6 +486,20 @@ def report(
             "[default: tenant.geoip setting]."
         ),
     ] = None,
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="Only this user's records (repeat).")
+    ] = None,
+    document: Annotated[
+        list[str] | None,
+        typer.Option("--document", help="Only this document: content id or file name (repeat)."),
+    ] = None,
+    ip: Annotated[
+        list[str] | None, typer.Option("--ip", help="Only records from this client IP (repeat).")
+    ] = None,
+    app_name: Annotated[
+        list[str] | None,
+        typer.Option("--app", help="Only records of this application (AppName, repeat)."),
+    ] = None,
 ) -> None:
     """Write the auditor's HTML report (and exports) for a period; print the files.
 
@@ -477,10 +515,17 @@ def report(
         parse_formats,
     )
     from pipeline.report.period import resolve_period
+    from pipeline.report.scope import Scope
     from pipeline.warehouse import open_warehouse
 
     with _errors():
         check_fail_on(fail_on)
+        scope = Scope(
+            users=tuple(user or ()),
+            documents=tuple(document or ()),
+            ips=tuple(ip or ()),
+            apps=tuple(app_name or ()),
+        )
         if geoip is not None and not geoip.is_file():  # before a detect run, not after
             raise UsageError(f"location database {geoip} does not exist")
         detection = _report_detection(_db(db), config, no_detect=no_detect, wait=wait)
@@ -499,6 +544,7 @@ def report(
             if geoip is None
             else dataclasses.replace(detection.settings, geoip=str(geoip)),
             detection=detection,
+            scope=scope,
         )
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)
@@ -844,6 +890,249 @@ def demo(
         )
         typer.echo("report:")
         typer.echo(str(result.report.html.resolve()))
+
+
+# The auditor's work on findings (pipeline.triage): triage, the findings list, suppressions.
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Who makes the change [default: the OS user]."),
+]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _terminal_safe(value: object) -> str:
+    """A value for a terminal line: control characters (escape codes from log text) shown
+    as `\\xNN`, never interpreted; None as `-`."""
+    import re
+
+    from pipeline.safe import CONTROL_CHARS
+
+    if value is None:
+        return "-"
+    text = value if isinstance(value, str) else str(value)
+    return re.sub(CONTROL_CHARS, lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _json_line(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+
+
+@app.command()
+def triage(
+    finding_id: Annotated[str, typer.Argument(help="The finding's id (see `rmslog findings`).")],
+    status: Annotated[
+        str | None,
+        typer.Option(help="open, investigating, resolved, false-positive or benign."),
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Who works the finding.")] = None,
+    note: Annotated[str | None, typer.Option(help="Why: kept in the audit trail.")] = None,
+    by: ByOption = None,
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a finding's status, owner or note (appended to its audit trail, kept across
+    detect runs); without --status/--owner/--note, print the finding's trail.
+
+    Example: rmslog triage 3f2a... --status false-positive --owner alice --note "backup job"
+    """
+    from pipeline.triage import finding_exists, record_triage, triage_history
+    from pipeline.warehouse import open_warehouse
+
+    with _errors():
+        if status is None and owner is None and note is None:
+            with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+                if not finding_exists(con, finding_id):
+                    raise UsageError(
+                        f"no finding {finding_id!r}: neither a current finding nor one with "
+                        "a triage history (see `rmslog findings`)"
+                    )
+                changes = triage_history(con, finding_id)
+            if as_json:
+                _print_json([c.as_dict() for c in changes])
+                return
+            if not changes:
+                err.print("no triage recorded: the finding is open", highlight=False)
+            for c in changes:
+                typer.echo(
+                    f"{c.changed_at:%Y-%m-%d %H:%M:%S} UTC  {_terminal_safe(c.changed_by)}  "
+                    f"{c.status}  owner={_terminal_safe(c.owner)}  note={_terminal_safe(c.note)}"
+                )
+            return
+        with open_warehouse(_db(db), wait_seconds=wait) as con:
+            change = record_triage(
+                con, finding_id, status=status, owner=owner, note=note, by=by, now=_utc_now()
+            )
+        if as_json:
+            _print_json(change.as_dict())
+        err.print(
+            f"triage: {escape(finding_id)} is {change.status}"
+            f" (owner {escape(_terminal_safe(change.owner))}; change {change.change_id})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def findings(
+    status: Annotated[
+        list[str] | None, typer.Option(help="Only findings with this triage status (repeat).")
+    ] = None,
+    rule: Annotated[list[str] | None, typer.Option(help="Only this rule's findings (repeat).")] = (
+        None
+    ),
+    severity: Annotated[
+        Severity | None, typer.Option(help="Only findings of this severity or worse.")
+    ] = None,
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per finding and line (JSON Lines).")
+    ] = False,
+) -> None:
+    """List the findings with their triage status and suppression, most severe first
+    (findings that stopped firing but were triaged too, marked gone). Streams.
+
+    Example: rmslog findings --status open --status investigating --severity medium --json
+    """
+    from pipeline.triage import list_findings
+    from pipeline.warehouse import open_warehouse
+
+    with _errors(), open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+        rows = list_findings(
+            con,
+            now=_utc_now(),
+            statuses=status,
+            rules=rule,
+            severity=severity.value if severity else None,
+        )
+        if not as_json:
+            typer.echo(
+                f"{'severity':<8}  {'status':<14}  {'rule':<24}  {'first (UTC)':<19}  "
+                f"{'finding_id':<32}  entity  [owner; suppressed; note]"
+            )
+        n = 0
+        for row in rows:
+            n += 1
+            if as_json:
+                _json_line(row)
+                continue
+            first = f"{row['first_ts']:%Y-%m-%d %H:%M:%S}" if row["first_ts"] else "gone"
+            extra = [f"owner {row['owner']}"] if row["owner"] else []
+            if row["suppressed"]:
+                extra.append(
+                    f"suppressed until {row['suppressed_until']} ({row['suppression_reason']})"
+                )
+            if row["note"]:
+                extra.append(f"note: {row['note']}")
+            tail = f"  [{'; '.join(extra)}]" if extra else ""
+            typer.echo(
+                f"{row['severity'] or '-':<8}  {row['status']:<14}  {row['rule']:<24}  "
+                f"{first:<19}  {row['finding_id']:<32}  "
+                f"{_terminal_safe(row['entity'])}{_terminal_safe(tail)}"
+            )
+        err.print(f"{n:,} finding(s)", highlight=False)
+
+
+@app.command()
+def suppress(
+    rule: Annotated[str, typer.Option(help="The rule to silence (see docs/rules.md).")],
+    entity: Annotated[str, typer.Option(help="For this entity only (a user, an IP, ...).")],
+    reason: Annotated[str, typer.Option(help="Why: shown in the report's appendix.")],
+    owner: Annotated[str, typer.Option(help="Who answers for the suppression.")],
+    until: Annotated[
+        datetime,
+        typer.Option(formats=["%Y-%m-%d"], help="Last UTC day it applies (it then expires)."),
+    ],
+    by: ByOption = None,
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+    as_json: JsonOption = False,
+) -> None:
+    """Suppress a rule's findings for one entity until a date: they are still computed and
+    listed (the report's "suppressed" appendix) but no longer count for --fail-on.
+
+    Example: rmslog suppress --rule new-network --entity 10.1.2.3 --reason "lab subnet"
+    --owner alice --until 2026-12-31
+    """
+    from pipeline.triage import add_suppression
+    from pipeline.warehouse import open_warehouse
+
+    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
+        now = _utc_now()
+        made = add_suppression(
+            con,
+            rule=rule,
+            entity=entity,
+            reason=reason,
+            owner=owner,
+            until=until.date(),
+            by=by,
+            now=now,
+        )
+    if as_json:
+        _print_json(made.as_dict(now))
+    err.print(
+        f"suppression {made.suppression_id}: {escape(rule)} for "
+        f"{escape(_terminal_safe(made.entity))} until {made.until} (UTC day, included)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def suppressions(
+    every: Annotated[bool, typer.Option("--all", help="Also the expired and lifted ones.")] = False,
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+    as_json: JsonOption = False,
+) -> None:
+    """List the suppressions in force (--all: every one ever made, with its state).
+
+    Example: rmslog suppressions --all --json
+    """
+    from pipeline.triage import list_suppressions
+    from pipeline.warehouse import open_warehouse
+
+    with _errors(), open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
+        now = _utc_now()
+        found = list_suppressions(con, now=now, everything=every)
+    if as_json:
+        _print_json([s.as_dict(now) for s in found])
+        return
+    for s in found:
+        typer.echo(
+            f"{s.suppression_id:>4}  {s.state(now):<7}  until {s.until}  {s.rule}  "
+            f"{_terminal_safe(s.entity)}  owner {_terminal_safe(s.owner)}  "
+            f"by {_terminal_safe(s.created_by)}: {_terminal_safe(s.reason)}"
+        )
+    err.print(f"{len(found)} suppression(s)", highlight=False)
+
+
+@app.command()
+def unsuppress(
+    suppression_id: Annotated[int, typer.Argument(help="The id `rmslog suppressions` shows.")],
+    by: ByOption = None,
+    db: DbOption = None,
+    wait: WaitOption = WAIT_SECONDS,
+) -> None:
+    """Lift a suppression now (its row stays, with who lifted it and when).
+
+    Example: rmslog unsuppress 3
+    """
+    from pipeline.triage import lift_suppression
+    from pipeline.warehouse import open_warehouse
+
+    with _errors(), open_warehouse(_db(db), wait_seconds=wait) as con:
+        lifted = lift_suppression(con, suppression_id, by=by, now=_utc_now())
+    err.print(
+        f"suppression {lifted.suppression_id} lifted by {escape(_terminal_safe(lifted.lifted_by))}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import derive, interrupts, schema
+from pipeline import derive, interrupts, schema, triage
 from pipeline.dberrors import is_lock_conflict
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
@@ -318,6 +318,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             # `rms` (an RMS usage log) or `keyvault` (Key Vault AuditEvent records).
             "ALTER TABLE ingested_files ADD COLUMN kind VARCHAR DEFAULT 'rms'",
         ),
+    ),
+    Migration(
+        triage.MIGRATION_VERSION,
+        "the auditor's work: finding_triage (append-only audit trail) and suppressions",
+        triage.MIGRATION_STATEMENTS,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

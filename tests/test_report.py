@@ -546,3 +546,22 @@ def test_a_huge_rejected_line_is_kept_cut_with_its_length_and_hash_and_stays_out
     assert csv.stat().st_size < 2_000
     html = next(out.glob("*.html")).read_text(encoding="utf-8")
     assert "\t" + "x" * 480 + "…" in html and "x" * 481 not in html  # 500 characters
+
+
+def test_with_a_tenant_time_zone_the_findings_show_local_time_beside_utc(
+    hostile_db: Path, tmp_path: Path
+) -> None:
+    with open_warehouse(hostile_db, read_only=True) as con:
+        berlin = build_report(
+            con,
+            tmp_path / "b",
+            ReportOptions(period=DAY, settings=Settings(timezone="Europe/Berlin")),
+        )
+        utc = build_report(con, tmp_path / "u", ReportOptions(period=DAY))
+    html = berlin.html.read_text(encoding="utf-8")
+    # 09:30 UTC is 10:30 in Berlin in November: in the index, the card and its evidence.
+    assert '<th class="local">First (Europe/Berlin)</th>' in html
+    assert '<td class="local">2026-11-27 10:30:00</td>' in html
+    assert "(2026-11-27 10:30:00 to 2026-11-27 10:30:00 Europe/Berlin)" in html
+    assert '<th class="local">Time (Europe/Berlin)</th>' in html
+    assert 'class="local"' not in utc.html.read_text(encoding="utf-8")

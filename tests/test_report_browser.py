@@ -246,6 +246,33 @@ def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
     assert browser.evaluate("document.querySelectorAll('img').length") == 0
     assert browser.evaluate(f"document.body.innerText.includes({json.dumps(HOSTILE_FILE)})")
     assert browser.evaluate("window.__alerts") == []
+    # Section 4 opens with the findings index: one row per finding, each linking to its card.
+    index = browser.evaluate(
+        "Array.from(document.querySelectorAll('#findings-index tbody tr')).map(r => "
+        "[r.cells[1].textContent, r.cells[5].textContent.slice(11), "
+        "document.getElementById(r.querySelector('a').hash.slice(1)) !== null])"
+    )
+    assert index == [
+        ["admin-browsing", "10:30:00", True],
+        ["denied-burst", "11:00:00", True],
+        ["orphan-key-calls", "18:40:00", True],
+    ]
+    # The tenant is in Berlin: the index shows its wall-clock time beside UTC, and the status.
+    headers = browser.evaluate(
+        "Array.from(document.querySelectorAll('#findings-index thead th')).map(h => h.textContent)"
+    )
+    assert headers[3:8] == [
+        "First (UTC)",
+        "Last (UTC)",
+        "First (Europe/Berlin)",
+        "Last (Europe/Berlin)",
+        "Status",
+    ]
+    statuses = browser.evaluate(
+        "Array.from(document.querySelectorAll('#findings-index tbody tr')).map(r => "
+        "r.cells[7].textContent)"
+    )
+    assert statuses == ["open", "open", "open"]
     _screenshot(browser, ARTIFACTS / "report.png")
     assert _problems(browser.events) == []
 

@@ -19,8 +19,9 @@ import polars as pl
 import pytest
 
 from pipeline.report import TABLES, PeriodKind, ReportOptions, build_report, charts, period_of
+from pipeline.report.compare import SCHEMA as COMPARISON_SCHEMA
 from pipeline.report.data import LOCATION
-from pipeline.report.exports import neutralise_frame, write_atomically
+from pipeline.report.exports import neutralise_frame, sources_digest, write_atomically
 from pipeline.sqlfiles import sql_file
 from pipeline.warehouse import open_warehouse
 
@@ -58,6 +59,9 @@ def test_every_table_is_exported_with_the_columns_its_query_names(exported: Path
     # No location database is set here, so the location column is left out.
     for table in TABLES:
         frame = pl.read_parquet(exported / f"report-2026-11-27-{table}.parquet")
+        if table == "comparison":  # computed from the summary query: its own schema
+            assert tuple(frame.columns) == tuple(COMPARISON_SCHEMA.names())
+            continue
         named = tuple(c for c in sql_file("report", table).columns if c != LOCATION)
         assert tuple(frame.columns) == named, table
 
@@ -100,7 +104,7 @@ def test_xlsx_holds_strings_as_strings_and_no_formula(exported: Path) -> None:
     book = exported / "report-2026-11-27.xlsx"
     with zipfile.ZipFile(book) as z:
         sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
-        assert len(sheets) == len(TABLES)
+        assert len(sheets) == len(TABLES) + 1  # the cover first
         for name in sheets:
             xml = z.read(name).decode("utf-8")
             assert "<f>" not in xml and "<f " not in xml, name
@@ -117,7 +121,8 @@ def test_xlsx_holds_strings_as_strings_and_no_formula(exported: Path) -> None:
 
 def test_xlsx_numbers_are_numbers(exported: Path) -> None:
     book = exported / "report-2026-11-27.xlsx"
-    sheet = f"xl/worksheets/sheet{TABLES.index('top-users') + 1}.xml"  # added in TABLES order
+    # The cover first, then the tables in TABLES order.
+    sheet = f"xl/worksheets/sheet{TABLES.index('top-users') + 2}.xml"
     xml = _xlsx_part(book, sheet)
     # row 2 = kim: key_calls 2 as a number cell (no t="s"), share 0.3333
     assert re.search(r'<c r="B2"[^>]*><v>2</v></c>', xml)
@@ -144,3 +149,33 @@ def test_plotly_escapes_script_breakout_in_chart_data() -> None:
     assert "</script><img" not in raw and "\\u003c\\u002fscript\\u003e" in raw
     ours = charts.top_users(pl.DataFrame({"user_id": [hostile], "key_calls": [3]}))
     assert "<img" not in ours and "&lt;\\u002fscript&gt;&lt;img" in ours
+
+
+def test_every_exported_timestamp_carries_its_zone(exported: Path) -> None:
+    findings = (exported / "report-2026-11-27-findings.csv").read_text(encoding="utf-8")
+    assert ",2026-11-27 09:30:00+00:00,2026-11-27 09:30:00+00:00," in findings
+    doc = json.loads((exported / "report-2026-11-27.json").read_text(encoding="utf-8"))
+    assert doc["period"]["start"] == "2026-11-27T00:00:00+00:00"
+    assert doc["tables"]["findings"][0]["first_ts"] == "2026-11-27T09:30:00+00:00"
+    styles = _xlsx_part(exported / "report-2026-11-27.xlsx", "xl/styles.xml")
+    assert 'formatCode="yyyy-mm-dd hh:mm:ss&quot;UTC&quot;"' in styles or (
+        "hh:mm:ss &quot;UTC&quot;" in styles
+    )
+
+
+def test_xlsx_opens_with_a_cover_sheet_and_every_table_has_an_autofilter_and_widths(
+    exported: Path,
+) -> None:
+    book = exported / "report-2026-11-27.xlsx"
+    workbook = _xlsx_part(book, "xl/workbook.xml")
+    assert workbook.index('name="cover"') < workbook.index('name="summary"')
+    cover = _xlsx_part(book, "xl/worksheets/sheet1.xml")
+    strings = _xlsx_part(book, "xl/sharedStrings.xml")
+    for label in ("period start (UTC)", "tenant time zone", "detect run", "sources sha256"):
+        assert label in strings
+    manifest = pl.read_csv(exported / "report-2026-11-27-evidence-manifest.csv")
+    assert sources_digest(manifest) in strings
+    assert "<autoFilter" not in cover
+    findings = _xlsx_part(book, f"xl/worksheets/sheet{TABLES.index('findings') + 2}.xml")
+    assert re.search(r'<autoFilter ref="A1:[A-Z]+\d+"/>', findings)
+    assert "<cols><col " in findings and 'customWidth="1"' in findings

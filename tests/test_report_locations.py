@@ -195,3 +195,33 @@ def test_a_hostile_place_name_is_escaped_in_html_and_neutralised_in_csv(
     assert f"<td>{html.escape(HOSTILE_CITY)}, XX</td>" in page
     csv = (tmp_path / "report-all-top-ips.csv").read_text(encoding="utf-8")
     assert f'{busiest},"\'{HOSTILE_CITY}, XX",' in csv
+
+
+def test_the_per_country_table_adds_up_to_every_key_call_and_names_the_databases_country(
+    located_db: Path, small_logs: Path, tmp_path: Path
+) -> None:
+    settings = Settings(geoip=str(_mmdb(small_logs)))
+    with open_warehouse(located_db, read_only=True) as con:
+        data = collect_report_data(con, ReportOptions(settings=settings))
+    countries = data["key-calls-by-country"]
+    assert countries.columns == ["country_code", "country", "key_calls", "share", "ips", "users"]
+    assert countries.get_column("key_calls").sum() == data["summary"]["key_calls"][0]
+    busiest = data["top-ips"].filter(~pl.col("c_ip").str.starts_with("40."))["c_ip"][0]
+    with maxminddb.open_database(str(_mmdb(small_logs))) as reader:
+        record: Any = reader.get(busiest)
+    code = record["country"]["iso_code"]
+    row = countries.filter(pl.col("country_code") == code)
+    assert row.height == 1 and row["country"][0] == record["country"]["names"]["en"]
+    page = _build(located_db, tmp_path, settings).read_text(encoding="utf-8")
+    table = page[page.index('id="key-calls-by-country"') :]
+    assert f"({code})</td>" in table[: table.index("</table>")]
+
+
+def test_without_a_location_database_the_per_country_table_is_empty_and_not_shown(
+    located_db: Path, tmp_path: Path
+) -> None:
+    with open_warehouse(located_db, read_only=True) as con:
+        data = collect_report_data(con, ReportOptions())
+    assert data["key-calls-by-country"].height == 0
+    page = _build(located_db, tmp_path, Settings()).read_text(encoding="utf-8")
+    assert 'id="key-calls-by-country"' not in page

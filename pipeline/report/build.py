@@ -12,6 +12,7 @@ from pipeline.errors import UsageError
 from pipeline.report.data import ReportOptions, collect_report_data
 from pipeline.report.exports import EXPORT_FORMATS, export_name, write_atomically, write_exports
 from pipeline.report.html import render_html
+from pipeline.triage import CLOSED
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,9 @@ class ReportResult:
     files: tuple[Path, ...]  # the HTML first, then the exports
     key_calls: int
     findings: int  # findings overlapping the period
-    failing_findings: int  # of those, at or above --fail-on (0 without --fail-on)
+    #: of those, at or above --fail-on, neither closed (false-positive, benign) nor
+    #: suppressed (0 without --fail-on)
+    failing_findings: int
     log_records: int = 0  # log records of the period; 0: no log covers it (`--require-data`)
 
     @property
@@ -69,8 +72,10 @@ def build_report(
     target = out_dir / export_name(label, None, "html")
     write_atomically(target, lambda p: p.write_text(html, encoding="utf-8"))
     findings = data["findings"]
-    # One ranking for detect and report: an unknown severity counts as the worst.
-    failing = sum(severity_at_least(s, fail_on) for s in findings["severity"]) if fail_on else 0
+    # One ranking for detect and report: an unknown severity counts as the worst. Findings
+    # closed as false-positive or benign, and suppressed ones, do not count (pipeline.triage).
+    counted = findings.filter(~findings["suppressed"] & ~findings["status"].is_in(CLOSED))
+    failing = sum(severity_at_least(s, fail_on) for s in counted["severity"]) if fail_on else 0
     return ReportResult(
         html=target,
         files=(target, *exports),

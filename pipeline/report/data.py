@@ -21,8 +21,10 @@ from pipeline.detect.status import DetectionStatus, detection_status
 from pipeline.errors import QueryError
 from pipeline.geo import register_ip_locations
 from pipeline.params import bind_params
+from pipeline.report.compare import comparison
 from pipeline.report.period import EVERYTHING, Period
 from pipeline.report.pseudonym import pseudonym_params
+from pipeline.report.scope import Scope, apply_scope, drop_scope
 from pipeline.settings import Settings
 from pipeline.sqlfiles import SqlFile, sql_file
 
@@ -31,6 +33,7 @@ SUBDIR = "report"
 #: Report tables in the order the report presents them; names are the SQL file names.
 TABLES = (
     "summary",
+    "comparison",  # not a SQL file: pipeline.report.compare, from the summary query
     "key-calls-by-operation",
     "key-calls-over-time",
     "key-calls-by-weekday-hour",
@@ -38,6 +41,7 @@ TABLES = (
     "top-apps",
     "top-documents",
     "top-ips",
+    "key-calls-by-country",
     "findings",
     "finding-evidence",
     "coverage-gaps",
@@ -52,6 +56,17 @@ TABLES = (
     "keyvault-identities",
     "keyvault-management",
     "keyvault-mismatched-hours",
+)
+
+#: Tables about the logs themselves, never scoped (`report --user` etc.): run before the
+#: scope's views are installed (see `pipeline.report.scope`).
+UNSCOPED = (
+    "coverage-gaps",
+    "rejected-lines",
+    "late-arrivals",
+    "refused-files",
+    "source-changes",
+    "evidence-manifest",
 )
 
 #: The column the IP tables gain where a location database is set: "Berlin, DE", a label
@@ -86,6 +101,8 @@ class ReportOptions:
     generated_at: datetime | None = None  # UTC; None = now (tests pin it)
     #: None: the report checks the findings' status itself (and runs no detect).
     detection: ReportDetection | None = None
+    #: `--user/--document/--ip/--app`: restrict the report to these records.
+    scope: Scope = field(default_factory=Scope)
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,7 @@ class ReportData:
     detection: ReportDetection
     #: Orphan key calls of the period whose origin may still arrive (not judged yet).
     awaiting_origin: int = 0
+    scope: Scope = field(default_factory=Scope)
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
@@ -129,15 +147,31 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
     detection = options.detection or ReportDetection(
         options.settings, detection_status(con, options.settings, generated_at)
     )
-    awaiting = _awaiting_origin(con, params, options.settings, generated_at)
-    tables = {
-        name: _evidence(con, params)
-        if name == "finding-evidence"
-        else _frame(con, sql_file(SUBDIR, name), params)
-        for name in TABLES
-    }
+    unscoped = {name: _frame(con, sql_file(SUBDIR, name), params) for name in UNSCOPED}
+    if options.scope:
+        # Raw rejected lines may hold records of anyone: a scoped report withholds them.
+        unscoped["rejected-lines"] = unscoped["rejected-lines"].with_columns(
+            pl.lit(None, dtype=pl.String).alias("example_raw_line")
+        )
+        apply_scope(con, options.scope)
+    try:
+        awaiting = _awaiting_origin(con, params, options.settings, generated_at)
+        tables = {
+            name: unscoped[name]
+            if name in unscoped
+            else _evidence(con, params)
+            if name == "finding-evidence"
+            else comparison(con, params, start, end, whole_history=options.period.start is None)
+            if name == "comparison"
+            else _frame(con, sql_file(SUBDIR, name), params)
+            for name in TABLES
+        }
+    finally:
+        if options.scope:
+            drop_scope(con)
     if not located:  # no location database: no column of empty locations
         tables = {name: frame.drop(LOCATION, strict=False) for name, frame in tables.items()}
+        tables["key-calls-by-country"] = tables["key-calls-by-country"].clear()
     return ReportData(
         period=options.period,
         start=start,
@@ -150,6 +184,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         tables=tables,
         detection=detection,
         awaiting_origin=awaiting,
+        scope=options.scope,
     )
 
 
