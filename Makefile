@@ -33,7 +33,7 @@ demo: $(VENV)/.synced  ## generate a sample tenant, ingest, detect, report; prin
 
 test: check  ## everything CI runs: format, lint, types, tests, notebooks
 
-check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, pytest
+check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, import contracts, pytest
 	@# The report's browser test needs Debian's chromium: installed here when missing and
 	@# root (CI on a fresh machine); elsewhere the test skips, but fails under CI=true.
 	@command -v chromium >/dev/null || { [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
@@ -42,6 +42,7 @@ check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, pytest
 	$(RUN) ruff format --check pipeline tests bench
 	$(RUN) ruff check pipeline tests bench
 	$(RUN) mypy
+	$(RUN) lint-imports
 	$(RUN) pytest -q
 
 bench: $(VENV)/.synced  ## benchmarks; each prints ratios against a baseline measured in the same run

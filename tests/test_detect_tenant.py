@@ -12,8 +12,8 @@ import duckdb
 import pytest
 from w3c_builder import Rec, licence, write_log
 
+from bench.accuracy import parse_ground_truth, score_findings
 from pipeline.detect import list_rules, run_detections
-from pipeline.detect.accuracy import parse_ground_truth, score_findings
 from pipeline.generate import GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings

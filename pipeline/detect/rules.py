@@ -40,6 +40,8 @@ from pipeline.geo import register_ip_locations
 from pipeline.settings import Settings
 from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
 from pipeline.severity import Severity as Severity
+from pipeline.severity import severity_at_least as severity_at_least  # re-exported
+from pipeline.severity import severity_rank as _severity_rank
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
 #: Parameter names that come from the tenant settings, never from `--param`.
@@ -196,17 +198,6 @@ class DetectSummary:
             "geoip": self.geoip,
             "addresses": self.addresses,
         }
-
-
-def _severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
-def severity_at_least(severity: str | None, threshold: str) -> bool:
-    """True when `severity` is `threshold` or worse (`None` never is)."""
-    if threshold not in SEVERITIES:
-        raise UsageError(f"severity must be one of {', '.join(SEVERITIES)}, not {threshold!r}")
-    return severity is not None and _severity_rank(severity) >= _severity_rank(threshold)
 
 
 def list_rules() -> list[Rule]:
