@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 # `rmslog` run would otherwise compile Typer, pydantic and DuckDB's Python from source (3 s).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help demo test check lint types pytest bench sample-logs clean
+.PHONY: help demo test test-fast check docs lint types pytest bench sample-logs clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, import contrac
 	$(RUN) mypy
 	$(RUN) lint-imports
 	$(RUN) pytest -q
+
+docs: $(VENV)/.synced  ## regenerate docs/reference/ (commands, data dictionary, rules, named queries)
+	$(RUN) python -m pipeline.docs
 
 bench: $(VENV)/.synced  ## benchmarks; each prints ratios against a baseline measured in the same run
 	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done

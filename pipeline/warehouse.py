@@ -1,7 +1,8 @@
 """The DuckDB warehouse: opening it, and the tables and views every stage relies on.
 
-Public names (tables, views, columns) are a contract documented in
-docs/data-dictionary.md; `tests/test_docs.py` keeps the two in step.
+Public names (tables, views, columns) are a contract: each is described in
+`pipeline/dictionary.toml`, from which `make docs` writes docs/reference/data-dictionary.md
+(a table or column without a description fails it, and `tests/test_docs.py`).
 """
 
 from __future__ import annotations
