@@ -45,6 +45,9 @@ check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, import contrac
 	$(RUN) lint-imports
 	$(RUN) pytest -q
 
+test-fast: $(VENV)/.synced  ## pytest without the tests marked slow (> 5 s each); make check runs them all
+	$(RUN) pytest -q -m "not slow"
+
 docs: $(VENV)/.synced  ## regenerate docs/reference/ (commands, data dictionary, rules, named queries)
 	$(RUN) python -m pipeline.docs
 
