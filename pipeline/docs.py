@@ -354,6 +354,9 @@ def main(argv: list[str]) -> int:
     if argv and not check:
         print("usage: python -m pipeline.docs [--check]", file=sys.stderr)
         return 2
+    if not (ROOT / "pyproject.toml").is_file():
+        print(f"docs: {ROOT} is not an rmslog checkout; nothing to write", file=sys.stderr)
+        return 2
     try:
         generated = pages()
     except DocsError as e:
