@@ -30,6 +30,22 @@ def lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
+def wait_until_held(db: Path, child: subprocess.Popen[Any], seconds: float = 120) -> None:
+    """Poll until `child` holds `db` (a writer is refused): it has loaded and opened the
+    warehouse, so its statement runs. A poll, not a sleep a busy machine can outrun."""
+    import duckdb
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert child.poll() is None, f"it ended ({child.returncode}) before holding {db}"
+        try:
+            duckdb.connect(str(db)).close()
+        except duckdb.IOException:
+            return  # the lock is the child's
+        time.sleep(0.05)
+    raise AssertionError(f"{db} was never held within {seconds}s")
+
+
 @pytest.fixture(scope="module")
 def small_db(small_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("shell") / "w.duckdb"
@@ -122,7 +138,7 @@ def test_a_signal_during_a_long_query_stops_it_at_once_with_exit_130(
     child = subprocess.Popen(
         rmslog("query", "--db", small_db, ENDLESS), stderr=subprocess.PIPE, text=True
     )
-    time.sleep(4)  # imports done, the statement running
+    wait_until_held(small_db, child)  # imports done, the statement running
     sent = time.monotonic()
     child.send_signal(sig)
     _, stderr = child.communicate(timeout=60)
@@ -219,8 +235,7 @@ def test_ingest_rides_out_a_query_holding_the_warehouse(small_db: Path, small_lo
         stdout=subprocess.DEVNULL,
     )
     try:
-        time.sleep(2.5)
-        assert reader.poll() is None  # the reader holds the warehouse
+        wait_until_held(small_db, reader)  # the reader holds the warehouse
         result = run("ingest", small_logs, "--db", small_db, "--wait", "30")
     finally:
         reader.wait(timeout=60)
@@ -235,8 +250,7 @@ def test_detect_rides_out_a_query_holding_the_warehouse(small_db: Path) -> None:
         stdout=subprocess.DEVNULL,
     )
     try:
-        time.sleep(2.5)
-        assert reader.poll() is None  # the reader holds the warehouse
+        wait_until_held(small_db, reader)  # the reader holds the warehouse
         result = run("detect", "--db", small_db, "--wait", "30")
     finally:
         reader.wait(timeout=60)
