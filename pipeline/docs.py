@@ -87,6 +87,8 @@ def cli_page() -> str:
         if not (command.help or "").strip():
             problems.append(f"command `{where}` has no help (its docstring or help=)")
         for param in command.params:
+            if getattr(param, "hidden", False):
+                continue
             if not (getattr(param, "help", None) or "").strip():
                 problems.append(f"`{where}`: parameter {param.name!r} has no help=")
     _fail(problems, "Describe them in pipeline/cli.py, then run " + REGENERATE + ".")

@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import duckdb
@@ -94,6 +95,34 @@ def test_the_data_dictionary_refuses_a_table_it_does_not_describe(tmp_path: Path
     holed.write_text(text[:start] + text[end:], encoding="utf-8")
     with pytest.raises(docs.DocsError, match=r"table `refused_files` is not described"):
         docs.data_dictionary_page(holed)
+
+
+def test_the_command_reference_refuses_an_option_without_help(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    option = SimpleNamespace(name="colour", help=None, hidden=False)
+    command = SimpleNamespace(help="Paint the warehouse.", params=[option], hidden=False)
+    monkeypatch.setattr(docs, "_commands", lambda: iter([(["paint"], command)]))
+    with pytest.raises(docs.DocsError, match=r"`rmslog paint`: parameter 'colour' has no help="):
+        docs.cli_page()
+
+
+def test_the_rule_catalogue_refuses_a_rule_without_a_title(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pipeline import sqlfiles
+
+    rule = tmp_path / "quiet.sql"
+    rule.write_text(
+        "-- id: quiet\n-- severity: low\n-- description: Never fires.\n"
+        "-- param: n INTEGER = 1\nSELECT 1\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(sqlfiles, "sql_files", lambda _subdir: [sqlfiles.read_sql_file(rule)])
+    with pytest.raises(docs.DocsError) as failure:
+        docs.rules_page()
+    assert "quiet.sql: no `-- title:` header" in str(failure.value)
+    assert "quiet.sql: parameter n has no `| description`" in str(failure.value)
 
 
 def test_the_generated_catalogues_hold_every_rule_named_query_and_command(
