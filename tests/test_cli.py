@@ -13,6 +13,7 @@ from conftest import DATA
 from pipeline.errors import ExitCode
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_pipeline_and_prints_the_report_path_last(
     cli: Any, tmp_path: Path
 ) -> None:
@@ -43,6 +44,7 @@ def test_ingest_then_query_through_the_cli(cli: Any, small_logs: Path, tmp_path:
     assert out.stdout.splitlines() == ["n", str(summary["rows_stored"])]
 
 
+@pytest.mark.slow
 def test_detect_and_report_through_the_cli(cli: Any, small_logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     cli("ingest", small_logs, "--db", db)

@@ -206,6 +206,7 @@ def _counts(lines: list[str]) -> tuple[int, int]:
     return int(generated.group(1).replace(",", "")), int(ingested.group(1).replace(",", ""))
 
 
+@pytest.mark.slow
 def test_the_readme_shows_what_make_demo_really_prints(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

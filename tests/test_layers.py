@@ -57,6 +57,7 @@ def test_the_import_contracts_fail_when_the_core_imports_a_stage(tmp_path: Path)
 
 
 @pytest.mark.parametrize("module", STAGES)
+@pytest.mark.slow
 def test_stage_does_not_load_plotly_typer_or_rich(module: str) -> None:
     code = (
         f"import sys, {module}; "

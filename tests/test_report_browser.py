@@ -218,6 +218,7 @@ def test_the_problem_detector_sees_errors_and_network_requests(
     assert "network request: https://example.com/x.png" in problems
 
 
+@pytest.mark.slow
 def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
     browser: DevTools, hostile_db: Path, tmp_path: Path
 ) -> None:

@@ -93,6 +93,7 @@ def test_debug_after_the_command_shows_the_traceback_and_keeps_the_exit_code(
     assert "Traceback" in result.stderr and "ZeroDivisionError: a bug" in result.stderr
 
 
+@pytest.mark.slow
 def test_report_into_an_impossible_folder_is_an_output_error(small_db: Path) -> None:
     result = run("report", "--db", small_db, "--out", "/proc/x")
     assert result.returncode == ExitCode.OUTPUT
@@ -110,6 +111,7 @@ def test_report_into_an_unwritable_folder_is_an_output_error(
     assert "Permission denied" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_full_disk_under_an_output_is_an_output_error(small_db: Path) -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
@@ -118,6 +120,7 @@ def test_a_full_disk_under_an_output_is_an_output_error(small_db: Path) -> None:
     assert "cannot write /dev/full: No space left on device" in result.stderr
 
 
+@pytest.mark.slow
 def test_ingest_into_a_truncated_warehouse_is_a_warehouse_error(
     small_db: Path, small_logs: Path, tmp_path: Path
 ) -> None:
@@ -228,6 +231,7 @@ def test_names_of_revealing_functions_inside_strings_are_only_text(
     assert result.stdout.splitlines() == ["s", "duckdb_settings()"]
 
 
+@pytest.mark.slow
 def test_ingest_rides_out_a_query_holding_the_warehouse(small_db: Path, small_logs: Path) -> None:
     reader = subprocess.Popen(
         rmslog("query", "--db", small_db, "--timeout", "4", ENDLESS),
@@ -243,6 +247,7 @@ def test_ingest_rides_out_a_query_holding_the_warehouse(small_db: Path, small_lo
     assert reader.returncode == ExitCode.QUERY  # it was the reader's --timeout that ended it
 
 
+@pytest.mark.slow
 def test_detect_rides_out_a_query_holding_the_warehouse(small_db: Path) -> None:
     reader = subprocess.Popen(
         rmslog("query", "--db", small_db, "--timeout", "4", ENDLESS),
@@ -313,6 +318,7 @@ def test_a_small_query_imports_no_heavy_module(small_db: Path) -> None:
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
+@pytest.mark.slow
 def test_no_command_imports_pandas(small_db: Path, small_logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     for args in (
@@ -325,6 +331,7 @@ def test_no_command_imports_pandas(small_db: Path, small_logs: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("command", ["detect", "report"])
+@pytest.mark.slow
 def test_detect_and_report_do_not_import_pandas(
     small_logs: Path, tmp_path: Path, command: str
 ) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import rmslog
 from test_ingest_recovery import hold_warehouse
 
@@ -152,6 +153,7 @@ def test_watch_waits_out_a_busy_warehouse_and_then_catches_up(
     assert seen[-1] is None and status.rows_stored == stored(db)[0] > 0
 
 
+@pytest.mark.slow
 def test_rmslog_watch_stops_cleanly_on_ctrl_c_with_a_summary(
     small_logs: Path, tmp_path: Path
 ) -> None:
@@ -194,6 +196,7 @@ def _blob_row_ids(feed: Path) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_generate_follow_feeds_watch_and_every_record_arrives_exactly_once(
     tmp_path: Path,
 ) -> None:
