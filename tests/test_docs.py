@@ -140,6 +140,7 @@ def test_the_generated_catalogues_hold_every_rule_named_query_and_command(
         assert f"\n## {' '.join(['rmslog', *path])}\n" in cli_page
 
 
+@pytest.mark.slow
 def test_the_docs_generator_checks_without_writing(
     generated: dict[Path, str], tmp_path: Path
 ) -> None:

@@ -238,6 +238,7 @@ def test_legacy_byok_operations_carry_their_old_names_before_july_2016(generate:
 # --- rhythm and timing ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_people_work_local_hours_and_rest_at_weekends_and_holidays(generate: Generate) -> None:
     folder = generate(region="eu", start=date(2026, 12, 14), days=21)  # Christmas inside
     profile = {p["user_id"]: p["profile"] for p in _truth(folder)["world"]["people"]}
@@ -264,6 +265,7 @@ def test_people_work_local_hours_and_rest_at_weekends_and_holidays(generate: Gen
     assert counts[date(2026, 12, 24)] > 0.5 * workday  # Christmas Eve is a working day there
 
 
+@pytest.mark.slow
 def test_blobs_hold_records_a_minute_out_of_order_and_a_late_tail_in_later_blobs(
     generate: Generate,
 ) -> None:
@@ -354,6 +356,7 @@ def test_reference_rules_find_every_incident_and_nothing_else(generate: Generate
 
 
 @pytest.mark.parametrize("region", ["na", "eu", "ap"])
+@pytest.mark.slow
 def test_a_clean_tenant_triggers_no_reference_rule(generate: Generate, region: str) -> None:
     folder = generate(region=region, users=60, days=21)
     tz = _truth(folder)["options"]["timezone"]
@@ -407,6 +410,7 @@ def _located(folder: Path) -> pl.DataFrame:
     return frame.join(geo, on="c-ip", how="left")
 
 
+@pytest.mark.slow
 def test_geoip_mmdb_locates_every_address_in_the_geolite2_city_record_shape(
     generate: Generate,
 ) -> None:
@@ -426,6 +430,7 @@ def test_geoip_mmdb_locates_every_address_in_the_geolite2_city_record_shape(
         assert db.get("10.1.2.3") is None and db.get("100.64.1.1") is None
 
 
+@pytest.mark.slow
 def test_addresses_are_public_never_private_shared_or_documentation_space(
     generate: Generate,
 ) -> None:
@@ -447,6 +452,7 @@ def test_networks_sit_in_plausible_places_with_plausible_accuracy(generate: Gene
     assert all(n["country"] != "US" for n in nets if n["kind"] == "attacker")
 
 
+@pytest.mark.slow
 def test_phones_hop_across_many_carrier_networks_within_a_day(generate: Generate) -> None:
     frame = _located(generate(**WORLD)).filter(pl.col("kind") == "mobile")
     net16 = pl.col("c-ip").str.extract(r"^(\d+\.\d+)\.")
@@ -525,6 +531,7 @@ def test_trips_fly_no_faster_than_an_airliner_and_nobody_is_online_in_the_air(
         assert set(there["city"].to_list()) <= {trip["to"], *_vpn_cities(folder)}, trip
 
 
+@pytest.mark.slow
 def test_travellers_keep_the_destinations_local_hours(generate: Generate) -> None:
     folder = generate(**WORLD)  # New York: abroad is 5-14 hours ahead
     frame = _frame(folder).filter(pl.col("request-type").is_in(OPENS))

@@ -90,6 +90,7 @@ def stored(db: Path) -> tuple[int, int, int]:
         con.close()
 
 
+@pytest.mark.slow
 def test_watch_stores_every_record_of_new_blobs_and_a_growing_file_exactly_once(
     small_logs: Path, tmp_path: Path
 ) -> None:
