@@ -160,6 +160,16 @@ def generate(
     speed: Annotated[
         float, typer.Option(help="With --follow: simulated seconds per wall second.")
     ] = 60.0,
+    keyvault_logs: Annotated[
+        bool,
+        typer.Option(
+            "--keyvault-logs",
+            help="Also write the vault's Key Vault AuditEvent logs (byok-keyvault; not --follow).",
+        ),
+    ] = False,
+    keyvault_format: Annotated[
+        str, typer.Option(help='Key Vault blobs: jsonl, or records ({"records": [...]}).')
+    ] = "jsonl",
 ) -> None:
     """Simulate a tenant and write its usage logs, with ground-truth.json beside them.
 
@@ -186,8 +196,10 @@ def generate(
             log_version=log_version,
             layout=layout or ("blobs" if follow else "daily"),
             gzip=gzip,
-            scenarios=parse_scenarios(scenarios),
+            scenarios=parse_scenarios(scenarios, keyvault=keyvault_logs),
             blob_minutes=blob_minutes,
+            keyvault_logs=keyvault_logs,
+            keyvault_format=keyvault_format,
         )
         with _writing(out_dir):
             run = (

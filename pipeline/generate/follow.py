@@ -71,6 +71,11 @@ def follow_logs(
     incidents whose records are all written."""
     if options.layout != "blobs":
         raise UsageError("--follow writes numbered blobs; use --layout blobs")
+    if options.keyvault_logs:
+        raise UsageError(
+            "--keyvault-logs is for batch generation only: Key Vault's hourly blobs grow "
+            "during their hour, which --follow does not simulate; drop one of the two"
+        )
     if speed <= 0:
         raise UsageError("--speed must be > 0 (simulated seconds per wall second)")
     sim = Simulation(options, endless=True)
