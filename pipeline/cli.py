@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from signal import SIGINT, SIGTERM
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 from rich.markup import escape
 
 from pipeline.errors import ExitCode, NoDataError, OutputError, RmslogError, UsageError
+from pipeline.interrupts import stop_on_signals
 from pipeline.report.period import PeriodKind
 from pipeline.schema import Topology
 from pipeline.severity import Severity
@@ -72,6 +70,10 @@ def _date_option(name: str, help: str) -> Any:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+FailOnOption = Annotated[
+    Severity | None,
+    typer.Option("--fail-on", help="Exit 1 when a finding of this severity or worse exists."),
+]
 LakeOption = Annotated[
     Path | None,
     typer.Option("--lake", help="Also write stored rows as Parquet: DIR/requests/day=.../"),
@@ -288,7 +290,7 @@ def watch(
 
     from pipeline.ingest import watch_folder
 
-    with _errors(), _stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
+    with _errors(), stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
         status = watch_folder(
             directory,
             _db(db),
@@ -305,18 +307,6 @@ def watch(
         _print_json(status.as_dict())
     if status.files_refused:
         raise typer.Exit(int(ExitCode.INPUT))
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by Ctrl-C (SIGINT) or SIGTERM, instead of an exception mid-write."""
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (SIGINT, SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _watch_view(st: WatchStatus) -> Table:
@@ -354,9 +344,7 @@ def detect(
     config: Annotated[
         Path | None, typer.Option(help="Settings file [default: $RMSLOG_CONFIG or ./rmslog.toml].")
     ] = None,
-    fail_on: Annotated[
-        Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
-    ] = None,
+    fail_on: FailOnOption = None,
     wait: WaitOption = WAIT_SECONDS,
     full: Annotated[
         bool, typer.Option("--full", help="Re-judge all days, not only those data arrived in.")
@@ -433,9 +421,7 @@ def report(
     ] = None,
     yesterday: Annotated[bool, typer.Option("--yesterday", help="Anchor on yesterday.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="html,csv,json,parquet,xlsx")] = "html",
-    fail_on: Annotated[
-        str | None, typer.Option(help="Exit 1 if a finding at/above low|medium|high exists.")
-    ] = None,
+    fail_on: FailOnOption = None,
     pseudonymize: Annotated[
         bool, typer.Option("--pseudonymize", help="Hash user ids and IPs (keyed HMAC).")
     ] = False,
