@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 # `rmslog` run would otherwise compile Typer, pydantic and DuckDB's Python from source (3 s).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help demo test check lint types pytest bench sample-logs clean
+.PHONY: help demo test test-fast check docs lint types pytest bench sample-logs clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ demo: $(VENV)/.synced  ## generate a sample tenant, ingest, detect, report; prin
 
 test: check  ## everything CI runs: format, lint, types, tests, notebooks
 
-check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, pytest
+check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, import contracts, pytest
 	@# The report's browser test needs Debian's chromium: installed here when missing and
 	@# root (CI on a fresh machine); elsewhere the test skips, but fails under CI=true.
 	@command -v chromium >/dev/null || { [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
@@ -42,7 +42,14 @@ check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, pytest
 	$(RUN) ruff format --check pipeline tests bench
 	$(RUN) ruff check pipeline tests bench
 	$(RUN) mypy
+	$(RUN) lint-imports
 	$(RUN) pytest -q
+
+test-fast: $(VENV)/.synced  ## pytest without the tests marked slow (> 5 s each); make check runs them all
+	$(RUN) pytest -q -m "not slow"
+
+docs: $(VENV)/.synced  ## regenerate docs/reference/ (commands, data dictionary, rules, named queries)
+	$(RUN) python -m pipeline.docs
 
 bench: $(VENV)/.synced  ## benchmarks; each prints ratios against a baseline measured in the same run
 	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b; done

@@ -11,7 +11,7 @@ the logs (`geoip.mmdb`, as `detect --geoip` would use it) and without one (where
    Per rule: incidents, incidents found, findings, findings that match an incident,
    precision, recall and findings per incident found, summed over the seeds; then recall
    per scenario (found by any rule scored against it). Matching rules are in
-   `pipeline/detect/accuracy.py` (same scenario, same entity, windows overlap with a
+   `bench/accuracy.py` (same scenario, same entity, windows overlap with a
    15-minute slack; `new-network` is scored against `impossible-travel`).
 2. Clean tenants: 30 days, 500 people, no incidents; one in New York, one in Singapore
    (VPN exits as far as Sydney) moving to BYOK in Key Vault on day 8 (key calls ramp up
@@ -32,16 +32,16 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-from common import OUT, ensure_warehouse, section
-
-from pipeline.detect import list_rules, run_detections
-from pipeline.detect.accuracy import (
+from accuracy import (
     RuleScore,
     format_scores,
     read_ground_truth,
     rule_scenarios,
     score_findings,
 )
+from common import OUT, ensure_warehouse, section
+
+from pipeline.detect import list_rules, run_detections
 from pipeline.generate import ALL_SCENARIOS, GenerateOptions
 from pipeline.schema import Topology
 from pipeline.settings import Settings

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pipeline.errors import UsageError
+
 
 class Severity(StrEnum):
     LOW = "low"
@@ -13,3 +15,15 @@ class Severity(StrEnum):
 
 
 SEVERITIES = tuple(s.value for s in Severity)
+
+
+def severity_rank(severity: str) -> int:
+    """0 for `low` up to 2 for `high`; a name outside `SEVERITIES` ranks above them all."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def severity_at_least(severity: str | None, threshold: str) -> bool:
+    """True when `severity` is `threshold` or worse (`None` never is)."""
+    if threshold not in SEVERITIES:
+        raise UsageError(f"severity must be one of {', '.join(SEVERITIES)}, not {threshold!r}")
+    return severity is not None and severity_rank(severity) >= severity_rank(threshold)

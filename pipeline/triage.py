@@ -29,40 +29,13 @@ import duckdb
 from pipeline.errors import UsageError
 from pipeline.severity import SEVERITIES
 
-#: The schema migration that adds the tables (see `pipeline.warehouse.MIGRATIONS`).
-MIGRATION_VERSION = 7
-
+#: Its tables (`finding_triage`, `suppressions`) come with migration 7 of
+#: `pipeline.warehouse.MIGRATIONS`.
 STATUSES = ("open", "investigating", "resolved", "false-positive", "benign")
 #: Findings closed as not a threat: they no longer count for `--fail-on`.
 CLOSED = ("false-positive", "benign")
 #: Longest owner, note or reason kept (characters); longer text is refused, not cut.
 MAX_TEXT = 4000
-
-MIGRATION_STATEMENTS = (
-    """CREATE TABLE finding_triage (
-        change_id BIGINT PRIMARY KEY,
-        finding_id VARCHAR NOT NULL,
-        rule VARCHAR,
-        entity VARCHAR,
-        status VARCHAR NOT NULL,
-        owner VARCHAR,
-        note VARCHAR,
-        changed_at TIMESTAMP NOT NULL,
-        changed_by VARCHAR NOT NULL
-    )""",
-    """CREATE TABLE suppressions (
-        suppression_id BIGINT PRIMARY KEY,
-        rule VARCHAR NOT NULL,
-        entity VARCHAR NOT NULL,
-        reason VARCHAR NOT NULL,
-        owner VARCHAR NOT NULL,
-        until DATE NOT NULL,
-        created_at TIMESTAMP NOT NULL,
-        created_by VARCHAR NOT NULL,
-        lifted_at TIMESTAMP,
-        lifted_by VARCHAR
-    )""",
-)
 
 #: The findings as an auditor works them at `$now`: every current finding (firing) and
 #: every triaged finding that stopped firing, with its latest triage state and the

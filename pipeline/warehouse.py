@@ -1,7 +1,8 @@
 """The DuckDB warehouse: opening it, and the tables and views every stage relies on.
 
-Public names (tables, views, columns) are a contract documented in
-docs/data-dictionary.md; `tests/test_docs.py` keeps the two in step.
+Public names (tables, views, columns) are a contract: each is described in
+`pipeline/dictionary.toml`, from which `make docs` writes docs/reference/data-dictionary.md
+(a table or column without a description fails it, and `tests/test_docs.py`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import derive, interrupts, schema, triage
+from pipeline import derive, interrupts, schema
 from pipeline.dberrors import is_lock_conflict
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
@@ -320,9 +321,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        triage.MIGRATION_VERSION,
+        7,
         "the auditor's work: finding_triage (append-only audit trail) and suppressions",
-        triage.MIGRATION_STATEMENTS,
+        (
+            """CREATE TABLE finding_triage (
+            change_id BIGINT PRIMARY KEY,
+            finding_id VARCHAR NOT NULL,
+            rule VARCHAR,
+            entity VARCHAR,
+            status VARCHAR NOT NULL,
+            owner VARCHAR,
+            note VARCHAR,
+            changed_at TIMESTAMP NOT NULL,
+            changed_by VARCHAR NOT NULL
+        )""",
+            """CREATE TABLE suppressions (
+            suppression_id BIGINT PRIMARY KEY,
+            rule VARCHAR NOT NULL,
+            entity VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            owner VARCHAR NOT NULL,
+            until DATE NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            created_by VARCHAR NOT NULL,
+            lifted_at TIMESTAMP,
+            lifted_by VARCHAR
+        )""",
+        ),
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

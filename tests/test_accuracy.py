@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from w3c_builder import Rec, write_log
 
-from pipeline.detect import run_detections
-from pipeline.detect.accuracy import (
+from bench.accuracy import (
     format_scores,
     parse_ground_truth,
     read_ground_truth,
     score_findings,
 )
+from pipeline.detect import run_detections
 from pipeline.errors import UsageError
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings

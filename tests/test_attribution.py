@@ -167,6 +167,7 @@ def test_key_call_without_correlation_id_is_an_orphan(
     ("topology", "version"),
     [(Topology.BYOK_KEYVAULT, "1.1-admin"), (Topology.BYOK_LEGACY, "1.0")],
 )
+@pytest.mark.slow
 def test_generated_blobs_with_late_records_leave_no_key_call_unattributed(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, topology: Topology, version: str
 ) -> None:

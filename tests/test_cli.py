@@ -13,6 +13,7 @@ from conftest import DATA
 from pipeline.errors import ExitCode
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_pipeline_and_prints_the_report_path_last(
     cli: Any, tmp_path: Path
 ) -> None:
@@ -43,6 +44,7 @@ def test_ingest_then_query_through_the_cli(cli: Any, small_logs: Path, tmp_path:
     assert out.stdout.splitlines() == ["n", str(summary["rows_stored"])]
 
 
+@pytest.mark.slow
 def test_detect_and_report_through_the_cli(cli: Any, small_logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     cli("ingest", small_logs, "--db", db)
@@ -82,11 +84,30 @@ def test_unknown_rule_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     assert "unknown rule(s) no-such-rule" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "command", ["generate", "ingest", "watch", "detect", "report", "query", "queries", "demo"]
-)
-def test_every_command_has_help_with_an_example(cli: Any, command: str) -> None:
-    result = cli(command, "--help")
+def leaf_commands() -> list[tuple[str, ...]]:
+    """Every command that runs something (`settings show`, not `settings`), from the app."""
+    import typer.main
+
+    from pipeline.cli import app
+
+    def walk(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = []
+        for name, command in group.commands.items():
+            sub = getattr(command, "commands", None)
+            out += walk(command, (*path, name)) if sub is not None else [(*path, name)]
+        return out
+
+    return walk(typer.main.get_command(app), ())
+
+
+def test_the_command_list_comes_from_the_app() -> None:
+    commands = {" ".join(c) for c in leaf_commands()}
+    assert {"generate", "ingest", "detect", "report", "query", "settings show"} <= commands
+
+
+@pytest.mark.parametrize("command", leaf_commands(), ids=" ".join)
+def test_every_command_has_help_with_an_example(cli: Any, command: tuple[str, ...]) -> None:
+    result = cli(*command, "--help")
     assert result.exit_code == 0
     assert "Example: rmslog" in result.stdout
 

@@ -100,6 +100,7 @@ def test_detect_on_a_warehouse_held_by_another_process_waits_then_exits_4(
         holder.wait()
 
 
+@pytest.mark.slow
 def test_an_incremental_detect_raises_source_changed_when_no_record_arrived(
     cli: Any, tmp_path: Path
 ) -> None:

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 from w3c_builder import Rec, licence, write_log
 
+from bench.accuracy import parse_ground_truth, score_findings
 from pipeline.detect import list_rules, run_detections
-from pipeline.detect.accuracy import parse_ground_truth, score_findings
 from pipeline.generate import GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings
@@ -164,6 +164,7 @@ def _incidents(
 
 
 @pytest.mark.parametrize("located", [True, False])
+@pytest.mark.slow
 def test_normal_traffic_of_a_generated_tenant_makes_no_finding(
     warehouse: duckdb.DuckDBPyConnection, tenant_logs: Path, located: bool
 ) -> None:
@@ -175,6 +176,7 @@ def test_normal_traffic_of_a_generated_tenant_makes_no_finding(
     assert summary.addresses > 100 and (summary.geoip is not None) == located
 
 
+@pytest.mark.slow
 def test_each_rule_finds_its_hidden_incident_and_nothing_else(
     warehouse: duckdb.DuckDBPyConnection, tenant_logs: Path, tmp_path: Path
 ) -> None:

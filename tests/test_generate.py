@@ -112,6 +112,7 @@ def test_daily_layout_writes_one_file_per_utc_day_named_like_the_download_cmdlet
     assert (frame["file"] == "rmslog-" + frame["date"] + ".log").all()
 
 
+@pytest.mark.slow
 def test_ids_have_the_documented_guid_shapes(generate: Generate) -> None:
     raw = read_folder(generate(scenarios=SCENARIOS)).records
     assert raw["row-id"].str.contains(f"^{GUID}$").all()
@@ -136,6 +137,7 @@ def test_quoted_fields_are_single_quoted_and_the_others_are_bare(generate: Gener
     assert raw["time"].str.contains(r"^\d\d:\d\d:\d\d$").all()
 
 
+@pytest.mark.slow
 def test_file_names_include_non_ascii_text_and_apostrophes(generate: Generate) -> None:
     names = _frame(generate(users=60))["file-name"].drop_nulls().unique()
     assert names.str.contains(r"[^\x00-\x7f]").any()
@@ -143,6 +145,7 @@ def test_file_names_include_non_ascii_text_and_apostrophes(generate: Generate) -
     assert names.str.contains(f"^{GUID}$").any()  # Office files often show a GUID
 
 
+@pytest.mark.slow
 def test_service_identities_and_the_connector_work_around_the_clock(generate: Generate) -> None:
     frame = _frame(generate())
     service = frame.filter(pl.col("user-id").str.starts_with("microsoftrmsonline@"))
@@ -198,6 +201,7 @@ def test_key_vault_tenants_use_key_vault_operations(generate: Generate) -> None:
     assert not any(t.startswith("KMSP") for t in types)
 
 
+@pytest.mark.slow
 def test_moving_to_byok_ramps_key_calls_up_over_weeks(generate: Generate) -> None:
     folder = generate(
         topology=Topology.BYOK_KEYVAULT, start=date(2026, 9, 1), days=42, byok_from=date(2026, 9, 8)
@@ -234,6 +238,7 @@ def test_legacy_byok_operations_carry_their_old_names_before_july_2016(generate:
 # --- rhythm and timing ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_people_work_local_hours_and_rest_at_weekends_and_holidays(generate: Generate) -> None:
     folder = generate(region="eu", start=date(2026, 12, 14), days=21)  # Christmas inside
     profile = {p["user_id"]: p["profile"] for p in _truth(folder)["world"]["people"]}
@@ -260,6 +265,7 @@ def test_people_work_local_hours_and_rest_at_weekends_and_holidays(generate: Gen
     assert counts[date(2026, 12, 24)] > 0.5 * workday  # Christmas Eve is a working day there
 
 
+@pytest.mark.slow
 def test_blobs_hold_records_a_minute_out_of_order_and_a_late_tail_in_later_blobs(
     generate: Generate,
 ) -> None:
@@ -336,6 +342,7 @@ def test_ground_truth_rows_exist_and_match_each_incidents_entity_and_window(
             assert entity in rows["user-id"].to_list()
 
 
+@pytest.mark.slow
 def test_reference_rules_find_every_incident_and_nothing_else(generate: Generate) -> None:
     for region in ("na", "eu", "ap"):
         folder = generate(scenarios=SCENARIOS, region=region)
@@ -349,6 +356,7 @@ def test_reference_rules_find_every_incident_and_nothing_else(generate: Generate
 
 
 @pytest.mark.parametrize("region", ["na", "eu", "ap"])
+@pytest.mark.slow
 def test_a_clean_tenant_triggers_no_reference_rule(generate: Generate, region: str) -> None:
     folder = generate(region=region, users=60, days=21)
     tz = _truth(folder)["options"]["timezone"]
@@ -402,6 +410,7 @@ def _located(folder: Path) -> pl.DataFrame:
     return frame.join(geo, on="c-ip", how="left")
 
 
+@pytest.mark.slow
 def test_geoip_mmdb_locates_every_address_in_the_geolite2_city_record_shape(
     generate: Generate,
 ) -> None:
@@ -421,6 +430,7 @@ def test_geoip_mmdb_locates_every_address_in_the_geolite2_city_record_shape(
         assert db.get("10.1.2.3") is None and db.get("100.64.1.1") is None
 
 
+@pytest.mark.slow
 def test_addresses_are_public_never_private_shared_or_documentation_space(
     generate: Generate,
 ) -> None:
@@ -442,6 +452,7 @@ def test_networks_sit_in_plausible_places_with_plausible_accuracy(generate: Gene
     assert all(n["country"] != "US" for n in nets if n["kind"] == "attacker")
 
 
+@pytest.mark.slow
 def test_phones_hop_across_many_carrier_networks_within_a_day(generate: Generate) -> None:
     frame = _located(generate(**WORLD)).filter(pl.col("kind") == "mobile")
     net16 = pl.col("c-ip").str.extract(r"^(\d+\.\d+)\.")
@@ -487,6 +498,7 @@ def test_helpdesk_admins_have_a_busy_day_of_four_to_nine_users_now_and_then() ->
     assert all(4 <= b["cases"] <= 9 for b in busy)
 
 
+@pytest.mark.slow
 def test_trips_fly_no_faster_than_an_airliner_and_nobody_is_online_in_the_air(
     generate: Generate,
 ) -> None:
@@ -519,6 +531,7 @@ def test_trips_fly_no_faster_than_an_airliner_and_nobody_is_online_in_the_air(
         assert set(there["city"].to_list()) <= {trip["to"], *_vpn_cities(folder)}, trip
 
 
+@pytest.mark.slow
 def test_travellers_keep_the_destinations_local_hours(generate: Generate) -> None:
     folder = generate(**WORLD)  # New York: abroad is 5-14 hours ahead
     frame = _frame(folder).filter(pl.col("request-type").is_in(OPENS))
@@ -542,6 +555,7 @@ def _vpn_cities(folder: Path) -> set[str]:
     return {n["city"] for n in _truth(folder)["world"]["networks"] if n["kind"] == "vpn-exit"}
 
 
+@pytest.mark.slow
 def test_vpn_users_show_exits_in_other_cities_and_nobody_else_does(generate: Generate) -> None:
     folder = generate(**WORLD)
     vpn = {p["user_id"] for p in _truth(folder)["world"]["people"] if p["vpn"]}
@@ -549,6 +563,7 @@ def test_vpn_users_show_exits_in_other_cities_and_nobody_else_does(generate: Gen
     assert via and via <= vpn and len(via) >= 0.7 * len(vpn)
 
 
+@pytest.mark.slow
 def test_the_stolen_session_comes_from_a_distant_country_minutes_after_the_owner(
     generate: Generate,
 ) -> None:
@@ -648,6 +663,7 @@ def _stop_after(folder: Path, blobs: int, stop: threading.Event) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.slow
 def test_follow_writes_blobs_until_signalled_then_exits_cleanly(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "feed"
     cmd = [sys.executable, "-m", "pipeline", "generate", str(out), "--days", "1"]

@@ -236,6 +236,7 @@ def test_small_chunks_give_the_same_warehouse_as_whole_files(
     )
 
 
+@pytest.mark.slow
 def test_generated_logs_give_the_same_warehouse_through_both_paths(
     many_logs: Path, tmp_path: Path
 ) -> None:

@@ -39,6 +39,7 @@ def lake_rows(lake: Path) -> list[tuple[object, ...]]:
         con.close()
 
 
+@pytest.mark.slow
 def test_killing_ingest_mid_way_and_running_it_again_equals_one_clean_run(
     many_logs: Path, tmp_path: Path
 ) -> None:
@@ -100,6 +101,7 @@ def hold_warehouse(db: Path, seconds: float) -> subprocess.Popen[str]:
     return holder
 
 
+@pytest.mark.slow
 def test_a_second_ingest_fails_with_exit_code_4_while_the_warehouse_is_busy(
     small_logs: Path, tmp_path: Path
 ) -> None:
@@ -118,6 +120,7 @@ def test_a_second_ingest_fails_with_exit_code_4_while_the_warehouse_is_busy(
     assert committed_files(db) == 0
 
 
+@pytest.mark.slow
 def test_a_second_ingest_with_wait_goes_on_once_the_first_is_done(
     small_logs: Path, tmp_path: Path
 ) -> None:
@@ -134,6 +137,7 @@ def test_a_second_ingest_with_wait_goes_on_once_the_first_is_done(
 
 
 @pytest.mark.parametrize("wait", ["0", "60"])
+@pytest.mark.slow
 def test_two_ingests_of_the_same_logs_at_once_never_store_a_record_twice(
     wait: str, many_logs: Path, tmp_path: Path
 ) -> None:

@@ -57,6 +57,7 @@ def test_notebook_imports_only_the_package_plotly_polars_and_the_standard_librar
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_notebook_runs_on_the_sample_logs_and_draws_plotly_charts(
     path: Path, venv_kernel: str
 ) -> None:

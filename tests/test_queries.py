@@ -535,6 +535,7 @@ FEEDER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_queries_succeed_while_rmslog_watch_keeps_ingesting(tmp_path: Path) -> None:
     db, work, stop = tmp_path / "w.duckdb", tmp_path / "work", tmp_path / "stop"
     work.mkdir()

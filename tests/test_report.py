@@ -481,6 +481,7 @@ def _changed_source_case(cli: Any, tmp_path: Path) -> tuple[Path, Path, Path]:
     return logs, log, db
 
 
+@pytest.mark.slow
 def test_a_source_changed_after_reading_is_a_high_finding_shown_in_completeness(
     cli: Any, tmp_path: Path
 ) -> None:
@@ -522,6 +523,7 @@ def test_the_manifest_command_no_longer_matches_for_a_source_changed_after_readi
     assert manifest["sha256"] == first.hexdigest()
 
 
+@pytest.mark.slow
 def test_a_huge_rejected_line_is_kept_cut_with_its_length_and_hash_and_stays_out_of_the_report(
     cli: Any, tmp_path: Path
 ) -> None:

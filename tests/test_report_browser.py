@@ -3,8 +3,9 @@
 Chromium is driven over the DevTools protocol through `--remote-debugging-pipe` (JSON
 messages on fds 3 and 4, NUL-terminated): no WebSocket library, no browser download.
 The page must render its three charts with no console error, no exception and no network
-request, and a hostile file name must show as text. The screenshot is kept in
-`test-artifacts/report.png` for a human to look at.
+request, and a hostile file name must show as text. The screenshot is kept under pytest's
+temporary folder (`report.png` in the test's `tmp_path`; pytest keeps the last three runs,
+under `pytest --basetemp=DIR` in DIR) for a human to look at, never in the checkout.
 
 Without Chromium the test is skipped on a laptop and FAILS under CI=true (`make check`
 installs it there).
@@ -32,7 +33,6 @@ from pipeline.report import PeriodKind, ReportOptions, build_report, period_of
 from pipeline.settings import Settings
 from pipeline.warehouse import open_warehouse
 
-ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 HOSTILE_FILE = "<img src=x onerror=alert(1)>.docx"
 HOSTILE_USER = "</script><img src=x onerror=alert(1)>"
 FLAGS = [
@@ -209,12 +209,16 @@ def test_the_problem_detector_sees_errors_and_network_requests(
         encoding="utf-8",
     )
     _open(browser, bad)
-    time.sleep(0.5)  # let the timer throw
+    deadline = time.monotonic() + 30
+    while not any("late" in p for p in _problems(browser.events)):  # the timer throws
+        assert time.monotonic() < deadline, _problems(browser.events)
+        time.sleep(0.05)
     problems = "\n".join(_problems(browser.events))
     assert "console.error" in problems and "late" in problems
     assert "network request: https://example.com/x.png" in problems
 
 
+@pytest.mark.slow
 def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
     browser: DevTools, hostile_db: Path, tmp_path: Path
 ) -> None:
@@ -273,7 +277,7 @@ def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
         "r.cells[7].textContent)"
     )
     assert statuses == ["open", "open", "open"]
-    _screenshot(browser, ARTIFACTS / "report.png")
+    _screenshot(browser, tmp_path / "report.png")
     assert _problems(browser.events) == []
 
 
@@ -286,7 +290,14 @@ def _screenshot(browser: DevTools, path: Path) -> None:
         deviceScaleFactor=1,
         mobile=False,
     )
-    time.sleep(1)  # plotly redraws responsive charts for the new viewport
+    # Plotly redraws responsive charts for the new viewport: wait until each fills its box.
+    browser.wait_for(
+        "document.documentElement.clientWidth === 1280 && "
+        "Array.from(document.querySelectorAll('.js-plotly-plot')).every(p => {"
+        " const svg = p.querySelector('.main-svg');"
+        " return svg && Math.abs(svg.getBoundingClientRect().width"
+        " - p.getBoundingClientRect().width) < 2; })"
+    )
     shot = browser.call("Page.captureScreenshot", format="png")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))

@@ -53,6 +53,7 @@ def test_ingest_then_report_fail_on_high_detects_first_instead_of_saying_all_cle
     assert "No finding of the detection rules overlaps this period." not in html
 
 
+@pytest.mark.slow
 def test_no_detect_on_a_warehouse_never_detected_puts_a_banner_and_fail_on_exits_9(
     cli: Any, ingested: Path, tmp_path: Path
 ) -> None:
@@ -71,6 +72,7 @@ def test_no_detect_on_a_warehouse_never_detected_puts_a_banner_and_fail_on_exits
         assert con.sql("SELECT count(*) FROM detect_runs").fetchall() == [(0,)]
 
 
+@pytest.mark.slow
 def test_records_arriving_after_detect_make_findings_stale_until_report_brings_them_up(
     cli: Any, ingested: Path, tmp_path: Path
 ) -> None:
@@ -89,6 +91,7 @@ def test_records_arriving_after_detect_make_findings_stale_until_report_brings_t
     assert "(incremental," in fresh.stderr and BANNER not in _html(out)
 
 
+@pytest.mark.slow
 def test_changed_settings_make_findings_stale(cli: Any, ingested: Path, tmp_path: Path) -> None:
     assert cli("detect", "--db", ingested).exit_code == 0
     assert cli("settings", "set", "tenant.timezone", "Asia/Tokyo", "--db", ingested).exit_code == 0

@@ -132,6 +132,7 @@ def test_pseudonymised_ips_keep_their_location(located_db: Path, small_logs: Pat
     assert "Microsoft" in top.get_column("location").to_list()
 
 
+@pytest.mark.slow
 def test_report_geoip_option_locates_for_that_run_only(
     located_db: Path, small_logs: Path, tmp_path: Path, cli: Any
 ) -> None:

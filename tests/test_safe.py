@@ -4,6 +4,7 @@ import re
 from datetime import datetime
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ cells = st.text(alphabet=st.characters(codec="utf-8"), max_size=20) | st.sampled
 )
 
 
+@pytest.mark.slow
 @given(st.lists(st.none() | cells, max_size=20))
 def test_no_neutralised_cell_starts_a_formula_and_the_value_is_recoverable(
     values: list[str | None],

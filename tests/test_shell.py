@@ -30,6 +30,22 @@ def lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
+def wait_until_held(db: Path, child: subprocess.Popen[Any], seconds: float = 120) -> None:
+    """Poll until `child` holds `db` (a writer is refused): it has loaded and opened the
+    warehouse, so its statement runs. A poll, not a sleep a busy machine can outrun."""
+    import duckdb
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert child.poll() is None, f"it ended ({child.returncode}) before holding {db}"
+        try:
+            duckdb.connect(str(db)).close()
+        except duckdb.IOException:
+            return  # the lock is the child's
+        time.sleep(0.05)
+    raise AssertionError(f"{db} was never held within {seconds}s")
+
+
 @pytest.fixture(scope="module")
 def small_db(small_logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("shell") / "w.duckdb"
@@ -77,6 +93,7 @@ def test_debug_after_the_command_shows_the_traceback_and_keeps_the_exit_code(
     assert "Traceback" in result.stderr and "ZeroDivisionError: a bug" in result.stderr
 
 
+@pytest.mark.slow
 def test_report_into_an_impossible_folder_is_an_output_error(small_db: Path) -> None:
     result = run("report", "--db", small_db, "--out", "/proc/x")
     assert result.returncode == ExitCode.OUTPUT
@@ -94,6 +111,7 @@ def test_report_into_an_unwritable_folder_is_an_output_error(
     assert "Permission denied" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_full_disk_under_an_output_is_an_output_error(small_db: Path) -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
@@ -102,6 +120,7 @@ def test_a_full_disk_under_an_output_is_an_output_error(small_db: Path) -> None:
     assert "cannot write /dev/full: No space left on device" in result.stderr
 
 
+@pytest.mark.slow
 def test_ingest_into_a_truncated_warehouse_is_a_warehouse_error(
     small_db: Path, small_logs: Path, tmp_path: Path
 ) -> None:
@@ -122,7 +141,7 @@ def test_a_signal_during_a_long_query_stops_it_at_once_with_exit_130(
     child = subprocess.Popen(
         rmslog("query", "--db", small_db, ENDLESS), stderr=subprocess.PIPE, text=True
     )
-    time.sleep(4)  # imports done, the statement running
+    wait_until_held(small_db, child)  # imports done, the statement running
     sent = time.monotonic()
     child.send_signal(sig)
     _, stderr = child.communicate(timeout=60)
@@ -212,6 +231,7 @@ def test_names_of_revealing_functions_inside_strings_are_only_text(
     assert result.stdout.splitlines() == ["s", "duckdb_settings()"]
 
 
+@pytest.mark.slow
 def test_ingest_rides_out_a_query_holding_the_warehouse(small_db: Path, small_logs: Path) -> None:
     reader = subprocess.Popen(
         rmslog("query", "--db", small_db, "--timeout", "4", ENDLESS),
@@ -219,8 +239,7 @@ def test_ingest_rides_out_a_query_holding_the_warehouse(small_db: Path, small_lo
         stdout=subprocess.DEVNULL,
     )
     try:
-        time.sleep(2.5)
-        assert reader.poll() is None  # the reader holds the warehouse
+        wait_until_held(small_db, reader)  # the reader holds the warehouse
         result = run("ingest", small_logs, "--db", small_db, "--wait", "30")
     finally:
         reader.wait(timeout=60)
@@ -228,6 +247,7 @@ def test_ingest_rides_out_a_query_holding_the_warehouse(small_db: Path, small_lo
     assert reader.returncode == ExitCode.QUERY  # it was the reader's --timeout that ended it
 
 
+@pytest.mark.slow
 def test_detect_rides_out_a_query_holding_the_warehouse(small_db: Path) -> None:
     reader = subprocess.Popen(
         rmslog("query", "--db", small_db, "--timeout", "4", ENDLESS),
@@ -235,8 +255,7 @@ def test_detect_rides_out_a_query_holding_the_warehouse(small_db: Path) -> None:
         stdout=subprocess.DEVNULL,
     )
     try:
-        time.sleep(2.5)
-        assert reader.poll() is None  # the reader holds the warehouse
+        wait_until_held(small_db, reader)  # the reader holds the warehouse
         result = run("detect", "--db", small_db, "--wait", "30")
     finally:
         reader.wait(timeout=60)
@@ -299,6 +318,7 @@ def test_a_small_query_imports_no_heavy_module(small_db: Path) -> None:
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
+@pytest.mark.slow
 def test_no_command_imports_pandas(small_db: Path, small_logs: Path, tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     for args in (
@@ -311,6 +331,7 @@ def test_no_command_imports_pandas(small_db: Path, small_logs: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("command", ["detect", "report"])
+@pytest.mark.slow
 def test_detect_and_report_do_not_import_pandas(
     small_logs: Path, tmp_path: Path, command: str
 ) -> None:

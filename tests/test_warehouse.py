@@ -144,6 +144,7 @@ def test_a_budget_that_is_not_a_size_is_refused_with_the_variable_named(
         memory_budget_bytes()
 
 
+@pytest.mark.slow
 def test_the_query_sandbox_spills_to_its_private_folder_instead_of_failing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import rmslog
 from test_ingest_recovery import hold_warehouse
 
@@ -28,29 +29,54 @@ def source_lines(small_logs: Path) -> tuple[str, list[str]]:
     return header, lines
 
 
-def feed(folder: Path, header: str, lines: list[str], done: threading.Event) -> None:
-    """Write blobs (numbered files, each half-written first) and grow a daily file with
-    the same records, a torn line at a time."""
+class Cycles:
+    """Counts watch's cycles, so the feeder can wait until watch has looked at what it wrote
+    instead of hoping a sleep was long enough on a busy machine."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def tick(self) -> None:
+        with self.changed:
+            self.count += 1
+            self.changed.notify_all()
+
+    def seen(self, timeout: float = 60) -> None:
+        """Return once a whole cycle has run after this call (the one running may have
+        scanned the folder before the write: wait for two ends)."""
+        with self.changed:
+            target = self.count + 2
+            assert self.changed.wait_for(lambda: self.count >= target, timeout), "watch stalled"
+
+
+def feed(folder: Path, header: str, lines: list[str], done: threading.Event, cycles: Cycles) -> int:
+    """Write blobs (numbered files, each seen half-written first) and grow a daily file with
+    the same records, each part's first line seen torn; return the number of parts."""
     daily = folder / "rmslog-daily.log"
     daily.write_text(header, encoding="utf-8")
     step = max(1, len(lines) // 6)
+    parts = 0
     for n, start in enumerate(range(0, len(lines), step), start=1):
         part = lines[start : start + step]
         blob = folder / "blobs" / f"{n:09d}"
         blob.parent.mkdir(exist_ok=True)
         body = header + "".join(part)
         with blob.open("w", encoding="utf-8") as f:
-            f.write(body[: len(body) // 2])  # watch may see it half-written
+            f.write(body[: len(body) // 2])
             f.flush()
-            time.sleep(0.03)
+            cycles.seen()  # watch has seen it half-written
             f.write(body[len(body) // 2 :])
         with daily.open("a", encoding="utf-8") as f:
-            for line in part:
+            for i, line in enumerate(part):
                 f.write(line[:10])  # a torn line, completed a moment later
                 f.flush()
-                time.sleep(0.001)
+                if i == 0:
+                    cycles.seen()  # watch has seen the torn line
                 f.write(line[10:])
+        parts += 1
     done.set()
+    return parts
 
 
 def stored(db: Path) -> tuple[int, int, int]:
@@ -64,27 +90,40 @@ def stored(db: Path) -> tuple[int, int, int]:
         con.close()
 
 
+@pytest.mark.slow
 def test_watch_stores_every_record_of_new_blobs_and_a_growing_file_exactly_once(
     small_logs: Path, tmp_path: Path
 ) -> None:
     header, lines = source_lines(small_logs)
     folder, db, lake = tmp_path / "logs", tmp_path / "w.duckdb", tmp_path / "lake"
     folder.mkdir()
-    stop, fed = threading.Event(), threading.Event()
+    stop, fed, cycles = threading.Event(), threading.Event(), Cycles()
     statuses: list[WatchStatus] = []
+    parts: list[int] = []
 
     def on_cycle(status: WatchStatus) -> None:
         statuses.append(status)
+        cycles.tick()
         if fed.is_set() and status.data_lines == 2 * len(lines):  # blobs + the daily file
             stop.set()
 
-    feeder = threading.Thread(target=feed, args=(folder, header, lines, fed))
+    def feeder_main() -> None:
+        try:
+            parts.append(feed(folder, header, lines, fed, cycles))
+        finally:
+            fed.set()  # a failed feeder must not leave watch running forever
+            if not parts:
+                stop.set()
+
+    feeder = threading.Thread(target=feeder_main)
     feeder.start()
     final = watch_folder(folder, db, stop=stop, interval=0.05, lake=lake, on_cycle=on_cycle)
     feeder.join()
+    assert parts, "the feeder failed"
     assert stored(db) == (len(lines), len(lines), 0)
     assert (final.rows_stored, final.duplicates, final.rejected) == (len(lines), len(lines), 0)
-    assert final.cycles > 3 and final.files_refused == 0 and final.busy is None
+    # Each part was seen half-written, then torn: at least two cycles per part.
+    assert final.cycles >= 2 * parts[0] and final.files_refused == 0 and final.busy is None
     assert final.newest_ts is not None and final.lag_seconds() is not None
     assert max(s.rows_per_second for s in statuses) > 0
     lake_rows = duckdb.execute(
@@ -115,6 +154,7 @@ def test_watch_waits_out_a_busy_warehouse_and_then_catches_up(
     assert seen[-1] is None and status.rows_stored == stored(db)[0] > 0
 
 
+@pytest.mark.slow
 def test_rmslog_watch_stops_cleanly_on_ctrl_c_with_a_summary(
     small_logs: Path, tmp_path: Path
 ) -> None:
@@ -157,6 +197,7 @@ def _blob_row_ids(feed: Path) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_generate_follow_feeds_watch_and_every_record_arrives_exactly_once(
     tmp_path: Path,
 ) -> None:

@@ -43,6 +43,8 @@ from pipeline.params import SETTINGS_PARAMS as SETTINGS_PARAMS  # re-exported
 from pipeline.settings import Settings
 from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
 from pipeline.severity import Severity as Severity
+from pipeline.severity import severity_at_least as severity_at_least  # re-exported
+from pipeline.severity import severity_rank as _severity_rank
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
 #: Parameter names the runner binds for each run: when it judges, and the newest record.
@@ -232,17 +234,6 @@ class DetectSummary:
             "geoip": self.geoip,
             "addresses": self.addresses,
         }
-
-
-def _severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
-def severity_at_least(severity: str | None, threshold: str) -> bool:
-    """True when `severity` is `threshold` or worse (`None` never is)."""
-    if threshold not in SEVERITIES:
-        raise UsageError(f"severity must be one of {', '.join(SEVERITIES)}, not {threshold!r}")
-    return severity is not None and _severity_rank(severity) >= _severity_rank(threshold)
 
 
 def list_rules() -> list[Rule]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.detect import SEVERITIES, severity_at_least
 from pipeline.errors import UsageError
 from pipeline.report.data import ReportOptions, collect_report_data
 from pipeline.report.exports import EXPORT_FORMATS, export_name, write_atomically, write_exports
 from pipeline.report.html import render_html
+from pipeline.severity import SEVERITIES, severity_at_least
 from pipeline.triage import CLOSED
 
 
