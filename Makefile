@@ -25,7 +25,7 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --all-groups
+	$(UV) sync --locked --all-groups --all-extras
 	@touch $@
 
 demo: $(VENV)/.synced  ## generate a sample tenant, ingest, detect, report; print the report path
