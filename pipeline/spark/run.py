@@ -76,21 +76,22 @@ def register_inputs(spark: SparkSession, lake: str, settings: Settings) -> None:
     )
     requests.createOrReplaceTempView("requests")
     # The catalogue and the locations come from the code the warehouse uses, on the driver.
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         ensure_schema(con)
-        spark.createDataFrame(con.sql("SELECT * FROM request_types").to_arrow_table()) \
-            .createOrReplaceTempView("request_types")
-        addresses = requests.select("c_ip").where("c_ip IS NOT NULL").distinct()
-        con.register("lake_addresses", addresses.toArrow())
-        con.execute("CREATE TEMP VIEW requests AS SELECT c_ip FROM lake_addresses")
+        catalogue = con.sql("SELECT * FROM request_types").to_arrow_table()
+    spark.createDataFrame(catalogue).createOrReplaceTempView("request_types")
+    addresses = requests.select("c_ip").where("c_ip IS NOT NULL").distinct().toArrow()
+    with duckdb.connect() as con:
+        # pipeline.geo reads the addresses of a table `requests` (through a second cursor,
+        # which sees tables, not this connection's temporary objects).
+        con.register("lake_addresses", addresses)
+        con.execute("CREATE TABLE requests AS SELECT c_ip FROM lake_addresses")
+        con.unregister("lake_addresses")
         register_ip_locations(
             con, settings.geoip_path(), settings.corporate_networks, settings.service_networks
         )
-        spark.createDataFrame(con.sql("SELECT * FROM ip_locations").to_arrow_table()) \
-            .createOrReplaceTempView("ip_locations")
-    finally:
-        con.close()
+        locations = con.sql("SELECT * FROM ip_locations").to_arrow_table()
+    spark.createDataFrame(locations).createOrReplaceTempView("ip_locations")
     spark.sql("SELECT * FROM requests").createOrReplaceTempView("key_usage_scope")
     spark.sql(bind_values(spark_sql("key-usage"), {})).createOrReplaceTempView("key_usage")
     spark.sql(

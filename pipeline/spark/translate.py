@@ -27,6 +27,9 @@ What each rewrite is for, by DuckDB construct:
 - `strftime(ts, '%Y-%m-%dT…')`: `date_format` with a pattern whose literal letters are
   quoted (sqlglot leaves the `T` bare, which Spark rejects).
 - `isodow(ts)`: `weekday(ts) + 1` (sqlglot's version gives Monday 3 and Sunday 2).
+- `OVER (w RANGE ...)` on a named window `w`: the definition spelled out (Spark cannot
+  extend a named window).
+- `count(DISTINCT x) OVER (...)`: `size(collect_set(x) OVER (...))`.
 - `WITH x AS MATERIALIZED (...)`: the hint is dropped.
 - `list_prepend(x, l)`: `concat(array(x), l)`; `[]`: `array()` typed as strings.
 """
@@ -183,6 +186,19 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
                 return _func("exists", _sub(inner.this), _sub(inner.expression))
         if name == "timezone":
             raise ValueError(f"timezone() other than UTC to local: {node.sql('duckdb')}")
+    if isinstance(node, exp.Window) and node.args.get("alias") and node.args.get("spec"):
+        return _inline_window(node)
+    if (
+        isinstance(node, exp.Window)
+        and isinstance(node.this, exp.Count)
+        and isinstance(node.this.this, exp.Distinct)
+    ):
+        # count(DISTINCT x) OVER (...): Spark has no distinct window aggregates; the size
+        # of the window's set of x is the same count (both ignore NULLs).
+        (value,) = node.this.this.expressions
+        window = node.copy()
+        window.set("this", _func("collect_set", value.copy()))
+        return _func("size", _sub(window))
     if isinstance(node, exp.TimeToStr):
         fmt = node.args["format"]
         if not isinstance(fmt, exp.Literal):
@@ -209,6 +225,24 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
     if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
         return _series_table(node)
     return node
+
+
+def _inline_window(node: exp.Window) -> exp.Expression:
+    """`OVER (w RANGE ...)`: Spark cannot extend a named window; spell its definition out."""
+    name = node.args["alias"].name
+    select = node.find_ancestor(exp.Select)
+    named = [w for w in (select.args.get("windows") or []) if w.name == name] if select else []
+    if not named:
+        raise ValueError(f"window {name} extended but not defined in its SELECT")
+    (definition,) = named
+    window = exp.Window(
+        this=_sub(node.this),
+        partition_by=[_sub(p) for p in definition.args.get("partition_by") or []],
+        order=_sub(definition.args["order"]) if definition.args.get("order") else None,
+        spec=_sub(node.args["spec"]),
+        over=node.args.get("over"),
+    )
+    return window
 
 
 def _interval(n: exp.Expression, unit: str) -> exp.Expression:
@@ -254,7 +288,7 @@ def _epoch(value: exp.Expression) -> exp.Expression:
         return _func("unix_micros", exp.cast(_sub(ts), "TIMESTAMP"))
 
     difference = exp.Paren(this=exp.Sub(this=micros(value.this), expression=micros(value.expression)))
-    return exp.Div(this=difference, expression=exp.Literal.number("1000000.0"))
+    return exp.Div(this=difference, expression=exp.cast(exp.Literal.number(1_000_000), "DOUBLE"))
 
 
 def _series_table(node: exp.Table) -> exp.Expression:

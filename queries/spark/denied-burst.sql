@@ -181,7 +181,7 @@ SELECT
     OR CAST(CAST(CEIL(
       (
         UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
-      ) / 1000000.0 / 60
+      ) / CAST(1000000 AS DOUBLE) / 60
     ) AS BIGINT) + 1 AS STRING) IS NULL
     OR CAST(top_result AS STRING) IS NULL
     OR CAST(ROUND(usual, 1) AS STRING) IS NULL,
@@ -193,7 +193,7 @@ SELECT
       CAST(CAST(CEIL(
         (
           UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
-        ) / 1000000.0 / 60
+        ) / CAST(1000000 AS DOUBLE) / 60
       ) AS BIGINT) + 1 AS STRING),
       CAST(top_result AS STRING),
       CAST(ROUND(usual, 1) AS STRING)

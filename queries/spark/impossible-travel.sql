@@ -215,7 +215,7 @@ WITH service AS (
     excess_km / GREATEST(
       (
         UNIX_MICROS(CAST(arrived AS TIMESTAMP)) - UNIX_MICROS(CAST(left_ts AS TIMESTAMP))
-      ) / 1000000.0 / 3600.0,
+      ) / CAST(1000000 AS DOUBLE) / 3600.0,
       1e-9
     ) AS speed_kmh
   FROM journeys
@@ -225,7 +225,7 @@ WITH service AS (
     AND excess_km > :min_distance_km
     AND excess_km > :max_speed_kmh * (
       UNIX_MICROS(CAST(arrived AS TIMESTAMP)) - UNIX_MICROS(CAST(left_ts AS TIMESTAMP))
-    ) / 1000000.0 / 3600.0
+    ) / CAST(1000000 AS DOUBLE) / 3600.0
 ), tenant AS (
   /* How many other people used the arrival's network in the baseline days around it. */
   SELECT
@@ -267,7 +267,7 @@ SELECT
     OR CAST(CAST(ROUND(
       (
         UNIX_MICROS(CAST(arrived AS TIMESTAMP)) - UNIX_MICROS(CAST(left_ts AS TIMESTAMP))
-      ) / 1000000.0 / 60
+      ) / CAST(1000000 AS DOUBLE) / 60
     ) AS BIGINT) AS STRING) IS NULL
     OR CAST(CAST(ROUND(excess_km) AS BIGINT) AS STRING) IS NULL
     OR CAST(CASE
@@ -287,7 +287,7 @@ SELECT
       CAST(CAST(ROUND(
         (
           UNIX_MICROS(CAST(arrived AS TIMESTAMP)) - UNIX_MICROS(CAST(left_ts AS TIMESTAMP))
-        ) / 1000000.0 / 60
+        ) / CAST(1000000 AS DOUBLE) / 60
       ) AS BIGINT) AS STRING),
       CAST(CAST(ROUND(excess_km) AS BIGINT) AS STRING),
       CAST(CASE

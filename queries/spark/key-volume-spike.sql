@@ -102,7 +102,7 @@ SELECT
     OR CAST(CAST((
       (
         UNIX_MICROS(CAST(s.last_hour AS TIMESTAMP)) - UNIX_MICROS(CAST(s.first_hour AS TIMESTAMP))
-      ) / 1000000.0 / 3600
+      ) / CAST(1000000 AS DOUBLE) / 3600
     ) AS BIGINT) + 1 AS STRING) IS NULL
     OR CAST(DATE_FORMAT(s.first_hour, 'yyyy-MM-dd HH:mm') AS STRING) IS NULL
     OR CAST(s.peak AS STRING) IS NULL
@@ -114,7 +114,7 @@ SELECT
       CAST(CAST((
         (
           UNIX_MICROS(CAST(s.last_hour AS TIMESTAMP)) - UNIX_MICROS(CAST(s.first_hour AS TIMESTAMP))
-        ) / 1000000.0 / 3600
+        ) / CAST(1000000 AS DOUBLE) / 3600
       ) AS BIGINT) + 1 AS STRING),
       CAST(DATE_FORMAT(s.first_hour, 'yyyy-MM-dd HH:mm') AS STRING),
       CAST(s.peak AS STRING),

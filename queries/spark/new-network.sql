@@ -76,10 +76,12 @@ WITH service AS (
     user_id,
     network,
     day,
-    COUNT(DISTINCT user_id) OVER (
-      PARTITION BY network
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+    SIZE(
+      COLLECT_SET(user_id) OVER (
+        PARTITION BY network
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      )
     ) - 1 AS others
   FROM net_days
 ), egress AS (
@@ -124,11 +126,13 @@ WITH service AS (
     CASE
       WHEN u.prior_days >= :min_history_days
       THEN COUNT(*) OVER (
-        w
+        PARTITION BY n.user_id, n.network
+        ORDER BY n.day NULLS LAST
         RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
       )
       ELSE COUNT(*) OVER (
-        w
+        PARTITION BY n.user_id, n.network
+        ORDER BY n.day NULLS LAST
         RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
       ) - 1
     END >= :usual_days
@@ -276,7 +280,7 @@ SELECT
     OR CAST(CAST(CEIL(
       (
         UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
-      ) / 1000000.0 / 60
+      ) / CAST(1000000 AS DOUBLE) / 60
     ) AS BIGINT) AS STRING) IS NULL
     OR CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ') AS STRING) IS NULL
     OR CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ') AS STRING) IS NULL,
@@ -288,7 +292,7 @@ SELECT
       CAST(CAST(CEIL(
         (
           UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
-        ) / 1000000.0 / 60
+        ) / CAST(1000000 AS DOUBLE) / 60
       ) AS BIGINT) AS STRING),
       CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ') AS STRING),
       CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ') AS STRING)
