@@ -30,10 +30,29 @@ WAREHOUSE_ONLY = {"source-changed": "reads the warehouse's custody tables (integ
 
 @dataclass
 class SparkSummary:
+    """What a Spark run did: findings per rule, rules it could not run, where it wrote."""
+
     rules_run: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     findings_by_rule: dict[str, int] = field(default_factory=dict)
+    severity_by_rule: dict[str, str] = field(default_factory=dict)
     out: str = ""
+
+    def worst_severity(self) -> str | None:
+        from pipeline.severity import SEVERITIES
+
+        found = [self.severity_by_rule[r] for r, n in self.findings_by_rule.items() if n]
+        return max(found, key=SEVERITIES.index) if found else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "engine": "spark",
+            "rules_run": self.rules_run,
+            "skipped": self.skipped,
+            "findings_by_rule": self.findings_by_rule,
+            "findings": sum(self.findings_by_rule.values()),
+            "out": self.out,
+        }
 
 
 def session(master: str | None = None, app_name: str = "rmslog") -> SparkSession:
@@ -138,6 +157,7 @@ def run_rules(
         found = spark.sql(bind_values(spark_sql("merge-per-day"), merge))
         found = found.localCheckpoint()
         summary.findings_by_rule[rule.id] = found.count()
+        summary.severity_by_rule[rule.id] = rule.severity
         summary.rules_run.append(rule.id)
         merged = found if merged is None else merged.unionByName(found)
     if merged is not None and write:

@@ -10,7 +10,8 @@ What each rewrite is for, by DuckDB construct:
 
 - `list(x ORDER BY k...)`: Spark's `collect_list` has no order. It becomes the list of
   `struct(k..., x)` sorted by `array_sort` on the keys, then `transform` to `x`.
-- `string_agg(s, sep ORDER BY k)`: the same ordered list, joined with `array_join`.
+- `string_agg(s, sep ORDER BY k)`: the same ordered list, joined with `array_join`. Both
+  are NULL over no rows (an aggregate FILTER that keeps none), as in DuckDB.
 - `format('{}…', …)`: `format_string` with `%s` over the arguments cast to text, NULL when
   any argument is NULL (as DuckDB's). Doubles print alike below 1e7 and above 1e-3 (DuckDB
   writes 12345678.9 where Spark writes 1.23456789E7): no rule formats such a number.
@@ -21,7 +22,8 @@ What each rewrite is for, by DuckDB construct:
 - `to_days(n)`, `to_minutes(n)`: `INTERVAL n DAY|MINUTE` (a literal once bound: Spark wants
   one in a window frame), `make_dt_interval` for a computed n.
 - `list_bool_or(list_transform(l, p -> …))`: `exists(l, p -> …)`.
-- `quantile_cont(x, q)`: `percentile(x, q)` (exact, linear interpolation, as DuckDB's).
+- `quantile_cont(x, q)` (also with FILTER, as a CASE inside): Spark's `percentile`, the same
+  linear interpolation up to the last bit of a double (see `_quantile`).
 - `arg_min(a, (b, c))`: `min_by(a, struct(b, c))`.
 - `epoch(interval)`: seconds of a day-time interval, as a double.
 - `strftime(ts, '%Y-%m-%dT…')`: `date_format` with a pattern whose literal letters are
@@ -146,7 +148,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
         return _sub(agg)
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         order = node.this
-        return _ordered_list(order.this, list(order.expressions))
+        ordered = _ordered_list(order.this, list(order.expressions))
+        return _unless_empty(ordered, ordered.copy())
     if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):
         order = node.this
         sep = node.args.get("separator") or exp.Literal.string(",")
@@ -158,8 +161,9 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
             if key.this != plain or key.args.get("desc"):
                 raise ValueError(f"string_agg(DISTINCT) not ordered by itself: {node.sql('duckdb')}")
             distinct = _func("array_sort", _func("collect_set", _sub(value)))
-            return _func("array_join", distinct, _sub(sep))
-        return _func("array_join", _ordered_list(order.this, list(order.expressions)), _sub(sep))
+            return _unless_empty(distinct, _func("array_join", distinct.copy(), _sub(sep)))
+        ordered = _ordered_list(order.this, list(order.expressions))
+        return _unless_empty(ordered, _func("array_join", ordered.copy(), _sub(sep)))
     if isinstance(node, exp.Format):
         template = node.this
         if not isinstance(template, exp.Literal):
@@ -207,8 +211,12 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
         return _func("date_format", _sub(node.this), pattern)
     if isinstance(node, exp.ToDays):
         return _interval(node.this, "DAY")
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.PercentileCont):
+        where = node.expression.this
+        value = exp.Case(ifs=[exp.If(this=_sub(where), true=_sub(node.this.this))])
+        return _quantile(value, _sub(node.this.expression))
     if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup):
-        return _func("percentile", _sub(node.this), _sub(node.expression))
+        return _quantile(_sub(node.this), _sub(node.expression))
     if isinstance(node, exp.ArgMin | exp.ArgMax):
         key = node.expression
         if isinstance(key, exp.Tuple):
@@ -225,6 +233,21 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
     if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
         return _series_table(node)
     return node
+
+
+def _quantile(value: exp.Expression, q: exp.Expression) -> exp.Expression:
+    """DuckDB's quantile_cont as Spark's `percentile` (exact, linear interpolation between
+    the neighbouring values; both skip NULLs and give NULL over no rows). The two engines
+    interpolate in different floating-point steps, so the last bit can differ: rules
+    compare a baseline with a margin and print it rounded, where that never shows."""
+    return _func("percentile", value, q)
+
+
+def _unless_empty(collected: exp.Expression, result: exp.Expression) -> exp.Expression:
+    """DuckDB's list()/string_agg() over no rows (all filtered out) is NULL, Spark's
+    collect_list is an empty array (and array_join of it '')."""
+    empty = exp.EQ(this=_func("size", collected), expression=exp.Literal.number(0))
+    return exp.If(this=empty, true=exp.Null(), false=result)
 
 
 def _inline_window(node: exp.Window) -> exp.Expression:

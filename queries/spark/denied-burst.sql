@@ -67,48 +67,96 @@ WITH service AS (
     MAX(ts) AS last_ts,
     COUNT(*) AS failures,
     MODE(result) AS top_result,
-    TRANSFORM(
-      ARRAY_SORT(
-        COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
-        (l, r) -> CASE
-          WHEN l.k0 IS NULL AND r.k0 IS NULL
-          THEN CASE
-            WHEN l.k1 IS NULL AND r.k1 IS NULL
-            THEN 0
-            WHEN l.k1 IS NULL
+    IF(
+      SIZE(
+        TRANSFORM(
+          ARRAY_SORT(
+            COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+            (l, r) -> CASE
+              WHEN l.k0 IS NULL AND r.k0 IS NULL
+              THEN CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+              WHEN l.k0 IS NULL
+              THEN 1
+              WHEN r.k0 IS NULL
+              THEN -1
+              WHEN l.k0 < r.k0
+              THEN -1
+              WHEN l.k0 > r.k0
+              THEN 1
+              ELSE CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+            END
+          ),
+          s -> s.v
+        )
+      ) = 0,
+      NULL,
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
             THEN 1
-            WHEN r.k1 IS NULL
+            WHEN r.k0 IS NULL
             THEN -1
-            WHEN l.k1 < r.k1
+            WHEN l.k0 < r.k0
             THEN -1
-            WHEN l.k1 > r.k1
+            WHEN l.k0 > r.k0
             THEN 1
-            ELSE 0
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
           END
-          WHEN l.k0 IS NULL
-          THEN 1
-          WHEN r.k0 IS NULL
-          THEN -1
-          WHEN l.k0 < r.k0
-          THEN -1
-          WHEN l.k0 > r.k0
-          THEN 1
-          ELSE CASE
-            WHEN l.k1 IS NULL AND r.k1 IS NULL
-            THEN 0
-            WHEN l.k1 IS NULL
-            THEN 1
-            WHEN r.k1 IS NULL
-            THEN -1
-            WHEN l.k1 < r.k1
-            THEN -1
-            WHEN l.k1 > r.k1
-            THEN 1
-            ELSE 0
-          END
-        END
-      ),
-      s -> s.v
+        ),
+        s -> s.v
+      )
     ) AS evidence_row_ids
   FROM numbered
   GROUP BY
@@ -141,8 +189,7 @@ WITH service AS (
   SELECT
     x.user_id,
     x.burst,
-    PERCENTILE(COALESCE(d.failures, 0), :baseline_quantile) FILTER(WHERE
-      back.n > 0) AS prior,
+    PERCENTILE(CASE WHEN back.n > 0 THEN COALESCE(d.failures, 0) END, :baseline_quantile) AS prior,
     COUNT(*) FILTER(WHERE
       back.n > 0) AS prior_days,
     PERCENTILE(COALESCE(d.failures, 0), :baseline_quantile) AS around,

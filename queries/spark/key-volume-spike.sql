@@ -47,8 +47,7 @@ WITH calls AS (
   SELECT
     h.hour,
     h.calls,
-    PERCENTILE(p.peak, :baseline_quantile) FILTER(WHERE
-      p.day < h.day) AS prior_peak,
+    PERCENTILE(CASE WHEN p.day < h.day THEN p.peak END, :baseline_quantile) AS prior_peak,
     COUNT(p.day) FILTER(WHERE
       p.day < h.day) AS prior_days,
     PERCENTILE(p.peak, :baseline_quantile) AS around_peak,
@@ -121,48 +120,96 @@ SELECT
       CAST(CAST(ROUND(s.usual_peak) AS BIGINT) AS STRING)
     )
   ) AS summary,
-  TRANSFORM(
-    ARRAY_SORT(
-      COLLECT_LIST(STRUCT(c.ts AS k0, c.row_id AS k1, c.row_id AS v)),
-      (l, r) -> CASE
-        WHEN l.k0 IS NULL AND r.k0 IS NULL
-        THEN CASE
-          WHEN l.k1 IS NULL AND r.k1 IS NULL
-          THEN 0
-          WHEN l.k1 IS NULL
+  IF(
+    SIZE(
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(c.ts AS k0, c.row_id AS k1, c.row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
+            THEN 1
+            WHEN r.k0 IS NULL
+            THEN -1
+            WHEN l.k0 < r.k0
+            THEN -1
+            WHEN l.k0 > r.k0
+            THEN 1
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+          END
+        ),
+        s -> s.v
+      )
+    ) = 0,
+    NULL,
+    TRANSFORM(
+      ARRAY_SORT(
+        COLLECT_LIST(STRUCT(c.ts AS k0, c.row_id AS k1, c.row_id AS v)),
+        (l, r) -> CASE
+          WHEN l.k0 IS NULL AND r.k0 IS NULL
+          THEN CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
+          WHEN l.k0 IS NULL
           THEN 1
-          WHEN r.k1 IS NULL
+          WHEN r.k0 IS NULL
           THEN -1
-          WHEN l.k1 < r.k1
+          WHEN l.k0 < r.k0
           THEN -1
-          WHEN l.k1 > r.k1
+          WHEN l.k0 > r.k0
           THEN 1
-          ELSE 0
+          ELSE CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
         END
-        WHEN l.k0 IS NULL
-        THEN 1
-        WHEN r.k0 IS NULL
-        THEN -1
-        WHEN l.k0 < r.k0
-        THEN -1
-        WHEN l.k0 > r.k0
-        THEN 1
-        ELSE CASE
-          WHEN l.k1 IS NULL AND r.k1 IS NULL
-          THEN 0
-          WHEN l.k1 IS NULL
-          THEN 1
-          WHEN r.k1 IS NULL
-          THEN -1
-          WHEN l.k1 < r.k1
-          THEN -1
-          WHEN l.k1 > r.k1
-          THEN 1
-          ELSE 0
-        END
-      END
-    ),
-    s -> s.v
+      ),
+      s -> s.v
+    )
   ) AS evidence_row_ids,
   s.first_hour AS window_start,
   FALSE AS learning

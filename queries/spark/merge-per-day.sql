@@ -25,58 +25,54 @@ SELECT
     ELSE IF(
       CAST(ANY_VALUE(n) IGNORE NULLS AS STRING) IS NULL
       OR CAST(DATE_FORMAT(day, 'yyyy-MM-dd') AS STRING) IS NULL
-      OR CAST(ARRAY_JOIN(
-        TRANSFORM(
-          ARRAY_SORT(
-            COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, summary AS v)),
-            (l, r) -> CASE
-              WHEN l.k0 IS NULL AND r.k0 IS NULL
-              THEN CASE
-                WHEN l.k1 IS NULL AND r.k1 IS NULL
-                THEN 0
-                WHEN l.k1 IS NULL
+      OR CAST(IF(
+        SIZE(
+          TRANSFORM(
+            ARRAY_SORT(
+              COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, summary AS v)),
+              (l, r) -> CASE
+                WHEN l.k0 IS NULL AND r.k0 IS NULL
+                THEN CASE
+                  WHEN l.k1 IS NULL AND r.k1 IS NULL
+                  THEN 0
+                  WHEN l.k1 IS NULL
+                  THEN 1
+                  WHEN r.k1 IS NULL
+                  THEN -1
+                  WHEN l.k1 < r.k1
+                  THEN -1
+                  WHEN l.k1 > r.k1
+                  THEN 1
+                  ELSE 0
+                END
+                WHEN l.k0 IS NULL
                 THEN 1
-                WHEN r.k1 IS NULL
+                WHEN r.k0 IS NULL
                 THEN -1
-                WHEN l.k1 < r.k1
+                WHEN l.k0 < r.k0
                 THEN -1
-                WHEN l.k1 > r.k1
+                WHEN l.k0 > r.k0
                 THEN 1
-                ELSE 0
+                ELSE CASE
+                  WHEN l.k1 IS NULL AND r.k1 IS NULL
+                  THEN 0
+                  WHEN l.k1 IS NULL
+                  THEN 1
+                  WHEN r.k1 IS NULL
+                  THEN -1
+                  WHEN l.k1 < r.k1
+                  THEN -1
+                  WHEN l.k1 > r.k1
+                  THEN 1
+                  ELSE 0
+                END
               END
-              WHEN l.k0 IS NULL
-              THEN 1
-              WHEN r.k0 IS NULL
-              THEN -1
-              WHEN l.k0 < r.k0
-              THEN -1
-              WHEN l.k0 > r.k0
-              THEN 1
-              ELSE CASE
-                WHEN l.k1 IS NULL AND r.k1 IS NULL
-                THEN 0
-                WHEN l.k1 IS NULL
-                THEN 1
-                WHEN r.k1 IS NULL
-                THEN -1
-                WHEN l.k1 < r.k1
-                THEN -1
-                WHEN l.k1 > r.k1
-                THEN 1
-                ELSE 0
-              END
-            END
-          ),
-          s -> s.v
-        ),
-        ' | '
-      ) AS STRING) IS NULL,
-      NULL,
-      FORMAT_STRING(
-        '%s windows on %s: %s',
-        CAST(ANY_VALUE(n) IGNORE NULLS AS STRING),
-        CAST(DATE_FORMAT(day, 'yyyy-MM-dd') AS STRING),
-        CAST(ARRAY_JOIN(
+            ),
+            s -> s.v
+          )
+        ) = 0,
+        NULL,
+        ARRAY_JOIN(
           TRANSFORM(
             ARRAY_SORT(
               COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, summary AS v)),
@@ -121,53 +117,201 @@ SELECT
             s -> s.v
           ),
           ' | '
+        )
+      ) AS STRING) IS NULL,
+      NULL,
+      FORMAT_STRING(
+        '%s windows on %s: %s',
+        CAST(ANY_VALUE(n) IGNORE NULLS AS STRING),
+        CAST(DATE_FORMAT(day, 'yyyy-MM-dd') AS STRING),
+        CAST(IF(
+          SIZE(
+            TRANSFORM(
+              ARRAY_SORT(
+                COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, summary AS v)),
+                (l, r) -> CASE
+                  WHEN l.k0 IS NULL AND r.k0 IS NULL
+                  THEN CASE
+                    WHEN l.k1 IS NULL AND r.k1 IS NULL
+                    THEN 0
+                    WHEN l.k1 IS NULL
+                    THEN 1
+                    WHEN r.k1 IS NULL
+                    THEN -1
+                    WHEN l.k1 < r.k1
+                    THEN -1
+                    WHEN l.k1 > r.k1
+                    THEN 1
+                    ELSE 0
+                  END
+                  WHEN l.k0 IS NULL
+                  THEN 1
+                  WHEN r.k0 IS NULL
+                  THEN -1
+                  WHEN l.k0 < r.k0
+                  THEN -1
+                  WHEN l.k0 > r.k0
+                  THEN 1
+                  ELSE CASE
+                    WHEN l.k1 IS NULL AND r.k1 IS NULL
+                    THEN 0
+                    WHEN l.k1 IS NULL
+                    THEN 1
+                    WHEN r.k1 IS NULL
+                    THEN -1
+                    WHEN l.k1 < r.k1
+                    THEN -1
+                    WHEN l.k1 > r.k1
+                    THEN 1
+                    ELSE 0
+                  END
+                END
+              ),
+              s -> s.v
+            )
+          ) = 0,
+          NULL,
+          ARRAY_JOIN(
+            TRANSFORM(
+              ARRAY_SORT(
+                COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, summary AS v)),
+                (l, r) -> CASE
+                  WHEN l.k0 IS NULL AND r.k0 IS NULL
+                  THEN CASE
+                    WHEN l.k1 IS NULL AND r.k1 IS NULL
+                    THEN 0
+                    WHEN l.k1 IS NULL
+                    THEN 1
+                    WHEN r.k1 IS NULL
+                    THEN -1
+                    WHEN l.k1 < r.k1
+                    THEN -1
+                    WHEN l.k1 > r.k1
+                    THEN 1
+                    ELSE 0
+                  END
+                  WHEN l.k0 IS NULL
+                  THEN 1
+                  WHEN r.k0 IS NULL
+                  THEN -1
+                  WHEN l.k0 < r.k0
+                  THEN -1
+                  WHEN l.k0 > r.k0
+                  THEN 1
+                  ELSE CASE
+                    WHEN l.k1 IS NULL AND r.k1 IS NULL
+                    THEN 0
+                    WHEN l.k1 IS NULL
+                    THEN 1
+                    WHEN r.k1 IS NULL
+                    THEN -1
+                    WHEN l.k1 < r.k1
+                    THEN -1
+                    WHEN l.k1 > r.k1
+                    THEN 1
+                    ELSE 0
+                  END
+                END
+              ),
+              s -> s.v
+            ),
+            ' | '
+          )
         ) AS STRING)
       )
     )
   END AS summary,
   FLATTEN(
-    TRANSFORM(
-      ARRAY_SORT(
-        COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, evidence_row_ids AS v)),
-        (l, r) -> CASE
-          WHEN l.k0 IS NULL AND r.k0 IS NULL
-          THEN CASE
-            WHEN l.k1 IS NULL AND r.k1 IS NULL
-            THEN 0
-            WHEN l.k1 IS NULL
+    IF(
+      SIZE(
+        TRANSFORM(
+          ARRAY_SORT(
+            COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, evidence_row_ids AS v)),
+            (l, r) -> CASE
+              WHEN l.k0 IS NULL AND r.k0 IS NULL
+              THEN CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+              WHEN l.k0 IS NULL
+              THEN 1
+              WHEN r.k0 IS NULL
+              THEN -1
+              WHEN l.k0 < r.k0
+              THEN -1
+              WHEN l.k0 > r.k0
+              THEN 1
+              ELSE CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+            END
+          ),
+          s -> s.v
+        )
+      ) = 0,
+      NULL,
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(window_start AS k0, first_ts AS k1, evidence_row_ids AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
             THEN 1
-            WHEN r.k1 IS NULL
+            WHEN r.k0 IS NULL
             THEN -1
-            WHEN l.k1 < r.k1
+            WHEN l.k0 < r.k0
             THEN -1
-            WHEN l.k1 > r.k1
+            WHEN l.k0 > r.k0
             THEN 1
-            ELSE 0
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
           END
-          WHEN l.k0 IS NULL
-          THEN 1
-          WHEN r.k0 IS NULL
-          THEN -1
-          WHEN l.k0 < r.k0
-          THEN -1
-          WHEN l.k0 > r.k0
-          THEN 1
-          ELSE CASE
-            WHEN l.k1 IS NULL AND r.k1 IS NULL
-            THEN 0
-            WHEN l.k1 IS NULL
-            THEN 1
-            WHEN r.k1 IS NULL
-            THEN -1
-            WHEN l.k1 < r.k1
-            THEN -1
-            WHEN l.k1 > r.k1
-            THEN 1
-            ELSE 0
-          END
-        END
-      ),
-      s -> s.v
+        ),
+        s -> s.v
+      )
     )
   ) AS evidence_row_ids,
   MIN(window_start) AS window_start

@@ -282,8 +282,16 @@ SELECT
         UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
       ) / CAST(1000000 AS DOUBLE) / 60
     ) AS BIGINT) AS STRING) IS NULL
-    OR CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ') AS STRING) IS NULL
-    OR CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ') AS STRING) IS NULL,
+    OR CAST(IF(
+      SIZE(ARRAY_SORT(COLLECT_SET(c_ip))) = 0,
+      NULL,
+      ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ')
+    ) AS STRING) IS NULL
+    OR CAST(IF(
+      SIZE(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END))) = 0,
+      NULL,
+      ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ')
+    ) AS STRING) IS NULL,
     NULL,
     FORMAT_STRING(
       '%s used %s network(s) within %s minutes (%s); new to this user and to the tenant: %s',
@@ -294,52 +302,108 @@ SELECT
           UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
         ) / CAST(1000000 AS DOUBLE) / 60
       ) AS BIGINT) AS STRING),
-      CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ') AS STRING),
-      CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ') AS STRING)
+      CAST(IF(
+        SIZE(ARRAY_SORT(COLLECT_SET(c_ip))) = 0,
+        NULL,
+        ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ')
+      ) AS STRING),
+      CAST(IF(
+        SIZE(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END))) = 0,
+        NULL,
+        ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ')
+      ) AS STRING)
     )
   ) AS summary,
-  TRANSFORM(
-    ARRAY_SORT(
-      COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
-      (l, r) -> CASE
-        WHEN l.k0 IS NULL AND r.k0 IS NULL
-        THEN CASE
-          WHEN l.k1 IS NULL AND r.k1 IS NULL
-          THEN 0
-          WHEN l.k1 IS NULL
+  IF(
+    SIZE(
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
+            THEN 1
+            WHEN r.k0 IS NULL
+            THEN -1
+            WHEN l.k0 < r.k0
+            THEN -1
+            WHEN l.k0 > r.k0
+            THEN 1
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+          END
+        ),
+        s -> s.v
+      )
+    ) = 0,
+    NULL,
+    TRANSFORM(
+      ARRAY_SORT(
+        COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+        (l, r) -> CASE
+          WHEN l.k0 IS NULL AND r.k0 IS NULL
+          THEN CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
+          WHEN l.k0 IS NULL
           THEN 1
-          WHEN r.k1 IS NULL
+          WHEN r.k0 IS NULL
           THEN -1
-          WHEN l.k1 < r.k1
+          WHEN l.k0 < r.k0
           THEN -1
-          WHEN l.k1 > r.k1
+          WHEN l.k0 > r.k0
           THEN 1
-          ELSE 0
+          ELSE CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
         END
-        WHEN l.k0 IS NULL
-        THEN 1
-        WHEN r.k0 IS NULL
-        THEN -1
-        WHEN l.k0 < r.k0
-        THEN -1
-        WHEN l.k0 > r.k0
-        THEN 1
-        ELSE CASE
-          WHEN l.k1 IS NULL AND r.k1 IS NULL
-          THEN 0
-          WHEN l.k1 IS NULL
-          THEN 1
-          WHEN r.k1 IS NULL
-          THEN -1
-          WHEN l.k1 < r.k1
-          THEN -1
-          WHEN l.k1 > r.k1
-          THEN 1
-          ELSE 0
-        END
-      END
-    ),
-    s -> s.v
+      ),
+      s -> s.v
+    )
   ) AS evidence_row_ids,
   first_ts AS window_start,
   FALSE AS learning

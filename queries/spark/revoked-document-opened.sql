@@ -90,7 +90,11 @@ SELECT
     OR CAST(COUNT(*) AS STRING) IS NULL
     OR CAST(COUNT(*) FILTER(WHERE
       o.result = 'Success') AS STRING) IS NULL
-    OR CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(o.user_id)), ', ') AS STRING) IS NULL,
+    OR CAST(IF(
+      SIZE(ARRAY_SORT(COLLECT_SET(o.user_id))) = 0,
+      NULL,
+      ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(o.user_id)), ', ')
+    ) AS STRING) IS NULL,
     NULL,
     FORMAT_STRING(
       '%s revoked at %s UTC by %s; then %s open(s) (%s successful) by %s',
@@ -100,53 +104,105 @@ SELECT
       CAST(COUNT(*) AS STRING),
       CAST(COUNT(*) FILTER(WHERE
         o.result = 'Success') AS STRING),
-      CAST(ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(o.user_id)), ', ') AS STRING)
+      CAST(IF(
+        SIZE(ARRAY_SORT(COLLECT_SET(o.user_id))) = 0,
+        NULL,
+        ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(o.user_id)), ', ')
+      ) AS STRING)
     )
   ) AS summary,
   CONCAT(
     ARRAY(v.revoke_row_id),
-    TRANSFORM(
-      ARRAY_SORT(
-        COLLECT_LIST(STRUCT(o.ts AS k0, o.row_id AS k1, o.row_id AS v)),
-        (l, r) -> CASE
-          WHEN l.k0 IS NULL AND r.k0 IS NULL
-          THEN CASE
-            WHEN l.k1 IS NULL AND r.k1 IS NULL
-            THEN 0
-            WHEN l.k1 IS NULL
+    IF(
+      SIZE(
+        TRANSFORM(
+          ARRAY_SORT(
+            COLLECT_LIST(STRUCT(o.ts AS k0, o.row_id AS k1, o.row_id AS v)),
+            (l, r) -> CASE
+              WHEN l.k0 IS NULL AND r.k0 IS NULL
+              THEN CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+              WHEN l.k0 IS NULL
+              THEN 1
+              WHEN r.k0 IS NULL
+              THEN -1
+              WHEN l.k0 < r.k0
+              THEN -1
+              WHEN l.k0 > r.k0
+              THEN 1
+              ELSE CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+            END
+          ),
+          s -> s.v
+        )
+      ) = 0,
+      NULL,
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(o.ts AS k0, o.row_id AS k1, o.row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
             THEN 1
-            WHEN r.k1 IS NULL
+            WHEN r.k0 IS NULL
             THEN -1
-            WHEN l.k1 < r.k1
+            WHEN l.k0 < r.k0
             THEN -1
-            WHEN l.k1 > r.k1
+            WHEN l.k0 > r.k0
             THEN 1
-            ELSE 0
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
           END
-          WHEN l.k0 IS NULL
-          THEN 1
-          WHEN r.k0 IS NULL
-          THEN -1
-          WHEN l.k0 < r.k0
-          THEN -1
-          WHEN l.k0 > r.k0
-          THEN 1
-          ELSE CASE
-            WHEN l.k1 IS NULL AND r.k1 IS NULL
-            THEN 0
-            WHEN l.k1 IS NULL
-            THEN 1
-            WHEN r.k1 IS NULL
-            THEN -1
-            WHEN l.k1 < r.k1
-            THEN -1
-            WHEN l.k1 > r.k1
-            THEN 1
-            ELSE 0
-          END
-        END
-      ),
-      s -> s.v
+        ),
+        s -> s.v
+      )
     )
   ) AS evidence_row_ids,
   v.revoked_at AS window_start
