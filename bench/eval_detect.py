@@ -6,13 +6,16 @@ the logs (`geoip.mmdb`, as `detect --geoip` would use it) and without one (where
 
 1. Incident tenants: four-week, 300-user tenants with every incident scenario injected once
    a week (one tenant per seed in EVAL_SEEDS, default 1,2,3; each seed in another region,
-   key topology and file layout). Per rule: incidents, incidents found, findings, findings
-   that match an incident, precision, recall and findings per incident found, summed over
-   the seeds; then recall per scenario (found by any rule scored against it). Matching
-   rules are in `pipeline/detect/accuracy.py` (same scenario, same entity, windows overlap
-   with a 15-minute slack; `new-network` is scored against `impossible-travel`).
+   key topology and file layout). The Key Vault scenarios need the vault's logs: only the
+   byok-keyvault tenant (seed 2) writes them (`keyvault_logs`), the others skip them.
+   Per rule: incidents, incidents found, findings, findings that match an incident,
+   precision, recall and findings per incident found, summed over the seeds; then recall
+   per scenario (found by any rule scored against it). Matching rules are in
+   `pipeline/detect/accuracy.py` (same scenario, same entity, windows overlap with a
+   15-minute slack; `new-network` is scored against `impossible-travel`).
 2. Clean tenants: 30 days, 500 people, no incidents; one in New York, one in Singapore
-   (VPN exits as far as Sydney) moving to BYOK on day 8 (key calls ramp up over weeks).
+   (VPN exits as far as Sydney) moving to BYOK in Key Vault on day 8 (key calls ramp up
+   over weeks; the vault's AuditEvent logs too, monitoring reads included).
    Every finding there is a false alarm; printed per rule as false alarms per 500
    person-days (people x days of the tenant).
 
@@ -39,7 +42,7 @@ from pipeline.detect.accuracy import (
     rule_scenarios,
     score_findings,
 )
-from pipeline.generate import GenerateOptions
+from pipeline.generate import ALL_SCENARIOS, GenerateOptions
 from pipeline.schema import Topology
 from pipeline.settings import Settings
 from pipeline.warehouse import open_warehouse
@@ -52,7 +55,7 @@ MODES = (("with", True), ("without", False))
 #: another key topology and file layout, so the rules are not tuned to one tenant shape.
 SHAPES = (
     {"region": "na", "topology": Topology.BYOK_LEGACY, "layout": "daily"},
-    {"region": "eu", "topology": Topology.BYOK_KEYVAULT, "layout": "blobs"},
+    {"region": "eu", "topology": Topology.BYOK_KEYVAULT, "layout": "blobs", "keyvault_logs": True},
     {"region": "ap", "topology": Topology.BYOK_LEGACY, "layout": "daily"},
 )
 CLEAN_USERS, CLEAN_DAYS = 500, 30
@@ -61,14 +64,16 @@ CLEAN_USERS, CLEAN_DAYS = 500, 30
 def incident_options(seed: int) -> GenerateOptions:
     """Four weeks, 300 users, every scenario (one of each per week)."""
     shape = SHAPES[(seed - 1) % len(SHAPES)]
-    scenarios = tuple(dict.fromkeys(SCENARIO_OF.values()))
+    # Rules that judge the evidence, not the tenant (source-changed), have no scenario.
+    scenarios = tuple(s for s in dict.fromkeys(SCENARIO_OF.values()) if s in ALL_SCENARIOS)
     return GenerateOptions(
         start=date(2026, 9, 7), days=28, users=300, seed=seed, scenarios=scenarios, **shape
     )
 
 
 def clean_options(byok_from: date | None = None, region: str = "na") -> GenerateOptions:
-    """30 days, 500 users, no incidents (optionally moving to BYOK during the period)."""
+    """30 days, 500 users, no incidents (optionally moving to BYOK during the period: then
+    to a key in Key Vault, with the vault's AuditEvent logs beside the RMS logs)."""
     return GenerateOptions(
         start=date(2026, 9, 7),
         days=CLEAN_DAYS,
@@ -76,6 +81,8 @@ def clean_options(byok_from: date | None = None, region: str = "na") -> Generate
         seed=2026,
         byok_from=byok_from,
         region=region,
+        topology=Topology.BYOK_KEYVAULT if byok_from else Topology.BYOK_LEGACY,
+        keyvault_logs=byok_from is not None,
     )
 
 

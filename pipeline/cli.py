@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from signal import SIGINT, SIGTERM
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 from rich.markup import escape
 
 from pipeline.errors import ExitCode, NoDataError, OutputError, RmslogError, UsageError
+from pipeline.interrupts import stop_on_signals
 from pipeline.report.period import PeriodKind
 from pipeline.schema import Topology
 from pipeline.severity import Severity
@@ -80,6 +78,10 @@ class Engine(StrEnum):
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+FailOnOption = Annotated[
+    Severity | None,
+    typer.Option("--fail-on", help="Exit 1 when a finding of this severity or worse exists."),
+]
 LakeOption = Annotated[
     Path | None,
     typer.Option("--lake", help="Also write stored rows as Parquet: DIR/requests/day=.../"),
@@ -168,6 +170,16 @@ def generate(
     speed: Annotated[
         float, typer.Option(help="With --follow: simulated seconds per wall second.")
     ] = 60.0,
+    keyvault_logs: Annotated[
+        bool,
+        typer.Option(
+            "--keyvault-logs",
+            help="Also write the vault's Key Vault AuditEvent logs (byok-keyvault; not --follow).",
+        ),
+    ] = False,
+    keyvault_format: Annotated[
+        str, typer.Option(help='Key Vault blobs: jsonl, or records ({"records": [...]}).')
+    ] = "jsonl",
 ) -> None:
     """Simulate a tenant and write its usage logs, with ground-truth.json beside them.
 
@@ -194,8 +206,10 @@ def generate(
             log_version=log_version,
             layout=layout or ("blobs" if follow else "daily"),
             gzip=gzip,
-            scenarios=parse_scenarios(scenarios),
+            scenarios=parse_scenarios(scenarios, keyvault=keyvault_logs),
             blob_minutes=blob_minutes,
+            keyvault_logs=keyvault_logs,
+            keyvault_format=keyvault_format,
         )
         with _writing(out_dir):
             run = (
@@ -284,7 +298,7 @@ def watch(
 
     from pipeline.ingest import watch_folder
 
-    with _errors(), _stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
+    with _errors(), stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
         status = watch_folder(
             directory,
             _db(db),
@@ -301,18 +315,6 @@ def watch(
         _print_json(status.as_dict())
     if status.files_refused:
         raise typer.Exit(int(ExitCode.INPUT))
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by Ctrl-C (SIGINT) or SIGTERM, instead of an exception mid-write."""
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (SIGINT, SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _watch_view(st: WatchStatus) -> Table:
@@ -350,9 +352,7 @@ def detect(
     config: Annotated[
         Path | None, typer.Option(help="Settings file [default: $RMSLOG_CONFIG or ./rmslog.toml].")
     ] = None,
-    fail_on: Annotated[
-        Severity | None, typer.Option(help="Exit 1 when a rule of this severity or worse fires.")
-    ] = None,
+    fail_on: FailOnOption = None,
     wait: WaitOption = WAIT_SECONDS,
     full: Annotated[
         bool, typer.Option("--full", help="Re-judge all days, not only those data arrived in.")
@@ -494,9 +494,7 @@ def report(
     ] = None,
     yesterday: Annotated[bool, typer.Option("--yesterday", help="Anchor on yesterday.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="html,csv,json,parquet,xlsx")] = "html",
-    fail_on: Annotated[
-        str | None, typer.Option(help="Exit 1 if a finding at/above low|medium|high exists.")
-    ] = None,
+    fail_on: FailOnOption = None,
     pseudonymize: Annotated[
         bool, typer.Option("--pseudonymize", help="Hash user ids and IPs (keyed HMAC).")
     ] = False,

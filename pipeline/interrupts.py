@@ -88,6 +88,11 @@ def _handle(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+#: `ends_with_command`: set by the console script (`pipeline.entry`), where the process
+#: exits when the command returns; not in-process callers (tests, notebooks).
+process = {"ends_with_command": False}
+
+
 @contextmanager
 def stop_cleanly() -> Iterator[None]:
     """SIGINT and SIGTERM stop the process as above while the block runs (main thread
@@ -103,7 +108,30 @@ def stop_cleanly() -> Iterator[None]:
     finally:
         settle()  # no re-delivery once the block is over
         # After a stop, a re-delivery already on its way (its timer checked before the
-        # stop settled) must not reach Python's default handler on the way out.
-        stopping = bool(_received)
+        # stop settled) must not reach Python's default handler on the way out; nor, in
+        # the console script, a signal that lands once the command is over: its outcome
+        # is decided (committed and said), only the process's exit is left.
+        ignore = bool(_received) or process["ends_with_command"]
         for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_IGN if stopping else handler)
+            signal.signal(sig, signal.SIG_IGN if ignore else handler)
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event | None = None) -> Iterator[threading.Event]:
+    """For a loop that ends itself (`watch`, `generate --follow`): an event that SIGINT or
+    SIGTERM sets instead of raising mid-write, while the block runs (main thread only;
+    elsewhere the event is never set by a signal). With `stop`, that event is used and no
+    handler is installed (tests and callers that stop the loop themselves)."""
+    if stop is not None:
+        yield stop
+        return
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+    previous = {s: signal.signal(s, lambda *_: event.set()) for s in SIGNALS}
+    try:
+        yield event
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

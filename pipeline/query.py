@@ -29,17 +29,21 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import duckdb
 
+from pipeline.dberrors import is_sandbox_refusal
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
+from pipeline.files import atomic_open, write_bytes_atomically
+from pipeline.params import SETTINGS_PARAMS as SETTINGS_PARAMS  # re-exported
+from pipeline.params import bind_params
 from pipeline.safe import CONTROL_CHARS
 from pipeline.settings import Settings, effective_settings
-from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
+from pipeline.sqlfiles import SqlFile, sql_file, sql_files
 from pipeline.warehouse import connect
 
 if TYPE_CHECKING:  # loaded when a result becomes a DataFrame: a small query needs neither
@@ -54,8 +58,6 @@ FORMATS = ("table", "csv", "json", "parquet")
 TABLE_MAX_ROWS = 1000
 #: Rows per Arrow batch when a result streams to a file or stdout.
 BATCH_ROWS = 50_000
-#: Parameter names bound from the tenant settings, never from `--param`.
-SETTINGS_PARAMS = frozenset(Settings().sql_params())
 
 # The connection comes with a private spill folder (`warehouse.connection_config`), set
 # before external access is disabled: DuckDB still spills there then. The lock goes last.
@@ -224,8 +226,7 @@ def _first_line(e: Exception) -> str:
 def _wrap(e: duckdb.Error) -> QueryError:
     """A DuckDB error as a refusal (the connection lock caught it) or a plain failure."""
     line = _first_line(e)
-    locked = "configuration has been locked" in line or "read-only mode" in line
-    if isinstance(e, duckdb.PermissionException) or locked:
+    if is_sandbox_refusal(e):
         return QueryRefusedError(f"the read-only sandbox refused it: {line}")
     return QueryError(f"query failed: {line}")
 
@@ -360,23 +361,12 @@ def bind_named(
         raise QueryError(
             f"query {named.name} has no parameter {unknown[0]!r}; it has {list(declared)}"
         )
-    from_settings = (settings or Settings()).sql_params()
-    overridden = sorted(set(given) & set(from_settings))
+    overridden = sorted(set(given) & SETTINGS_PARAMS)
     if overridden:
         raise UsageError(
             f"--param {overridden[0]} is a tenant setting; set it in the settings file (--config)"
         )
-    values: dict[str, object] = {}
-    missing = []
-    for name, param in declared.items():
-        value = from_settings[name] if name in from_settings else given.get(name, param.default)
-        if value is None:
-            missing.append(name)
-        else:
-            values[name] = convert_param(param, value) if isinstance(value, str) else value
-    if missing:
-        raise QueryError(f"query {named.name} needs --param for: {', '.join(missing)}")
-    return values
+    return bind_params(named.params, given, settings or Settings(), what=f"query {named.name}")
 
 
 def run_named(
@@ -461,41 +451,6 @@ def query_to(
         return Written(rows, len(shown))
 
 
-# --------------------------------------------------------------------------- parameters
-
-_TRUE = {"true", "t", "yes", "y", "1"}
-_FALSE = {"false", "f", "no", "n", "0"}
-
-
-def convert_param(param: Param, text: str) -> object:
-    """`text` as a value of the parameter's declared type (`LIST`: comma-separated strings)."""
-    if param.type == "LIST":
-        return [part.strip() for part in text.split(",") if part.strip()]
-    try:
-        return _convert_scalar(param.type, text)
-    except ValueError:
-        raise UsageError(
-            f"--param {param.name}: {text!r} is not a {param.type}"
-            + (" (e.g. 2026-11-02 or 2026-11-02T08:00:00)" if param.type == "TIMESTAMP" else "")
-        ) from None
-
-
-def _convert_scalar(type_: str, text: str) -> object:
-    if type_ == "TIMESTAMP":
-        return datetime.fromisoformat(text)
-    if type_ == "DATE":
-        return date.fromisoformat(text)
-    if type_ in ("INTEGER", "BIGINT", "INT"):
-        return int(text)
-    if type_ in ("DOUBLE", "FLOAT"):
-        return float(text)
-    if type_ == "BOOLEAN":
-        if text.lower() not in _TRUE | _FALSE:
-            raise ValueError(text)
-        return text.lower() in _TRUE
-    return text
-
-
 # --------------------------------------------------------------------------- output
 
 
@@ -530,7 +485,7 @@ def write_stream(
 @contextmanager
 def _binary(target: Path | IO[bytes]) -> Iterator[IO[bytes]]:
     if isinstance(target, Path):
-        with target.open("wb") as f:
+        with atomic_open(target) as f:
             yield f
     else:
         yield target
@@ -611,11 +566,13 @@ def write_result(
     from pipeline.safe import neutralise_formulas
 
     if fmt == "csv":
-        neutralise_formulas(frame).write_csv(target)
+        with _binary(target) as out:
+            neutralise_formulas(frame).write_csv(out)
     elif fmt == "json":
         _write_bytes(target, (frame.write_json() + "\n").encode())
     elif fmt == "parquet":
-        frame.write_parquet(target)
+        with _binary(target) as out:
+            frame.write_parquet(out)
     elif fmt == "table":
         _write_bytes(target, (render_table(frame, max_rows) + "\n").encode())
     else:
@@ -624,7 +581,7 @@ def write_result(
 
 def _write_bytes(target: Path | IO[bytes], data: bytes) -> None:
     if isinstance(target, Path):
-        target.write_bytes(data)
+        write_bytes_atomically(target, [data])
     else:
         target.write(data)
 

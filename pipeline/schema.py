@@ -108,6 +108,7 @@ class RequestType:
     key_topology: Topology | None = None  # set => a use of the tenant key
     canonical: str | None = None  # set => a legacy name for `canonical`
     causes_key_use: bool = False  # a successful one makes the service use the tenant key
+    opens_document: bool = False  # a licence to open a protected document (reads, opens)
 
     @property
     def is_key_operation(self) -> bool:
@@ -123,8 +124,14 @@ _D, _A = Category.DOCUMENT_TRACKING, Category.ADMIN
 _LEG, _KV = Topology.BYOK_LEGACY, Topology.BYOK_KEYVAULT
 
 REQUEST_TYPES: Final[tuple[RequestType, ...]] = (
-    _rt("AcquireLicense", _L, "A Windows client gets a use licence.", causes_key_use=True),
-    _rt("AcquirePreLicense", _L, "A licence obtained in advance for a user."),
+    _rt(
+        "AcquireLicense",
+        _L,
+        "A Windows client gets a use licence.",
+        causes_key_use=True,
+        opens_document=True,
+    ),
+    _rt("AcquirePreLicense", _L, "A licence obtained in advance for a user.", opens_document=True),
     _rt("Certify", _L, "The client gets a user certificate.", causes_key_use=True),
     _rt(
         "GetClientLicensorCert",
@@ -141,6 +148,7 @@ REQUEST_TYPES: Final[tuple[RequestType, ...]] = (
         _M,
         "Mobile equivalent of AcquireLicense.",
         causes_key_use=True,
+        opens_document=True,
     ),
     _rt(
         "FECreatePublishingLicenseV1",
@@ -150,7 +158,12 @@ REQUEST_TYPES: Final[tuple[RequestType, ...]] = (
     ),
     _rt("FEGetAllTemplates", _M, "Mobile: gets the templates."),
     _rt("BEGetAllTemplatesV1", _M, "Mobile back end: gets the templates."),
-    _rt("BECreateEndUserLicenseV1", _M, "Mobile back end: creates an end-user licence."),
+    _rt(
+        "BECreateEndUserLicenseV1",
+        _M,
+        "Mobile back end: creates an end-user licence.",
+        opens_document=True,
+    ),
     _rt("KMSPDecrypt", _K, "Legacy BYOK: decrypt with the tenant key.", key_topology=_LEG),
     _rt("KMSPSignDigest", _K, "Legacy BYOK: sign with the tenant key.", key_topology=_LEG),
     _rt(

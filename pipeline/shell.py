@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from pipeline.dberrors import is_damaged_warehouse
 from pipeline.errors import ExitCode, RmslogError
 from pipeline.interrupts import interrupted, settle, signal_name, stop_cleanly
 
@@ -45,16 +46,6 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
-def _is_damaged_warehouse(e: BaseException) -> bool:
-    duckdb = sys.modules.get("duckdb")
-    if duckdb is None:
-        return False
-    kinds = (duckdb.IOException, duckdb.SerializationException, duckdb.FatalException)
-    return isinstance(e, kinds) or (
-        isinstance(e, duckdb.Error) and "corrupt database file" in str(e).lower()
-    )
-
-
 def outcome(e: BaseException) -> tuple[ExitCode, str]:
     """The exit code and the one line to print for an exception that ended a command."""
     sig = interrupted()
@@ -69,7 +60,7 @@ def outcome(e: BaseException) -> tuple[ExitCode, str]:
     if isinstance(e, OSError) and e.errno in OUTPUT_ERRNOS:
         where = f" {e.filename}" if e.filename else ""
         return ExitCode.OUTPUT, f"cannot write{where}: {e.strerror or e}"
-    if _is_damaged_warehouse(e):
+    if is_damaged_warehouse(e):
         return ExitCode.WAREHOUSE, (
             f"the warehouse could not be read or written (a damaged or truncated file?): "
             f"{_first_line(e)}"

@@ -21,7 +21,7 @@ from pathlib import Path
 from pipeline.errors import QueryError
 
 _HEADER = re.compile(r"^--\s*([a-z_-]+)\s*:\s*(.*?)\s*$")
-_PARAM = re.compile(r"^(\w+)\s+(\w+)(?:\s*=\s*(.*?))?\s*(?:\|\s*(.*))?$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+(?:\([\d,\s]*\))?(?:\[\])?)(?:\s*=\s*(.*?))?\s*(?:\|\s*(.*))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +51,6 @@ class SqlFile:
     def columns(self) -> tuple[str, ...]:
         raw = self.meta.get("columns", "")
         return tuple(c.strip() for c in raw.split(",") if c.strip())
-
-    def defaults(self) -> dict[str, str | None]:
-        return {p.name: p.default for p in self.params}
 
 
 @cache

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import derive, interrupts, schema
+from pipeline.dberrors import is_lock_conflict
 from pipeline.errors import WarehouseError
 from pipeline.sqlfiles import sql_files
 
@@ -296,8 +297,14 @@ _REQUEST_TYPES_DDL = """CREATE OR REPLACE TABLE request_types (
         category VARCHAR NOT NULL,
         key_topology VARCHAR,
         causes_key_use BOOLEAN NOT NULL,
-        description VARCHAR
+        description VARCHAR,
+        opens_document BOOLEAN NOT NULL
     )"""
+
+
+#: SQL shared by name: the DuckDB macros in queries/macros/ (service accounts, sessions,
+#: baselines, pseudonyms), created with the schema as derived objects.
+MACROS = "macros"
 
 
 def _request_type_rows() -> list[tuple[object, ...]]:
@@ -314,10 +321,20 @@ def _request_type_rows() -> list[tuple[object, ...]]:
     ]
 
 
+def _request_type_table() -> list[tuple[object, ...]]:
+    """The rows of `request_types`: those `_request_type_rows` gives key usage (its
+    fingerprint), and whether the type opens a document (which key usage does not read)."""
+    return [
+        (*row, rt.opens_document)
+        for row, rt in zip(_request_type_rows(), schema.REQUEST_TYPES, strict=True)
+    ]
+
+
 def _derived_fingerprint() -> str:
     """What the derived objects (request-type catalogue, views) are made of: when it
     changes, they are re-created; otherwise an open leaves them alone."""
-    parts = [_REQUEST_TYPES_DDL, repr(_request_type_rows())]
+    parts = [_REQUEST_TYPES_DDL, repr(_request_type_table())]
+    parts += [f"{m.name}\n{m.sql}" for m in sql_files(MACROS)]
     parts += [f"{v.name}\n{v.sql}" for v in sql_files("views")]
     parts += derive.definition()
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
@@ -376,8 +393,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> SchemaChange:
         if refreshed:
             con.execute(_REQUEST_TYPES_DDL)
             con.executemany(
-                "INSERT INTO request_types VALUES (?, ?, ?, ?, ?, ?)", _request_type_rows()
+                "INSERT INTO request_types VALUES (?, ?, ?, ?, ?, ?, ?)", _request_type_table()
             )
+            for macro in sql_files(MACROS):
+                con.execute(macro.sql)
             for view in sql_files("views"):
                 con.execute(view.sql)
             _refresh_derived_tables(con, derive.MIGRATION_VERSION in applied)
@@ -479,15 +498,13 @@ def connect(
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=connection_config())
             break
-        except duckdb.IOException as e:
-            if "lock" not in str(e).lower():
+        except duckdb.Error as e:
+            if not is_lock_conflict(e):
                 raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
             if time.monotonic() < deadline:
                 time.sleep(0.2)
                 continue
             raise WarehouseBusy(_lock_message(path, e, wait_seconds)) from e
-        except duckdb.Error as e:
-            raise WarehouseError(f"cannot open warehouse {path}: {e}") from e
     interrupts.track(con)  # Ctrl-C and SIGTERM stop its statement at once
     try:
         if read_only:

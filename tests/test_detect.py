@@ -10,10 +10,11 @@ import duckdb
 import pytest
 from w3c_builder import Rec, licence, write_log
 
-from pipeline.detect import list_rules, run_detections
+from pipeline.detect import list_rules, rules, run_detections
 from pipeline.errors import QueryError, UsageError
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings
+from pipeline.sqlfiles import read_sql_file
 
 KIM, ANA, LEE = "kim@contoso.example", "ana@contoso.example", "lee@contoso.example"
 ADMIN = "root.admin@contoso.example"
@@ -348,6 +349,26 @@ def test_burst_of_denied_requests_is_a_finding(
     assert [(f[0], len(f[3])) for f in found] == [(ANA, 12)]
 
 
+@pytest.mark.parametrize(
+    "ending",
+    ["\n-- the end of the rule", ";\n-- the end of the rule\n", "; /* done; */\n", " -- end;"],
+)
+def test_a_rule_ending_in_a_comment_or_a_semicolon_gives_the_same_findings(
+    warehouse: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ending: str,
+) -> None:
+    records = _known(ANA) + _failures(ANA, "2026-11-03 10:00:00", 12, 0.5)
+    shipped = next(r for r in rules.list_rules() if r.id == "denied-burst")
+    copy = tmp_path / "rule" / "denied-burst.sql"
+    copy.parent.mkdir()
+    copy.write_text(shipped.file.sql.rstrip().rstrip(";") + ending, encoding="utf-8")
+    monkeypatch.setattr(rules, "list_rules", lambda: [rules.Rule(read_sql_file(copy))])
+    found = _detect(warehouse, tmp_path, records, "denied-burst")
+    assert [(f[0], len(f[3])) for f in found] == [(ANA, 12)]
+
+
 def test_failures_spread_over_the_day_are_not_a_burst(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
@@ -573,7 +594,10 @@ def test_running_one_rule_leaves_other_rules_findings_alone(
     [
         ({"denied-burst.nope": "1"}, "rule denied-burst has no parameter 'nope'"),
         ({"min_failures": "1"}, "name it as rule.name"),
-        ({"denied-burst.min_failures": "many"}, "must be INTEGER, got 'many'"),
+        (
+            {"denied-burst.min_failures": "many"},
+            "--param denied-burst.min_failures: expected INTEGER, got 'many'",
+        ),
         ({"orphan-key-calls.min_calls": "2"}, "rule 'orphan-key-calls' is not among the rules run"),
         ({"off-hours-reading.timezone": "UTC"}, "is a tenant setting"),
     ],

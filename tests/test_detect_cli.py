@@ -54,7 +54,10 @@ def test_the_settings_file_moves_working_hours_into_the_tenants_time_zone(
     ("args", "message"),
     [
         (["--param", "denied-burst.min_failures"], "--param must look like name=value"),
-        (["--param", "denied-burst.min_failures=lots"], "must be INTEGER, got 'lots'"),
+        (
+            ["--param", "denied-burst.min_failures=lots"],
+            "--param denied-burst.min_failures: expected INTEGER, got 'lots'",
+        ),
         (["--param", "denied-burst.nope=1"], "rule denied-burst has no parameter 'nope'"),
         (["--config", "missing.toml"], "settings file missing.toml does not exist"),
     ],

@@ -220,6 +220,16 @@ def _rule_with(tmp_path: Path, change: tuple[str, str]) -> Path:
             "INTEGER parameter",
         ),
         (("-- id: denied-burst", "-- id: burst"), "must be the file name's stem"),
+        (("-- severity: medium", "-- severity: Medium"), "unknown severity 'Medium'"),
+        (
+            ("-- severity: medium", "-- severity: medium\n-- lookback_day: 3"),
+            "unknown header '-- lookback_day:'",
+        ),
+        (
+            ("-- severity: medium", "-- severity: medium\n-- judge: daily"),
+            "'-- judge: daily' must be one of every-run",
+        ),
+        (("\nFROM judged", "\nFROM judged;\nSELECT 1"), "exactly one SELECT statement"),
     ],
 )
 def test_a_rule_header_that_is_incomplete_or_wrong_is_refused_with_a_clear_message(
@@ -227,6 +237,12 @@ def test_a_rule_header_that_is_incomplete_or_wrong_is_refused_with_a_clear_messa
 ) -> None:
     with pytest.raises(QueryError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Rule(read_sql_file(_rule_with(tmp_path, change)))
+
+
+def test_a_refused_rule_header_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(QueryError) as caught:
+        Rule(read_sql_file(_rule_with(tmp_path, ("-- severity: medium", "-- severity: worst"))))
+    assert str(caught.value).startswith("detection rule denied-burst.sql: unknown severity")
 
 
 def test_every_shipped_rule_states_its_reach() -> None:

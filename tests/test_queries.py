@@ -275,7 +275,7 @@ def test_a_parameter_of_the_wrong_type_is_a_usage_error(hand_db: Path) -> None:
     with pytest.raises(UsageError) as caught:
         _named(hand_db, "key-calls-per-day", from_ts="yesterday")
     assert caught.value.exit_code == ExitCode.USAGE
-    assert "--param from_ts: 'yesterday' is not a TIMESTAMP" in str(caught.value)
+    assert "--param from_ts: expected TIMESTAMP, got 'yesterday'" in str(caught.value)
 
 
 def test_an_unknown_named_query_fails_with_the_query_exit_code(hand_db: Path) -> None:

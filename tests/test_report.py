@@ -139,7 +139,7 @@ def test_an_unknown_fail_on_level_is_a_usage_error(
 ) -> None:
     result = cli("report", "--db", hostile_db, "--out", tmp_path, "--fail-on", "critical")
     assert result.exit_code == ExitCode.USAGE
-    assert "--fail-on must be one of low, medium, high" in result.stderr
+    assert "'critical' is not one of 'low', 'medium', 'high'" in result.stderr
 
 
 def test_an_unknown_format_is_a_usage_error(cli: Any, hostile_db: Path, tmp_path: Path) -> None:

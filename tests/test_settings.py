@@ -124,7 +124,10 @@ def test_settings_set_show_unset_and_import_through_the_cli(cli: Any, tmp_path: 
         (("set", "tenant.timezone", "Mars/Olympus"), "unknown time zone"),
         (("set", "rules.no-such-rule.x", "1"), "no rule 'no-such-rule'"),
         (("set", "rules.denied-burst.nope", "1"), "rule denied-burst has no parameter 'nope'"),
-        (("set", "rules.denied-burst.min_failures", "many"), "must be INTEGER, got 'many'"),
+        (
+            ("set", "rules.denied-burst.min_failures", "many"),
+            "setting rules.denied-burst.min_failures: expected INTEGER, got 'many'",
+        ),
         (("set", "rules.off-hours-reading.timezone", "UTC"), "has no parameter 'timezone'"),
         (("unset", "rules.denied-burst.min_failures"), "no stored rule override"),
     ],

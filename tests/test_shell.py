@@ -325,3 +325,11 @@ def test_detect_and_report_do_not_import_pandas(
 def test_python_dash_m_pipeline_still_runs_the_cli() -> None:
     done = run("--version")
     assert done.returncode == 0 and done.stdout.startswith("rmslog ")
+
+
+def test_a_stop_while_the_command_line_loads_is_said_as_every_other_stop() -> None:
+    from pipeline import entry
+    from pipeline.shell import outcome
+
+    code, message = outcome(KeyboardInterrupt())
+    assert (int(code), message) == (entry.INTERRUPTED, entry.STOPPED)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -37,17 +38,15 @@ from pipeline.detect.reach import (
 )
 from pipeline.errors import QueryError, UsageError
 from pipeline.geo import register_ip_locations
+from pipeline.params import INTEGER_TYPES, bind_params, convert_param
+from pipeline.params import SETTINGS_PARAMS as SETTINGS_PARAMS  # re-exported
 from pipeline.settings import Settings
 from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
 from pipeline.severity import Severity as Severity
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
-#: Parameter names that come from the tenant settings, never from `--param`.
-SETTINGS_PARAMS = frozenset(Settings().sql_params())
 #: Parameter names the runner binds for each run: when it judges, and the newest record.
 RUNTIME_PARAMS = frozenset({"now", "newest_ts"})
-_INTEGER_TYPES = frozenset({"INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT"})
-_FLOAT_TYPES = frozenset({"DOUBLE", "FLOAT", "REAL", "DECIMAL"})
 #: Header lines every rule must have.
 REQUIRED_HEADERS = (
     "id",
@@ -58,6 +57,16 @@ REQUIRED_HEADERS = (
     "lookahead_days",
     "columns",
 )
+#: Every header key a rule may have (`param` may repeat); any other is a typo, refused.
+HEADER_KEYS = frozenset(
+    {
+        *REQUIRED_HEADERS,
+        "settle_minutes",
+        "judge",
+        "scenario",
+        "needs",
+    }
+)
 RULE_COLUMNS = "entity, first_ts, last_ts, summary, evidence_row_ids, window_start"
 #: A reach of `all`: the rule reads the whole history to judge a day.
 UNBOUNDED = "all"
@@ -65,6 +74,8 @@ UNBOUNDED = "all"
 #: (`integrity_events`), which change without new records arriving: judged in full by
 #: every run (it is cheap), never skipped as unchanged.
 EVERY_RUN = "every-run"
+#: Every `-- judge:` a rule may declare (a new judging mode is added here, or refused).
+JUDGES = frozenset({EVERY_RUN})
 
 
 @dataclass(frozen=True)
@@ -81,10 +92,6 @@ class Rule:
     @property
     def severity(self) -> str:
         return self.file.meta["severity"]
-
-    @property
-    def title(self) -> str:
-        return self.file.meta["title"]
 
     @property
     def params(self) -> tuple[Param, ...]:
@@ -125,16 +132,29 @@ def _validate(f: SqlFile) -> None:
     if missing:
         lines = ", ".join(f"'-- {k}: ...'" for k in missing)
         raise QueryError(f"{where}: header lacks {lines}")
+    unknown = sorted(set(f.meta) - HEADER_KEYS)
+    if unknown:
+        raise QueryError(
+            f"{where}: unknown header '-- {unknown[0]}:'; a rule's header keys are "
+            f"{', '.join(sorted(HEADER_KEYS | {'param'}))}"
+        )
     if f.meta["id"] != f.path.stem:
         raise QueryError(f"{where}: '-- id: {f.meta['id']}' must be the file name's stem")
     if f.meta["severity"] not in SEVERITIES:
         raise QueryError(
             f"{where}: unknown severity {f.meta['severity']!r}; use one of {', '.join(SEVERITIES)}"
         )
+    if f.meta.get("judge", EVERY_RUN) not in JUDGES:
+        raise QueryError(
+            f"{where}: '-- judge: {f.meta['judge']}' must be one of {', '.join(sorted(JUDGES))}"
+        )
+    statements = duckdb.extract_statements(f.sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise QueryError(f"{where}: the body must be exactly one SELECT statement")
     columns = [c.strip() for c in f.meta["columns"].split(",")]
     if columns not in (RULE_COLUMNS.split(", "), [*RULE_COLUMNS.split(", "), "learning"]):
         raise QueryError(f"{where}: '-- columns:' must be {RULE_COLUMNS}[, learning]")
-    integers = {p.name for p in f.params if p.type in _INTEGER_TYPES}
+    integers = {p.name for p in f.params if p.type in INTEGER_TYPES}
     for key in ("lookback_days", "lookahead_days", "settle_minutes"):
         raw = f.meta.get(key)
         if raw is None or raw.isdigit() or raw == UNBOUNDED or raw in integers:
@@ -254,48 +274,31 @@ def check_rule_override(key: str, value: str) -> None:
         raise UsageError(
             f"setting rules.{key}: rule {rule_id} has no parameter {name!r}; it has: {known}"
         )
-    _convert(rule, param, value)
-
-
-def _convert(rule: Rule, param: Param, value: str | None) -> object:
-    """A header default or `--param` string as the Python value of the parameter's type."""
-    if value is None:
-        raise UsageError(f"rule {rule.id} needs --param {rule.id}.{param.name}")
-    try:
-        if param.type in _INTEGER_TYPES:
-            return int(value)
-        if param.type in _FLOAT_TYPES:
-            return float(value)
-        if param.type == "BOOLEAN":
-            if value.lower() not in ("true", "false"):
-                raise ValueError(value)
-            return value.lower() == "true"
-    except ValueError:
-        raise UsageError(
-            f"parameter {rule.id}.{param.name} must be {param.type}, got {value!r}"
-        ) from None
-    return value
+    convert_param(param, value, label=f"setting rules.{key}")
 
 
 def _bind(rule: Rule, overrides: dict[str, str], settings: Settings) -> dict[str, object]:
     """The rule's parameters as bound in this run (runtime ones excluded)."""
-    from_settings = settings.sql_params()
-    values: dict[str, object] = {}
     names = {p.name for p in rule.file.params}
     for key in overrides:
         rule_id, _, name = key.rpartition(".")
         if rule_id == rule.id and name not in names:
             known = ", ".join(p.name for p in rule.params) or "none"
             raise UsageError(f"rule {rule.id} has no parameter {name!r}; it has: {known}")
-    for param in rule.file.params:
-        if param.name in RUNTIME_PARAMS:
-            continue
-        if param.name in SETTINGS_PARAMS:
-            values[param.name] = from_settings[param.name]
-        else:
-            raw = overrides.get(f"{rule.id}.{param.name}", param.default)
-            values[param.name] = _convert(rule, param, raw)
-    return values
+    given = {
+        name: value
+        for key, value in overrides.items()
+        for rule_id, _, name in [key.rpartition(".")]
+        if rule_id == rule.id
+    }
+    return bind_params(
+        rule.file.params,
+        given,
+        settings,
+        skip=RUNTIME_PARAMS,
+        prefix=f"{rule.id}.",
+        what=f"rule {rule.id}",
+    )
 
 
 def bound_params(
@@ -498,14 +501,16 @@ def _evaluate(
     into: str,
 ) -> None:
     """Run the rule into temp table `into`; with `read`, it sees only records in [lo, hi)."""
-    body = rule.file.sql.strip().rstrip(";")
+    body = rule_body(rule.file.sql)
     learning = "f.learning" if "learning" in rule.file.columns else "false"
     # The rule body is a SQL file shipped with the package, never user input; values are bound.
     output = f"""
         CREATE OR REPLACE TEMP TABLE rule_output AS
         SELECT f.entity, f.first_ts, f.last_ts, f.summary, f.evidence_row_ids, f.window_start,
                coalesce({learning}, false) AS learning
-        FROM ({body}) AS f
+        FROM (
+{body}
+        ) AS f
     """  # noqa: S608
     declared = {p.name for p in rule.file.params}
     bind = {**values, **{k: v for k, v in runtime.items() if k in declared}}
@@ -525,6 +530,16 @@ def _evaluate(
         if read is not None:
             con.execute("DROP VIEW IF EXISTS temp.requests").fetchall()
             con.execute("DROP VIEW IF EXISTS temp.key_usage").fetchall()
+
+
+_FINAL_SEMICOLON = re.compile(r";(?=(?:\s|--[^\n]*|/\*.*?\*/)*\Z)", re.DOTALL)
+
+
+def rule_body(sql: str) -> str:
+    """A rule's SQL ready to sit inside `FROM ( ... ) AS f`: its final `;` dropped, even
+    when comments follow it. The caller puts the closing parenthesis on a line of its
+    own, so a body ending in a `-- comment` cannot swallow it."""
+    return _FINAL_SEMICOLON.sub("", sql.rstrip(), count=1)
 
 
 #: Where the runner keeps the tenant's time zone in `runtime` (never bound to a rule).

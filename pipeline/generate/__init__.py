@@ -23,7 +23,7 @@ from pipeline.generate.geodb import FILE_NAME as GEOIP_FILE_NAME
 from pipeline.generate.geodb import write_geoip
 from pipeline.generate.options import LAYOUTS, GenerateOptions, parse_scenarios
 from pipeline.generate.result import GenerateResult, describe
-from pipeline.generate.scenarios import SCENARIOS
+from pipeline.generate.scenarios import ALL_SCENARIOS, SCENARIOS, VAULT_SCENARIOS
 from pipeline.generate.truth import (
     FILE_NAME,
     FORMAT,
@@ -32,6 +32,7 @@ from pipeline.generate.truth import (
     truth_document,
     write_truth,
 )
+from pipeline.generate.vault import VaultLog
 from pipeline.generate.writer import LineFormatter, Sink
 
 
@@ -43,6 +44,9 @@ def generate_logs(out_dir: Path, options: GenerateOptions | None = None) -> Gene
     fmt = LineFormatter(sim.world.tenant, options.log_version, options.seed)
     sink = Sink(out, fmt, options.gzip)
     result = GenerateResult(out, timezone=options.tz, skipped=sim.skipped)
+    if sim.vault is not None:
+        ips = sim.world.tenant.ips
+        sim.vault_log = VaultLog(out, sim.vault, ips, options.seed, options.keyvault_format)
     if options.layout == "daily":
         chunks = daily_chunks(sim, options.days)
     else:
@@ -51,11 +55,17 @@ def generate_logs(out_dir: Path, options: GenerateOptions | None = None) -> Gene
         for chunk in chunks:
             sink.write(chunk.name, chunk.events)
             result.add(chunk.events, count_key_calls(chunk.events), chunk.closes_at)
+        if sim.vault_log is not None:
+            sim.vault_log.close(sim.vault_incidents()[1])
+            result.vault_files = list(sim.vault_log.files)
+            result.vault_records = sim.vault_log.records
     finally:
         sink.close()
     result.files = list(sink.files)
     result.incidents = [Incident.of(i, options.seed) for i in sim.injector.incidents()]
     world = world_document(sim.world, options.start, options.days, options.users)
+    if sim.vault is not None:
+        world["keyvault"] = sim.vault.document()
     doc = truth_document(options.as_dict(), result.incidents, sim.skipped, world)
     result.ground_truth = write_truth(out, doc)
     result.geoip = write_geoip(out, sim.world.tenant.plan.networks, epoch(options.start))
@@ -63,11 +73,13 @@ def generate_logs(out_dir: Path, options: GenerateOptions | None = None) -> Gene
 
 
 __all__ = [
+    "ALL_SCENARIOS",
     "FILE_NAME",
     "FORMAT",
     "GEOIP_FILE_NAME",
     "LAYOUTS",
     "SCENARIOS",
+    "VAULT_SCENARIOS",
     "GenerateOptions",
     "GenerateResult",
     "Incident",

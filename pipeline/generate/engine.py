@@ -16,13 +16,14 @@ import polars as pl
 
 from pipeline.generate.activity import Day, World, expected_key_calls_per_peak_hour, people_events
 from pipeline.generate.events import RT, concat_events
-from pipeline.generate.keys import KeyPlan, key_calls, setup_checks
+from pipeline.generate.keys import KeyPlan, fail_key_calls, key_calls, setup_checks
 from pipeline.generate.options import GenerateOptions
-from pipeline.generate.scenarios import ADMIN_SCENARIOS, KEY_SCENARIOS, Context
+from pipeline.generate.scenarios import ADMIN_SCENARIOS, KEY_SCENARIOS, VAULT_SCENARIOS, Context
 from pipeline.generate.schedule import Injector
 from pipeline.generate.services import expected_service_key_calls_per_hour, others_events
 from pipeline.generate.tenant import build_tenant
 from pipeline.generate.timing import arrivals
+from pipeline.generate.vault import TICKS, VaultLog, VaultPlan
 from pipeline.schema import KEY_OPERATIONS, LOG_VERSIONS, Topology
 
 _EPOCH = date(1970, 1, 1)
@@ -52,7 +53,9 @@ class Simulation:
         peak += expected_service_key_calls_per_hour(options.users)
         self.skipped = skipped_scenarios(options)
         wanted = tuple(s for s in options.scenarios if s not in self.skipped)
-        ctx = Context(self.world, self.keys, peak)
+        self.vault = VaultPlan.build(options.seed, tenant) if options.keyvault_logs else None
+        self.vault_log: VaultLog | None = None  # set by generate_logs: gets every day
+        ctx = Context(self.world, self.keys, peak, self.vault)
         self.injector = Injector(ctx, wanted, options.start, options.days, endless)
 
     def date_of(self, index: int) -> date:
@@ -72,7 +75,32 @@ class Simulation:
                 self.injector.events_for_day(index),
             ]
         )
+        refused = [
+            i.vault.fail_window
+            for i in self.injector.incidents()
+            if i.vault is not None and i.vault.fail_window is not None
+        ]
+        events = fail_key_calls(events, refused)
+        if self.vault_log is not None:
+            extra, lost = self.vault_incidents(index)
+            self.vault_log.add_day((when - _EPOCH).days, events, extra, lost)
         return events.with_columns(arrival=pl.Series(arrivals(rng, events["sec"].to_numpy())))
+
+    def vault_incidents(self, index: int | None = None) -> tuple[list[pl.DataFrame], set[int]]:
+        """Incident records of the Key Vault log on day `index` (all days: None), and the
+        hours whose blob is lost."""
+        extra, lost = [], set()
+        lo = epoch(self.date_of(index or 0)) * TICKS
+        for incident in self.injector.incidents():
+            part = incident.vault
+            if part is None:
+                continue
+            if part.lost_hour is not None:
+                lost.add(part.lost_hour)
+            if index is not None and part.records.height:
+                ticks = pl.col("ticks")
+                extra.append(part.records.filter((ticks >= lo) & (ticks < lo + 86400 * TICKS)))
+        return extra, lost
 
 
 def skipped_scenarios(options: GenerateOptions) -> dict[str, str]:
@@ -83,6 +111,8 @@ def skipped_scenarios(options: GenerateOptions) -> dict[str, str]:
             out[name] = "a Microsoft-managed key leaves no tenant-key calls in the logs"
         if name in ADMIN_SCENARIOS and "admin-action" not in LOG_VERSIONS[options.log_version]:
             out[name] = f"log version {options.log_version} has no admin-action column"
+        if name in VAULT_SCENARIOS and not options.keyvault_logs:
+            out[name] = "shows only in the Key Vault log: needs --keyvault-logs (byok-keyvault)"
     return out
 
 

@@ -20,9 +20,10 @@ from pipeline.schema import REQUEST_TYPES
 #: Every request type name; an event's `rtype` indexes this tuple.
 RT_NAMES: Final = tuple(rt.name for rt in REQUEST_TYPES)
 RT: Final = {name: i for i, name in enumerate(RT_NAMES)}
-#: Results; an event's `result` indexes this tuple.
-RESULTS: Final = ("Success", "AccessDenied")
-SUCCESS, DENIED = 0, 1
+#: Results; an event's `result` indexes this tuple. `Forbidden`: the tenant key refused
+#: RMS (Key Vault answered 403), only in the `key-access-failures` incident.
+RESULTS: Final = ("Success", "AccessDenied", "Forbidden")
+SUCCESS, DENIED, FORBIDDEN = 0, 1, 2
 #: How an event shows its document: not at all, every field, or only content-id
 #: (RevokeAccess rows lack owner-email through date-published).
 DOC_NONE, DOC_FULL, DOC_ID_ONLY = 0, 1, 2

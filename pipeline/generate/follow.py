@@ -8,11 +8,9 @@ never reads half a blob. SIGINT or SIGTERM stops it cleanly after the current bl
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.errors import UsageError
@@ -24,28 +22,10 @@ from pipeline.generate.result import GenerateResult
 from pipeline.generate.timing import LATE_SECONDS
 from pipeline.generate.truth import Incident, truth_document, write_truth
 from pipeline.generate.writer import LineFormatter, Sink
+from pipeline.interrupts import stop_on_signals
 
 #: Longest sleep between checks of the stop flag, wall seconds.
 POLL_SECONDS = 0.2
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event | None = None) -> Iterator[threading.Event]:
-    """An event set by SIGINT/SIGTERM (in the main thread), or `stop` when one is given."""
-    if stop is not None:
-        yield stop
-        return
-    event = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield event
-        return
-    wanted = (signal.SIGINT, signal.SIGTERM)
-    old = {s: signal.signal(s, lambda *_: event.set()) for s in wanted}
-    try:
-        yield event
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
 
 
 def _sleep_until(stop: threading.Event, deadline: float, clock: Callable[[], float]) -> bool:
@@ -71,6 +51,11 @@ def follow_logs(
     incidents whose records are all written."""
     if options.layout != "blobs":
         raise UsageError("--follow writes numbered blobs; use --layout blobs")
+    if options.keyvault_logs:
+        raise UsageError(
+            "--keyvault-logs is for batch generation only: Key Vault's hourly blobs grow "
+            "during their hour, which --follow does not simulate; drop one of the two"
+        )
     if speed <= 0:
         raise UsageError("--speed must be > 0 (simulated seconds per wall second)")
     sim = Simulation(options, endless=True)

@@ -13,13 +13,13 @@ The writer's build time is pinned to the period's first day: same options, same 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
+from pipeline.files import write_atomically
 from pipeline.generate.places import Network
 
 FILE_NAME = "geoip.mmdb"
@@ -48,7 +48,5 @@ def write_geoip(out_dir: Path, networks: tuple[Network, ...], build_epoch: int) 
     for net in networks:
         writer.insert_network(IPSet([net.cidr]), net.geoip_record())
     path = out_dir / FILE_NAME
-    tmp = path.with_name(f".{path.name}.tmp")
-    writer.to_db_file(str(tmp))
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: writer.to_db_file(str(tmp)))
     return path

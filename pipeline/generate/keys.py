@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from pipeline.generate.events import RT, SUCCESS, empty_events, make_events
+from pipeline.generate.events import FORBIDDEN, RT, SUCCESS, empty_events, make_events
 from pipeline.generate.ids import hash_uniform
 from pipeline.schema import Topology
 
@@ -122,3 +122,31 @@ def setup_checks(rng: np.random.Generator, day_start: int, plan: KeyPlan) -> pl.
         return empty_events()
     sec = plan.byok_from + np.sort(rng.integers(0, 120, 3))
     return make_events(rng, sec, RT["KeyVaultGetKeyInfoRequest"], 0, plan.ips[0], result=SUCCESS)
+
+
+def fail_key_calls(events: pl.DataFrame, windows: list[tuple[int, int]]) -> pl.DataFrame:
+    """`events` as RMS logs them while the vault refuses RMS (each window `lo <= sec < hi`):
+    every Key Vault key call fails (`Forbidden`), a sign that would have followed a failed
+    decrypt is never made, and the request that caused a failed call fails too."""
+    if not windows or events.is_empty():
+        return events
+    sec = events["sec"].to_numpy()
+    rtype = events["rtype"].to_numpy()
+    corr = events["corr_key"].to_numpy()
+    inside = np.zeros(len(sec), dtype=bool)
+    for lo, hi in windows:
+        inside |= (sec >= lo) & (sec < hi)
+    calls = inside & np.isin(rtype, _VAULT_CODES)
+    decrypts = calls & (rtype == RT["KeyVaultDecryptRequest"])
+    dropped = calls & (rtype == RT["KeyVaultSignDigest"]) & np.isin(corr, corr[decrypts])
+    failed = calls & ~dropped
+    caused = ~calls & np.isin(corr, corr[failed]) & (events["user"].to_numpy() != 0)
+    result = events["result"].to_numpy().copy()
+    result[failed | (caused & (result == SUCCESS))] = FORBIDDEN
+    return events.with_columns(result=pl.Series(result, dtype=pl.UInt8)).filter(pl.Series(~dropped))
+
+
+_VAULT_CODES = np.array(
+    [RT[n] for n in ("KeyVaultDecryptRequest", "KeyVaultSignDigest", "KeyVaultGetKeyInfoRequest")],
+    dtype=np.uint8,
+)

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import UsageError
 from pipeline.generate.calendar import REGION_TIMEZONES
-from pipeline.generate.scenarios import SCENARIOS
+from pipeline.generate.scenarios import ALL_SCENARIOS, SCENARIOS
+from pipeline.generate.vault import FORMATS as KEYVAULT_FORMATS
 from pipeline.schema import LOG_VERSIONS, Topology
 
 LAYOUTS = ("daily", "blobs")
@@ -32,13 +33,25 @@ class GenerateOptions:
     byok_from: date | None = None  # Microsoft-managed before; clients switch over weeks
     timezone: str | None = None  # the tenant's working-hours zone; None: by region
     blob_minutes: int = 60  # blobs layout: minutes of arrivals per blob
+    keyvault_logs: bool = False  # also the vault's AuditEvent log (byok-keyvault only)
+    keyvault_format: str = "jsonl"  # jsonl, or records: {"records": [...]} per blob
 
     def __post_init__(self) -> None:
         _check(self.log_version in LOG_VERSIONS, "--log-version", self.log_version, LOG_VERSIONS)
         _check(self.region in REGION_TIMEZONES, "--region", self.region, REGION_TIMEZONES)
         _check(self.layout in LAYOUTS, "--layout", self.layout, LAYOUTS)
+        _check(
+            self.keyvault_format in KEYVAULT_FORMATS,
+            "--keyvault-format",
+            self.keyvault_format,
+            KEYVAULT_FORMATS,
+        )
+        if self.keyvault_logs and self.topology != Topology.BYOK_KEYVAULT:
+            raise UsageError("--keyvault-logs needs --topology byok-keyvault")
+        if self.keyvault_format != "jsonl" and not self.keyvault_logs:
+            raise UsageError("--keyvault-format needs --keyvault-logs")
         for name in self.scenarios:
-            _check(name in SCENARIOS, "--scenarios", name, SCENARIOS)
+            _check(name in ALL_SCENARIOS, "--scenarios", name, ALL_SCENARIOS)
         if self.days < 1 or self.users < MIN_USERS:
             raise UsageError(f"need --days >= 1 and --users >= {MIN_USERS}")
         if self.blob_minutes < 1 or 1440 % self.blob_minutes:
@@ -71,6 +84,11 @@ class GenerateOptions:
             "gzip": self.gzip,
             "scenarios": list(self.scenarios),
             "blob_minutes": self.blob_minutes,
+            **(
+                {"keyvault_logs": True, "keyvault_format": self.keyvault_format}
+                if self.keyvault_logs
+                else {}
+            ),
         }
 
 
@@ -79,14 +97,15 @@ def _check(ok: bool, option: str, value: object, known: object) -> None:
         raise UsageError(f"{option}: unknown value {value!r}; known: {', '.join(map(str, known))}")  # type: ignore[call-overload]
 
 
-def parse_scenarios(text: str) -> tuple[str, ...]:
-    """`all`, `none`, or a comma-separated list of scenario names, validated."""
+def parse_scenarios(text: str, keyvault: bool = False) -> tuple[str, ...]:
+    """`all`, `none`, or a comma-separated list of scenario names, validated. `all` is
+    every scenario with `keyvault` (--keyvault-logs), else those of the RMS log only."""
     value = text.strip()
     if value == "all":
-        return SCENARIOS
+        return ALL_SCENARIOS if keyvault else SCENARIOS
     if value in ("none", ""):
         return ()
     names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
     for name in names:
-        _check(name in SCENARIOS, "--scenarios", name, ("all", "none", *SCENARIOS))
+        _check(name in ALL_SCENARIOS, "--scenarios", name, ("all", "none", *ALL_SCENARIOS))
     return names

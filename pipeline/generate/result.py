@@ -26,6 +26,8 @@ class GenerateResult:
     geoip: Path | None = None  # geoip.mmdb: the simulated networks' locations
     written_until: int = 0  # epoch second up to which arrivals are written (blobs)
     stopped: bool = False  # follow mode: ended by a stop request
+    vault_files: list[Path] = field(default_factory=list)  # --keyvault-logs: PT1H.json blobs
+    vault_records: int = 0
 
     def add(self, events: pl.DataFrame, key_calls: int, closes_at: int) -> None:
         self.records += events.height
@@ -44,6 +46,11 @@ def describe(result: GenerateResult) -> str:
     )
     if result.geoip is not None:
         text += f"; network locations in {result.geoip}"
+    if result.vault_files:
+        text += (
+            f"; {result.vault_records:,} Key Vault records in {len(result.vault_files)} "
+            f"hourly PT1H.json blobs under {result.out_dir / 'insights-logs-auditevent'}"
+        )
     for scenario, reason in result.skipped.items():
         text += f"\nskipped {scenario}: {reason}"
     if result.stopped:

@@ -24,15 +24,19 @@ from pipeline.generate.events import (
     RT,
     SUCCESS,
     concat_events,
+    empty_events,
     make_events,
     rtype_codes,
 )
-from pipeline.generate.keys import KeyPlan, key_calls, orphan_calls
+from pipeline.generate.ids import guid
+from pipeline.generate.keys import KeyPlan, fail_key_calls, key_calls, orphan_calls
 from pipeline.generate.places import ATTACKER_MIN_KM, distances_km
+from pipeline.generate.vault import TICKS, Identity, VaultPlan, empty_records, records
 
 I64 = npt.NDArray[np.int64]
 TENANT_KEY = "tenant-key"
 
+#: Scenarios of the RMS usage log (what `--scenarios all` means without --keyvault-logs).
 SCENARIOS = (
     "off-hours-reading",
     "impossible-travel",
@@ -42,6 +46,17 @@ SCENARIOS = (
     "revoked-document-opened",
     "key-volume-spike",
 )
+#: Scenarios that show in the Key Vault log: need --keyvault-logs and byok-keyvault.
+#: Entities as the Key Vault rules name them: foreign-key-use the caller's object id (oid
+#: claim), key-log-mismatch `tenant-key`, key-management the key's name, key-access-failures
+#: the refused caller's object id (RMS's service principal).
+VAULT_SCENARIOS = (
+    "foreign-key-use",
+    "key-log-mismatch",
+    "key-management",
+    "key-access-failures",
+)
+ALL_SCENARIOS = SCENARIOS + VAULT_SCENARIOS
 #: Scenarios that need tenant-key calls (a BYOK topology).
 KEY_SCENARIOS = frozenset({"orphan-key-calls", "key-volume-spike"})
 #: Scenarios that need the admin columns (log version 1.1-admin).
@@ -55,6 +70,10 @@ DURATION = {
     "admin-browsing": 2 * 3600,
     "revoked-document-opened": 7 * 3600,
     "key-volume-spike": 3600,
+    "foreign-key-use": 1800,
+    "key-log-mismatch": 3600,
+    "key-management": 1800,
+    "key-access-failures": 1800,
 }
 #: A spike adds this many times the usual busiest-hour key volume.
 SPIKE_FACTOR = 6.0
@@ -62,11 +81,44 @@ SPIKE_FACTOR = 6.0
 INSIDER_SHARE = 0.8
 
 
+#: Well-known first-party application ids an identity may call Key Vault with.
+AZURE_CLI_APPID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+AZURE_POWERSHELL_APPID = "1950a258-227b-4e31-a9cf-717495945fc2"
+SDK_CLIENT = "azsdk-python-keyvault-keys/4.9.0 Python/3.11.9 (Linux-6.5.0-1025-azure-x86_64)"
+POWERSHELL_CLIENT = "PowerShell/7.4.6 Az.KeyVault/6.3.0"
+PORTAL_CLIENT = "AzurePortal/1.0 (Microsoft.KeyVault)"
+
+
 @dataclass(frozen=True)
 class Context:
     world: World
     keys: KeyPlan
     peak_key_calls: float  # expected key calls in a working day's busiest hour
+    vault: VaultPlan | None = None  # with --keyvault-logs
+
+
+@dataclass(frozen=True)
+class VaultPart:
+    """What an incident does to the Key Vault log."""
+
+    records: pl.DataFrame  # records it adds (vault.SCHEMA)
+    window: tuple[int, int]  # first and last second of the incident (the ground truth's)
+    identity: Identity | None = None  # the non-RMS caller, if any
+    ip: str | None = None
+    lost_hour: int | None = None  # key-log-mismatch: start of the hour whose blob is lost
+    fail_window: tuple[int, int] | None = None  # key-access-failures: RMS refused, lo <= s < hi
+
+    def detail(self) -> dict[str, object]:
+        """The ground truth's `keyvault` entry of the incident."""
+        out: dict[str, object] = {"records": self.records.height}
+        if self.identity is not None:
+            out["identity"] = self.identity.as_dict()
+            out["ip"] = self.ip
+        if self.lost_hour is not None:
+            out["lost_hour"] = _iso(self.lost_hour)
+        if self.fail_window is not None:
+            out["failures"] = [_iso(self.fail_window[0]), _iso(self.fail_window[1])]
+        return out
 
 
 @dataclass(frozen=True)
@@ -74,6 +126,7 @@ class Injected:
     scenario: str
     entity: str
     events: pl.DataFrame
+    vault: VaultPart | None = None
 
 
 Builder = Callable[[Context, np.random.Generator, int], tuple[str, pl.DataFrame]]
@@ -314,6 +367,112 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
+def _iso(sec: int) -> str:
+    return datetime.fromtimestamp(sec, UTC).replace(tzinfo=None).isoformat()
+
+
+def _vault(ctx: Context) -> VaultPlan:
+    if ctx.vault is None:  # skipped_scenarios keeps Key Vault scenarios out without one
+        raise ValueError("a Key Vault scenario needs --keyvault-logs")
+    return ctx.vault
+
+
+def _at(rng: np.random.Generator, sec: npt.ArrayLike) -> I64:
+    """Key Vault ticks within each second of `sec`."""
+    s = np.asarray(sec, dtype=np.int64)
+    return np.asarray(s * TICKS + rng.integers(0, TICKS, len(s)), dtype=np.int64)
+
+
+def _someone(ctx: Context, rng: np.random.Generator, appid: str, person: int) -> Identity:
+    """An identity of an employee signed in to `appid` (its own object id)."""
+    upn = _user_id(ctx, int(ctx.world.tenant.people.user[person]))
+    oid = guid(np.random.default_rng([ctx.world.seed, 14, person]))  # the person's, always
+    return Identity("foreign", appid, oid, upn)
+
+
+def foreign_key_use(ctx: Context, rng: np.random.Generator, start: int) -> tuple[str, VaultPart]:
+    """Another identity decrypts with the tenant key: an employee's account through the
+    Azure CLI, from a hosting provider's address far away (not Microsoft, not the tenant)."""
+    plan = _vault(ctx)
+    t = ctx.world.tenant
+    who = _someone(ctx, rng, AZURE_CLI_APPID, _ordinary_person(ctx, rng))
+    pick = int(rng.integers(0, len(t.plan.attacker_first)))
+    ip = str(t.ips[int(t.plan.attacker_first[pick] + rng.integers(0, t.plan.attacker_hosts))])
+    n = int(rng.integers(3, 13))
+    sec = np.r_[
+        start, _spread(rng, start + int(rng.integers(20, 90)), n, int(rng.integers(120, 1200)))
+    ]
+    ops = ["KeyGet"] + ["KeySign" if rng.random() < 0.2 else "KeyDecrypt" for _ in range(n)]
+    tpl = [plan.template(op, 200, who, SDK_CLIENT) for op in ops]
+    recs = records(rng, _at(rng, sec), tpl, ip, rng.integers(10, 120, len(sec)))
+    return who.oid, VaultPart(recs, (int(sec[0]), int(sec[-1])), who, ip)
+
+
+def key_log_mismatch(ctx: Context, rng: np.random.Generator, start: int) -> tuple[str, VaultPart]:
+    """The blob of one working hour never reaches the storage account: Key Vault shows no
+    record received in that hour, while RMS logs its key calls as usual."""
+    hour = start // 3600 * 3600
+    return TENANT_KEY, VaultPart(empty_records(), (hour, hour + 3599), lost_hour=hour)
+
+
+def key_management(ctx: Context, rng: np.random.Generator, start: int) -> tuple[str, VaultPart]:
+    """An administrator backs up the tenant key with Azure PowerShell from their own
+    address (KeyBackup); half the time also creates a new key version (KeyCreate)."""
+    plan = _vault(ctx)
+    t = ctx.world.tenant
+    admin = _online_one(ctx, rng, t.admins, start + np.arange(0, 1200, 300))
+    who = _someone(ctx, rng, AZURE_POWERSHELL_APPID, admin)
+    who = Identity("admin", who.appid, who.oid, who.upn)
+    ip = str(t.ips[int(person_ips(ctx.world, np.array([admin]), np.array([start]))[0])])
+    sec = [start]
+    tpl = [plan.template("KeyBackup", 200, who, POWERSHELL_CLIENT, version="")]
+    if rng.random() < 0.5:
+        sec.append(sec[-1] + int(rng.integers(60, 600)))
+        version = guid(rng).replace("-", "")
+        tpl.append(plan.template("KeyCreate", 200, who, POWERSHELL_CLIENT, version=version))
+    recs = records(rng, _at(rng, sec), tpl, ip, rng.integers(20, 300, len(sec)))
+    return plan.key, VaultPart(recs, (sec[0], sec[-1]), who, ip)
+
+
+def key_access_failures(
+    ctx: Context, rng: np.random.Generator, start: int
+) -> tuple[str, pl.DataFrame, VaultPart]:
+    """An administrator changes the vault's access policy and RMS loses its permissions
+    for 5-20 minutes: every RMS key call is refused (403), users' opens fail and are
+    retried; then the policy is put back. Both changes are VaultPatch records."""
+    plan = _vault(ctx)
+    t = ctx.world.tenant
+    admin = _online_one(ctx, rng, t.admins, np.array([start]))
+    who = _someone(ctx, rng, AZURE_POWERSHELL_APPID, admin)
+    who = Identity("admin", who.appid, who.oid, who.upn)
+    ip = str(t.ips[int(person_ips(ctx.world, np.array([admin]), np.array([start]))[0])])
+    end = start + int(rng.integers(300, 1200))
+    patch = plan.template("VaultPatch", 200, who, PORTAL_CLIENT, target="vault")
+    recs = records(rng, _at(rng, [start - 1, end]), patch, ip, rng.integers(200, 900, 2))
+    people = t.people
+    m = int(rng.integers(8, 21))
+    person = rng.choice(len(people), m, p=people.activity / people.activity.sum()).astype(np.int32)
+    sec = _spread(rng, start + 5, m, end - start - 10)
+    doc = _day(ctx, rng, start).pick_docs(m, people.team[person])
+    opens = _opens(ctx, rng, person, sec, doc)
+    failed = fail_key_calls(_with_keys(ctx, rng, opens), [(start, end)])
+    part = VaultPart(recs, (start - 1, end), who, ip, fail_window=(start, end))
+    return plan.rms.oid, failed, part
+
+
 def inject(ctx: Context, scenario: str, rng: np.random.Generator, start: int) -> Injected:
+    if scenario == "key-access-failures":
+        entity, events, part = key_access_failures(ctx, rng, start)
+        return Injected(scenario, entity, events.sort("sec", maintain_order=True), part)
+    if scenario in VAULT_BUILDERS:
+        entity, part = VAULT_BUILDERS[scenario](ctx, rng, start)
+        return Injected(scenario, entity, empty_events(), part)
     entity, events = BUILDERS[scenario](ctx, rng, start)
     return Injected(scenario, entity, events.sort("sec", maintain_order=True))
+
+
+VAULT_BUILDERS: dict[str, Callable[[Context, np.random.Generator, int], tuple[str, VaultPart]]] = {
+    "foreign-key-use": foreign_key_use,
+    "key-log-mismatch": key_log_mismatch,
+    "key-management": key_management,
+}

@@ -18,13 +18,30 @@ import polars as pl
 from pipeline.generate import calendar
 from pipeline.generate.events import concat_events
 from pipeline.generate.ids import hash_uniform
-from pipeline.generate.scenarios import DURATION, KEY_SCENARIOS, Context, Injected, inject
+from pipeline.generate.scenarios import (
+    DURATION,
+    KEY_SCENARIOS,
+    VAULT_SCENARIOS,
+    Context,
+    Injected,
+    inject,
+)
 
 BLOCK_DAYS = 7
 #: Local time windows (earliest start, latest start) by scenario; others use WORK_WINDOW.
 NIGHT_WINDOW = (time(0, 30), time(1, 30))
 WORK_WINDOW = (time(9, 30), time(15, 0))
 SPIKE_LOCAL = time(10, 30)
+#: Key Vault incidents keep apart from each other (a lost hour would hide another's records)
+#: and from the spike hour: local start windows.
+VAULT_WINDOWS = {
+    "key-management": (time(9, 30), time(10, 0)),
+    "key-access-failures": (time(11, 15), time(12, 15)),
+    "key-log-mismatch": (time(14, 30), time(14, 30)),  # the UTC hour holding 14:30 is lost
+    "foreign-key-use": (time(16, 0), time(17, 30)),
+}
+#: Scenarios measured against the usual key volume: only once every client is on BYOK.
+FULL_BYOK = frozenset({"key-volume-spike", "key-log-mismatch", "key-access-failures"})
 
 
 @dataclass
@@ -108,6 +125,7 @@ class Injector:
             at = datetime.combine(day, SPIKE_LOCAL, tz).astimezone(UTC)
             return int(at.timestamp()) // 3600 * 3600
         lo, hi = NIGHT_WINDOW if scenario == "off-hours-reading" else WORK_WINDOW
+        lo, hi = VAULT_WINDOWS.get(scenario, (lo, hi))
         earliest = datetime.combine(day, lo, tz).astimezone(UTC).timestamp()
         latest = datetime.combine(day, hi, tz).astimezone(UTC).timestamp()
         return int(earliest + rng.integers(0, int(latest - earliest) + 1))
@@ -118,10 +136,9 @@ class Injector:
         lo, hi = limits
         if start < lo or (hi is not None and start + DURATION[scenario] >= hi):
             return False
-        if scenario in KEY_SCENARIOS:
+        if scenario in KEY_SCENARIOS or scenario in VAULT_SCENARIOS:
             share = self.ctx.keys.share(start)
-            # A spike is measured against the usual volume: only once every client is on BYOK.
-            full = strict or scenario == "key-volume-spike"
+            full = strict or scenario in FULL_BYOK
             if share == 0.0 or (full and share < 1.0):
                 return False
         return not strict or calendar.is_working_day(day, self.ctx.world.region)

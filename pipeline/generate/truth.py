@@ -36,6 +36,7 @@ class Incident:
     first_ts: datetime
     last_ts: datetime
     row_ids: tuple[str, ...]
+    keyvault: dict[str, object] | None = None  # Key Vault scenarios: what the vault log shows
 
     @classmethod
     def of(cls, injected: Injected, seed: int) -> Incident:
@@ -43,6 +44,16 @@ class Incident:
         events = injected.events.sort("sec", maintain_order=True)
         sec = events["sec"]
         row_ids = keyed_guids(events["row_key"].to_numpy(), row_salt(seed))
+        if injected.vault is not None:  # the window is the incident's, not its RMS rows'
+            first, last = injected.vault.window
+            return cls(
+                injected.scenario,
+                injected.entity,
+                _utc(first),
+                _utc(last),
+                tuple(row_ids.to_list()),
+                injected.vault.detail(),
+            )
         return cls(
             injected.scenario,
             injected.entity,
@@ -52,13 +63,16 @@ class Incident:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "scenario": self.scenario,
             "entity": self.entity,
             "first_ts": self.first_ts.isoformat(),
             "last_ts": self.last_ts.isoformat(),
             "row_ids": list(self.row_ids),
         }
+        if self.keyvault is not None:
+            out["keyvault"] = self.keyvault
+        return out
 
 
 def _utc(sec: int) -> datetime:

@@ -10,7 +10,6 @@ sees half a file. Gzip uses mtime 0 and no file name: same input, same bytes.
 from __future__ import annotations
 
 import gzip
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.files import atomic_open
 from pipeline.generate.events import DOC_FULL, DOC_NONE, RESULTS, RT_NAMES
 from pipeline.generate.ids import (
     corr_salt,
@@ -184,17 +184,18 @@ def _buffers(lines: pl.DataFrame) -> list[memoryview]:
 
 
 def write_atomic(path: Path, parts: list[bytes | memoryview], gz: bool = False) -> None:
-    """Write `parts` to `path` through a hidden temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    """Write `parts` to `path` atomically (`pipeline.files`), gzipped with `gz`."""
+    with atomic_open(path) as f:
         if gz:
-            with gzip.GzipFile(fileobj=f, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as z:
+            # The name in the gzip header is the file's own, not the temporary one's.
+            with gzip.GzipFile(
+                path.name, mode="wb", compresslevel=GZIP_LEVEL, fileobj=f, mtime=0
+            ) as z:
                 for part in parts:
                     z.write(part)
         else:
             for part in parts:
                 f.write(part)
-    os.replace(tmp, path)
 
 
 class Sink:

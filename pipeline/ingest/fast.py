@@ -28,13 +28,10 @@ import duckdb
 import pyarrow as pa
 
 from pipeline import derive, schema
+from pipeline.ingest import record
+from pipeline.ingest.record import NULL_TOKENS, QUOTES
 from pipeline.ingest.source import FileCounts, is_gzip
 from pipeline.ingest.survey import WholeFile
-from pipeline.ingest.w3c import NULL_TOKENS, QUOTES
-
-_TS_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-5][0-9]:[0-5][0-9]"
-_PUBLISHED_SHAPE = "[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]"
-
 
 #: Inserts the new version of a record into `conflicts` (follow with SELECT ..., run id).
 INTO_CONFLICTS = f"INSERT INTO conflicts ({', '.join(schema.REQUEST_COLUMN_NAMES)}, run_id) "
@@ -184,12 +181,7 @@ class Staged:
         generate appear in it."""
         raw = self.raw
         names = [f"f{i}" for i in range(len(self.fields))]
-        chosen: dict[str, str] = {}
-        for name, name_in_log in zip(names, self.fields, strict=True):
-            column = schema.column_name(name_in_log)
-            known = column in schema.REQUESTS_POLARS_SCHEMA or column in ("date", "time")
-            if known and column not in chosen.values():
-                chosen[name] = column
+        chosen = {names[i]: column for i, column in record.chosen_columns(self.fields).items()}
         cleaned = ", ".join(
             f"{_clean(r, nulls=raw, curly=self.curly) if self.strip_in_sql else r} AS {c}"
             for r, c in chosen.items()
@@ -404,37 +396,31 @@ def _clean(c: str, *, nulls: bool, curly: bool) -> str:
 
 def _typed(cols: set[str]) -> tuple[str, str]:
     """Typed select list of every `requests` value column, and the `_problem` expression."""
-    parse = "try_strptime(date || ' ' || time, '%Y-%m-%d %H:%M:%S')"
-    ts = f"CASE WHEN regexp_full_match(date || ' ' || time, '{_TS_SHAPE}') THEN {parse} END"
+    ts = _timestamp("date || ' ' || time", record.TS_SHAPE, record.TS_FORMAT)
     out = {"ts": ts}
     problems = [
-        f"CASE WHEN ({ts}) IS NULL THEN 'invalid date/time ''' || coalesce(date, '') "
-        "|| ' ' || coalesce(time, '') || '''' END"
+        f"CASE WHEN ({ts}) IS NULL THEN "
+        + _reason(record.INVALID_TS, "coalesce(date, '')", "coalesce(time, '')")
+        + " END"
     ]
-    if "date_published" in cols:
-        published = (
-            f"CASE WHEN regexp_full_match(date_published, '{_PUBLISHED_SHAPE}') "
-            "THEN try_strptime(date_published, '%Y-%m-%dT%H:%M:%S') END"
-        )
-        out["date_published"] = published
-        problems.append(
-            f"CASE WHEN date_published IS NOT NULL AND ({published}) IS NULL "
-            "THEN 'invalid date-published ''' || date_published || '''' END"
-        )
-    if "admin_action" in cols:
-        out["admin_action"] = "lower(admin_action) = 'true'"
-        problems.append(
-            "CASE WHEN lower(admin_action) NOT IN ('true', 'false') "
-            "THEN 'invalid admin-action ''' || admin_action || '''' END"
-        )
-    corr = "correlation_id" if "correlation_id" in cols else "NULL"
-    kind = "request_type" if "request_type" in cols else "NULL"
-    fallback = f"{corr} || '/' || coalesce({kind}, '') || '/' || date || 'T' || time"
+    for field in record.TIMESTAMP_FIELDS:
+        if field.column in cols:
+            name = field.column
+            out[name] = _timestamp(name, field.shape, field.format)
+            problems.append(
+                f"CASE WHEN {name} IS NOT NULL AND ({out[name]}) IS NULL "
+                f"THEN {_reason(record.invalid(name), name)} END"
+            )
+    words = f"{_sql_text(record.BOOLEAN_TRUE)}, {_sql_text(record.BOOLEAN_FALSE)}"
+    for name in record.BOOLEAN_FIELDS:
+        if name in cols:
+            out[name] = f"lower({name}) = {_sql_text(record.BOOLEAN_TRUE)}"
+            reason = _reason(record.invalid(name), name)
+            problems.append(f"CASE WHEN lower({name}) NOT IN ({words}) THEN {reason} END")
+    corr, kind, date, time = (k if k in cols else "NULL" for k in record.FALLBACK_KEY)
+    fallback = f"{corr} || '/' || coalesce({kind}, '') || '/' || {date} || 'T' || {time}"
     out["row_id"] = f"coalesce(row_id, {fallback})" if "row_id" in cols else fallback
-    problems.append(
-        f"CASE WHEN ({out['row_id']}) IS NULL "
-        "THEN 'no row-id and no correlation-id to key the record' END"
-    )
+    problems.append(f"CASE WHEN ({out['row_id']}) IS NULL THEN {_sql_text(record.NO_KEY)} END")
     select = []
     for c in schema.REQUEST_COLUMNS:
         if c.name in ("source_file", "source_line"):
@@ -442,3 +428,20 @@ def _typed(cols: set[str]) -> tuple[str, str]:
         expr = out.get(c.name, c.name if c.name in cols else "NULL")
         select.append(f"CAST({expr} AS {c.duckdb_type}) AS {c.name}")
     return ", ".join(select), f"coalesce({', '.join(problems)})"
+
+
+def _timestamp(text: str, shape: str, fmt: str) -> str:
+    """SQL: `text` as an instant when it has `shape` and parses with `fmt`, else NULL."""
+    return (
+        f"CASE WHEN regexp_full_match({text}, {_sql_text(shape)}) "
+        f"THEN try_strptime({text}, {_sql_text(fmt)}) END"
+    )
+
+
+def _reason(template: str, *values: str) -> str:
+    """SQL text of a reject reason: `template`'s `{}` filled with the SQL `values`."""
+    parts = template.split("{}")
+    out = [_sql_text(parts[0])]
+    for value, text in zip(values, parts[1:], strict=True):
+        out += [value, _sql_text(text)]
+    return " || ".join(out)

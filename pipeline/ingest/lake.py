@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.files import write_bytes_atomically
 from pipeline.ingest.source import FileDone
 
 STAGING = "_staging"
@@ -62,7 +63,7 @@ class Lake:
             shutil.rmtree(staged)
             return None
         record = [{"path": f.key, "bytes_consumed": f.consumed, "sha256": f.sha256} for f in files]
-        (staged / _COMMIT).write_text(json.dumps(record), encoding="utf-8")
+        write_bytes_atomically(staged / _COMMIT, [json.dumps(record).encode("utf-8")])
         return staged
 
     def publish(self, staged: Path) -> int:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.ingest.record import QUOTES
+
 BOM = b"\xef\xbb\xbf"
 _NL, _CR, _TAB, _HASH = 10, 13, 9, 35
 
@@ -102,7 +104,8 @@ def strip_quotes(body: bytes) -> bytes:
     """Drop one pair of surrounding quotes (`'`, `‘` or `’`, mixed too) from every TAB-separated
     field of `body` (lines that each end with LF; one CR before the LF is not part of a field).
 
-    Byte-level twin of `w3c.clean_value`'s quote rule, done with NumPy on all fields at once.
+    Byte-level twin of `w3c.clean_value`'s quote rule (`record.QUOTES`), done with NumPy
+    on all fields at once.
     """
     a = np.frombuffer(body, dtype=np.uint8)
     seps = np.flatnonzero((a == _TAB) | (a == _NL))
@@ -117,7 +120,7 @@ def strip_quotes(body: bytes) -> bytes:
     ends[crlf] -= 1
     # Candidates: at least two bytes, opening with ' or the first byte of a curly quote.
     first = a[np.minimum(starts, len(a) - 1)]
-    cand = np.flatnonzero((ends - starts >= 2) & ((first == _QUOTE) | (first == 0xE2)))
+    cand = np.flatnonzero((ends - starts >= 2) & ((first == _QUOTE) | (first == _CURLY_LEAD)))
     if len(cand) == 0:
         return body
     s, e = starts[cand], ends[cand]
@@ -136,7 +139,17 @@ def strip_quotes(body: bytes) -> bytes:
     return a[keep].tobytes()
 
 
-_QUOTE = 39
+# The quote rule's characters (`record.QUOTES`) as bytes: one straight quote byte, and
+# curly quotes of three UTF-8 bytes that share their first two.
+_STRAIGHT = [q.encode() for q in QUOTES if len(q.encode()) == 1]
+_CURLY = [q.encode() for q in QUOTES if len(q.encode()) == 3]
+if len(_STRAIGHT) != 1 or len(_STRAIGHT) + len(_CURLY) != len(QUOTES):
+    raise AssertionError("strip_quotes handles one 1-byte quote and 3-byte curly ones")
+if len({c[:2] for c in _CURLY}) != 1:
+    raise AssertionError("strip_quotes expects curly quotes sharing their first two bytes")
+_QUOTE = _STRAIGHT[0][0]
+_CURLY_LEAD, _CURLY_NEXT = _CURLY[0][0], _CURLY[0][1]
+_CURLY_LAST = np.array([c[2] for c in _CURLY], dtype=np.uint8)
 
 
 def _quote_len(a: npt.NDArray[np.uint8], s: Ints, e: Ints, *, at_start: bool) -> Ints:
@@ -149,8 +162,8 @@ def _quote_len(a: npt.NDArray[np.uint8], s: Ints, e: Ints, *, at_start: bool) ->
     base = np.where(ok, base, s)
     curly = (
         ok
-        & (a[base] == 0xE2)
-        & (a[base + 1] == 0x80)
-        & ((a[base + 2] == 0x98) | (a[base + 2] == 0x99))
+        & (a[base] == _CURLY_LEAD)
+        & (a[base + 1] == _CURLY_NEXT)
+        & np.isin(a[base + 2], _CURLY_LAST)
     )
     return np.where(straight, 1, np.where(curly, 3, 0)).astype(np.int64)

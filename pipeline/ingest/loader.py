@@ -144,13 +144,12 @@ def ingest_paths(
     )
     tally = _Tally(summary, on_file, resume)
     run = IngestRun(begin_ingest_run(con), datetime.now(UTC).replace(tzinfo=None))
-    store = Store(con, Lake(lake) if lake else None, tally.committed, run)
 
-    def fallback(whole: WholeFile) -> None:  # DuckDB could not read it: the general path
+    def fallback(store: Store, whole: WholeFile) -> None:  # DuckDB could not read it
         for item in _general(whole.path, whole.done.key, None, chunk_bytes, None):
             _handle(store, tally, item, chunk_bytes)
 
-    store.fallback = fallback
+    store = Store(con, Lake(lake) if lake else None, tally.committed, run, fallback)
     with _ingest_settings(con):
         if store.lake is not None:
             store.lake.recover(con)

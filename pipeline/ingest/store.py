@@ -88,6 +88,8 @@ class Batch:
 
 
 OnCommit = Callable[[FileDone, FileCounts], None]
+#: Stores a file DuckDB could not read through the general path (`loader.py`).
+Fallback = Callable[["Store", WholeFile], None]
 """Called after a commit for every file in it."""
 
 
@@ -98,14 +100,16 @@ class Store:
         lake: Lake | None,
         on_commit: OnCommit,
         run: IngestRun,
+        fallback: Fallback | None = None,
     ):
+        """`fallback(store, whole)` stores a file DuckDB could not read (the general path)."""
         self.con, self.lake, self.on_commit, self.run = con, lake, on_commit, run
         self.lake_files = 0  # Parquet parts published so far
         self.group_lines = _group_lines(GROUP_LINES)
         self.fast_group_lines = _group_lines(FAST_GROUP_LINES)
         self.waiting: list[WholeFile] = []  # regular files for DuckDB, not read yet
         self.waiting_lines = self.tables = 0
-        self.fallback: Callable[[WholeFile], None] = _no_fallback
+        self.fallback: Fallback = fallback or _no_fallback
         derive.track_arrivals(con)
         self._reset()
 
@@ -178,7 +182,7 @@ class Store:
             for s in staged:
                 s.drop(self.con)
         for whole in missed:
-            self.fallback(whole)
+            self.fallback(self, whole)
 
     def _stage(self, files: list[WholeFile]) -> tuple[list[Staged], list[WholeFile]]:
         runs: list[list[WholeFile]] = []
@@ -261,7 +265,7 @@ class Store:
         self.waiting = []
 
 
-def _no_fallback(whole: WholeFile) -> None:
+def _no_fallback(store: Store, whole: WholeFile) -> None:
     raise AssertionError(f"{whole.done.key}: no general path to fall back to")
 
 

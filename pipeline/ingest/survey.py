@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.ingest.lines import BOM
+from pipeline.ingest.record import QUOTES
 from pipeline.ingest.source import FileDone, Resume, open_log, read_block
-from pipeline.ingest.w3c import QUOTES, RAW_LINE_MAX_BYTES, read_header_block
+from pipeline.ingest.w3c import RAW_LINE_MAX_BYTES, read_header_block
 
 #: Files smaller than this take the general path (committed in groups there, with no
 #: DuckDB read of their own).

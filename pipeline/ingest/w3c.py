@@ -17,13 +17,11 @@ import polars as pl
 
 from pipeline import schema
 from pipeline.errors import LogFormatError
+from pipeline.ingest import record
 from pipeline.ingest.lines import DATA, DIRECTIVE, Ints, Lines, scan_lines, strip_quotes
+from pipeline.ingest.record import NULL_TOKENS as NULL_TOKENS  # re-exported
+from pipeline.ingest.record import QUOTES as QUOTES  # re-exported
 
-#: Values that mean "no value" once one pair of surrounding quotes is stripped.
-NULL_TOKENS = ("", "-")
-QUOTES = ("'", "‘", "’")
-_TS_SHAPE = r"^[1-9]\d{3}-\d{2}-\d{2} \d{2}:[0-5]\d:[0-5]\d$"
-_PUBLISHED_SHAPE = r"^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:[0-5]\d:[0-5]\d$"
 #: A rejected line keeps at most this many bytes of its text (cut at a character
 #: boundary), with its full length and SHA-256, so one huge line cannot bloat the warehouse.
 RAW_LINE_MAX_BYTES = 64 << 10
@@ -242,14 +240,9 @@ def _read_fields(lines: Lines, idx: Ints, fields: tuple[str, ...], first_line: i
     )
     if raw.height != len(idx):  # the line index and the CSV reader must agree exactly
         raise AssertionError(f"CSV reader saw {raw.height} lines, expected {len(idx)}")
-    known = schema.REQUESTS_POLARS_SCHEMA
-    chosen: dict[str, str] = {}
-    for name, field in zip(names, fields, strict=True):
-        column = schema.column_name(field)
-        if (column in known or column in ("date", "time")) and column not in chosen.values():
-            chosen[name] = column
+    chosen = record.chosen_columns(fields)
     return raw.select(
-        *[pl.col(k).alias(v) for k, v in chosen.items()],
+        *[pl.col(names[i]).alias(column) for i, column in chosen.items()],
         pl.Series("source_line", first_line + idx, dtype=pl.Int64),
     )
 
@@ -305,51 +298,52 @@ def _type_values(values: pl.DataFrame, source_file: str) -> pl.DataFrame:
     """Typed columns and `_problem` (why a line cannot be stored, or null)."""
     cols = set(values.columns)
     stamp = pl.concat_str(pl.col("date"), pl.lit(" "), pl.col("time"))
-    ts = pl.when(stamp.str.contains(_TS_SHAPE)).then(
-        stamp.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-    )
+    ts = _timestamp(stamp, record.TS_SHAPE, record.TS_FORMAT)
     exprs: list[pl.Expr] = [ts.alias("ts")]
     problems: list[pl.Expr] = [
         pl.when(ts.is_null()).then(
-            pl.format(
-                "invalid date/time '{} {}'",
-                pl.col("date").fill_null(""),
-                pl.col("time").fill_null(""),
-            )
+            pl.format(record.INVALID_TS, pl.col("date").fill_null(""), pl.col("time").fill_null(""))
         )
     ]
-    if "date_published" in cols:
-        raw = pl.col("date_published")
-        published = pl.when(raw.str.contains(_PUBLISHED_SHAPE)).then(
-            raw.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
-        )
-        exprs.append(published.alias("date_published"))
-        problems.append(
-            pl.when(raw.is_not_null() & published.is_null()).then(
-                pl.format("invalid date-published '{}'", raw)
+    for field in record.TIMESTAMP_FIELDS:
+        if field.column in cols:
+            raw = pl.col(field.column)
+            typed = _timestamp(raw, field.shape, field.format)
+            exprs.append(typed.alias(field.column))
+            problems.append(
+                pl.when(raw.is_not_null() & typed.is_null()).then(
+                    pl.format(record.invalid(field.column), raw)
+                )
             )
-        )
-    if "admin_action" in cols:
-        lowered = pl.col("admin_action").str.to_lowercase()
-        exprs.append(pl.when(lowered.is_not_null()).then(lowered == "true").alias("admin_action"))
-        problems.append(
-            pl.when(lowered.is_not_null() & ~lowered.is_in(["true", "false"])).then(
-                pl.format("invalid admin-action '{}'", pl.col("admin_action"))
+    for column in record.BOOLEAN_FIELDS:
+        if column in cols:
+            lowered = pl.col(column).str.to_lowercase()
+            exprs.append(
+                pl.when(lowered.is_not_null()).then(lowered == record.BOOLEAN_TRUE).alias(column)
             )
-        )
+            words = [record.BOOLEAN_TRUE, record.BOOLEAN_FALSE]
+            problems.append(
+                pl.when(lowered.is_not_null() & ~lowered.is_in(words)).then(
+                    pl.format(record.invalid(column), pl.col(column))
+                )
+            )
 
-    # Without a row-id a record is keyed by what identifies it (documented in docs/ingest.md).
+    # Without a row-id a record is keyed by what identifies it (`record.FALLBACK_KEY`).
     def col(name: str) -> pl.Expr:
         return pl.col(name) if name in cols else pl.lit(None, dtype=pl.String)
 
-    fallback = pl.format(
-        "{}/{}/{}T{}", col("correlation_id"), col("request_type").fill_null(""), "date", "time"
-    )
+    corr, kind, date, time = record.FALLBACK_KEY
+    fallback = pl.format("{}/{}/{}T{}", col(corr), col(kind).fill_null(""), date, time)
     row_id = pl.coalesce(pl.col("row_id"), fallback) if "row_id" in cols else fallback
     exprs.append(row_id.alias("row_id"))
-    problems.append(
-        pl.when(row_id.is_null()).then(pl.lit("no row-id and no correlation-id to key the record"))
-    )
+    problems.append(pl.when(row_id.is_null()).then(pl.lit(record.NO_KEY)))
     return values.with_columns(
         *exprs, pl.lit(source_file).alias("source_file"), pl.coalesce(problems).alias("_problem")
+    )
+
+
+def _timestamp(text: pl.Expr, shape: str, fmt: str) -> pl.Expr:
+    """`text` as an instant when it has `shape` and parses with `fmt`, else null."""
+    return pl.when(text.str.contains(f"^(?:{shape})$")).then(
+        text.str.strptime(pl.Datetime("us"), fmt, strict=False)
     )

@@ -20,6 +20,7 @@ from pipeline.detect.rules import DetectSummary, bound_params
 from pipeline.detect.status import DetectionStatus, detection_status
 from pipeline.errors import QueryError
 from pipeline.geo import register_ip_locations
+from pipeline.params import bind_params
 from pipeline.report.period import EVERYTHING, Period
 from pipeline.report.pseudonym import pseudonym_params
 from pipeline.settings import Settings
@@ -178,7 +179,9 @@ def _midnight(day: date) -> datetime:
 
 
 def _bind(query: SqlFile, params: dict[str, object]) -> dict[str, object]:
-    return {p.name: params.get(p.name, p.default) for p in query.params}
+    """The query's parameters from `params` (which holds the settings too), header defaults
+    typed by the one binder."""
+    return bind_params(query.params, params, what=f"report query {query.name}")
 
 
 def _evidence(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.DataFrame:

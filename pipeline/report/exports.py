@@ -12,10 +12,7 @@ are. File names: `report-<label>.json`, `report-<label>.xlsx` (one sheet per tab
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
+from pipeline.files import write_atomically as write_atomically  # build.py imports it here
 from pipeline.report.data import ReportData
 from pipeline.safe import neutralise_cell, neutralise_formulas
 
@@ -135,25 +133,6 @@ def _write_column(sheet: Any, col: int, series: pl.Series, formats: dict[str, An
     for row, value in enumerate(values, start=1):
         if value is not None:
             write(row, col, value, fmt)
-
-
-def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temp file beside `target`, then rename over it: all or nothing."""
-    with _temp_beside(target) as tmp:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-
-
-@contextmanager
-def _temp_beside(target: Path) -> Iterator[Path]:
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 _WHOLE: dict[str, Callable[[ReportData, Path], None]] = {"json": write_json, "xlsx": write_xlsx}

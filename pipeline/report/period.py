@@ -29,10 +29,6 @@ class Period:
     start: date | None = None
     end: date | None = None  # first day NOT included
 
-    @property
-    def is_everything(self) -> bool:
-        return self.start is None
-
     def describe(self) -> str:
         """The period in words, for the report's headline."""
         if self.start is None or self.end is None:

@@ -12,38 +12,25 @@
 -- param: min_history_days INTEGER = 3 | days of the user's history needed to judge on the past alone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
-WITH service AS MATERIALIZED (
-    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
-    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
-),
-admin_mode AS (
+WITH admin_mode AS (
     SELECT user_id, ts, row_id, request_type, acting_as_user,
            coalesce(lower(acting_as_user), content_id) AS target
     FROM requests
     WHERE admin_action AND user_id IS NOT NULL
-      AND user_id NOT IN (SELECT user_id FROM service)
+      AND user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
       AND lower(user_id) IS DISTINCT FROM lower(acting_as_user)
 ),
 daily AS (
-    SELECT user_id, ts::DATE AS day, count(DISTINCT target) AS targets
+    SELECT user_id, ts::DATE AS day, count(DISTINCT target) AS value
     FROM admin_mode GROUP BY ALL
 ),
-marked AS (
-    SELECT *, coalesce(ts - lag(ts) OVER w > to_minutes($gap_minutes), true) AS starts_session
-    FROM admin_mode
-    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
-),
-numbered AS (
-    SELECT *,
-           sum(starts_session::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id) AS session
-    FROM marked
-),
 sessions AS (
-    SELECT user_id, session, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS requests,
+    SELECT user_id, session, min(ts) AS first_ts, max(ts) AS last_ts,
+           min(ts)::DATE AS first_day, count(*) AS requests,
            count(DISTINCT target) AS targets,
            count(DISTINCT acting_as_user) AS users_acted_for,
            list(row_id ORDER BY ts, row_id) AS evidence_row_ids
-    FROM numbered
+    FROM sessions_of('admin_mode', $gap_minutes)
     GROUP BY user_id, session
     HAVING count(DISTINCT target) >= $min_targets
 ),
@@ -55,27 +42,9 @@ span AS (
     WHERE user_id IN (SELECT user_id FROM sessions)
     GROUP BY user_id
 ),
-baseline AS (
-    -- The usual day from the baseline_days before; with too few of them (a new collection
-    -- or a new colleague), from the days around instead; with too few of those, learning.
-    SELECT s.user_id, s.session,
-           quantile_cont(coalesce(d.targets, 0), $baseline_quantile) FILTER (back.n > 0) AS prior,
-           count(*) FILTER (back.n > 0) AS prior_days,
-           quantile_cont(coalesce(d.targets, 0), $baseline_quantile) AS around,
-           count(*) AS around_days
-    FROM sessions s
-    JOIN span p USING (user_id)
-    CROSS JOIN range(-$baseline_days, $baseline_days + 1) AS back(n)
-    LEFT JOIN daily d ON d.user_id = s.user_id AND d.day = s.first_ts::DATE - back.n::INTEGER
-    WHERE back.n <> 0 AND s.first_ts::DATE - back.n::INTEGER BETWEEN p.first_day AND p.last_day
-    GROUP BY s.user_id, s.session
-),
 judged AS (
-    SELECT s.*,
-           CASE WHEN b.prior_days >= $min_history_days THEN b.prior ELSE b.around END AS usual,
-           coalesce(b.around_days, 0) < $min_history_days AS learning
-    FROM sessions s
-    LEFT JOIN baseline b USING (user_id, session)
+    SELECT * FROM judged_by_baseline('sessions', 'daily', 'span', $baseline_days,
+                                     $baseline_quantile, $min_history_days)
 )
 SELECT
     user_id AS entity,

@@ -12,35 +12,22 @@
 -- param: min_history_days INTEGER = 3 | days of the user's history needed to judge on the past alone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
-WITH service AS MATERIALIZED (
-    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
-    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
-),
-failures AS (
+WITH failures AS (
     SELECT user_id, ts, row_id, result
     FROM requests
     WHERE user_id IS NOT NULL AND result IS NOT NULL AND result <> 'Success'
-      AND user_id NOT IN (SELECT user_id FROM service)
+      AND user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
 ),
 daily AS (
-    SELECT user_id, ts::DATE AS day, count(*) AS failures
+    SELECT user_id, ts::DATE AS day, count(*) AS value
     FROM failures GROUP BY ALL
 ),
-marked AS (
-    SELECT *,
-           coalesce(ts - lag(ts) OVER w > to_minutes($gap_minutes), true) AS starts_burst
-    FROM failures
-    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
-),
-numbered AS (
-    SELECT *, sum(starts_burst::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id) AS burst
-    FROM marked
-),
 bursts AS (
-    SELECT user_id, burst, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS failures,
+    SELECT user_id, session, min(ts) AS first_ts, max(ts) AS last_ts,
+           min(ts)::DATE AS first_day, count(*) AS failures,
            mode(result) AS top_result, list(row_id ORDER BY ts, row_id) AS evidence_row_ids
-    FROM numbered
-    GROUP BY user_id, burst
+    FROM sessions_of('failures', $gap_minutes)
+    GROUP BY user_id, session
     HAVING count(*) >= $min_failures
 ),
 span AS (
@@ -51,27 +38,9 @@ span AS (
     WHERE user_id IN (SELECT user_id FROM bursts)
     GROUP BY user_id
 ),
-baseline AS (
-    -- The usual day from the baseline_days before; with too few of them (a new collection
-    -- or a new colleague), from the days around instead; with too few of those, learning.
-    SELECT x.user_id, x.burst,
-           quantile_cont(coalesce(d.failures, 0), $baseline_quantile) FILTER (back.n > 0) AS prior,
-           count(*) FILTER (back.n > 0) AS prior_days,
-           quantile_cont(coalesce(d.failures, 0), $baseline_quantile) AS around,
-           count(*) AS around_days
-    FROM bursts x
-    JOIN span p USING (user_id)
-    CROSS JOIN range(-$baseline_days, $baseline_days + 1) AS back(n)
-    LEFT JOIN daily d ON d.user_id = x.user_id AND d.day = x.first_ts::DATE - back.n::INTEGER
-    WHERE back.n <> 0 AND x.first_ts::DATE - back.n::INTEGER BETWEEN p.first_day AND p.last_day
-    GROUP BY x.user_id, x.burst
-),
 judged AS (
-    SELECT x.*,
-           CASE WHEN b.prior_days >= $min_history_days THEN b.prior ELSE b.around END AS usual,
-           coalesce(b.around_days, 0) < $min_history_days AS learning
-    FROM bursts x
-    LEFT JOIN baseline b USING (user_id, burst)
+    SELECT * FROM judged_by_baseline('bursts', 'daily', 'span', $baseline_days,
+                                     $baseline_quantile, $min_history_days)
 )
 SELECT
     user_id AS entity,

@@ -11,11 +11,7 @@
 -- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is familiar to everyone
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
-WITH service AS MATERIALIZED (
-    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
-    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
-),
-places AS MATERIALIZED (
+WITH places AS MATERIALIZED (
     SELECT c_ip, network, latitude, longitude, accuracy_radius,
            coalesce(country_code || '|' || city,
                     printf('%.1f,%.1f', latitude, longitude)) AS place,
@@ -31,7 +27,7 @@ located AS (
     FROM requests r
     JOIN places p ON p.c_ip = r.c_ip
     WHERE r.user_id IS NOT NULL
-      AND r.user_id NOT IN (SELECT user_id FROM service)
+      AND r.user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
 ),
 marked AS (
     SELECT *, coalesce(place <> lag(place) OVER w, true) AS starts_stay

@@ -13,16 +13,12 @@
 -- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
-WITH service AS MATERIALIZED (
-    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
-    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
-),
-req AS (
+WITH req AS (
     SELECT r.user_id, r.ts, r.row_id, r.c_ip, l.block AS network, r.ts::DATE AS day
     FROM requests r
     JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL
     WHERE r.user_id IS NOT NULL
-      AND r.user_id NOT IN (SELECT user_id FROM service)
+      AND r.user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
 ),
 net_days AS MATERIALIZED (
     SELECT DISTINCT user_id, network, day FROM req
@@ -111,17 +107,10 @@ hop_rows AS (
     UNION
     SELECT user_id, prev_ts, prev_row_id FROM judged
 ),
-marked AS (
-    SELECT *, coalesce(ts - lag(ts) OVER w > to_minutes($window_minutes), true) AS starts_episode
-    FROM hop_rows
-    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
-),
 episodes AS (
-    SELECT user_id, episode, min(ts) AS first_ts, max(ts) AS last_ts
-    FROM (SELECT *, sum(starts_episode::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id)
-                        AS episode
-          FROM marked)
-    GROUP BY user_id, episode
+    SELECT user_id, session AS episode, min(ts) AS first_ts, max(ts) AS last_ts
+    FROM sessions_of('hop_rows', $window_minutes)
+    GROUP BY user_id, session
 ),
 evidence AS (
     -- The hops themselves, and every request from the new networks during the episode.

@@ -17,19 +17,14 @@
 -- param: work_end INTEGER | from the settings: end of the working day, local
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
-WITH service AS MATERIALIZED (
-    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
-    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
-),
-reads AS (
+WITH reads AS (
     SELECT r.user_id, r.ts, r.row_id, r.content_id, l.block, r.ts::DATE AS day,
            timezone($timezone, timezone('UTC', r.ts)) AS local_ts
     FROM requests r
     LEFT JOIN ip_locations l ON l.c_ip = r.c_ip
-    WHERE r.request_type IN ('AcquireLicense', 'AcquirePreLicense', 'FECreateEndUserLicenseV1',
-                             'BECreateEndUserLicenseV1')
+    WHERE r.request_type IN (SELECT name FROM request_types WHERE opens_document)
       AND r.result = 'Success' AND r.user_id IS NOT NULL
-      AND r.user_id NOT IN (SELECT user_id FROM service)
+      AND r.user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
 ),
 off_hours_all AS (
     SELECT * FROM reads
@@ -78,25 +73,15 @@ off_hours AS (
                ELSE b.around_use END >= $usual_days
 ),
 daily AS (
-    SELECT user_id, local_ts::DATE AS day, count(*) AS reads
+    SELECT user_id, local_ts::DATE AS day, count(*) AS value
     FROM off_hours GROUP BY ALL
-),
-marked AS (
-    SELECT *, coalesce(ts - lag(ts) OVER w > to_minutes($gap_minutes), true) AS starts_session
-    FROM off_hours
-    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
-),
-numbered AS (
-    SELECT *,
-           sum(starts_session::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id) AS session
-    FROM marked
 ),
 sessions AS (
     SELECT user_id, session, min(ts) AS first_ts, max(ts) AS last_ts,
            min(local_ts) AS first_local, min(local_ts)::DATE AS first_day, count(*) AS reads,
            count(DISTINCT content_id) AS documents,
            list(row_id ORDER BY ts, row_id) AS evidence_row_ids
-    FROM numbered
+    FROM sessions_of('off_hours', $gap_minutes)
     GROUP BY user_id, session
     HAVING count(*) >= $min_reads
 ),
@@ -108,27 +93,9 @@ span AS (
     WHERE user_id IN (SELECT user_id FROM sessions)
     GROUP BY user_id
 ),
-baseline AS (
-    -- The usual day from the baseline_days before; with too few of them (a new collection
-    -- or a new colleague), from the days around instead; with too few of those, learning.
-    SELECT s.user_id, s.session,
-           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) FILTER (back.n > 0) AS prior,
-           count(*) FILTER (back.n > 0) AS prior_days,
-           quantile_cont(coalesce(d.reads, 0), $baseline_quantile) AS around,
-           count(*) AS around_days
-    FROM sessions s
-    JOIN span p USING (user_id)
-    CROSS JOIN range(-$baseline_days, $baseline_days + 1) AS back(n)
-    LEFT JOIN daily d ON d.user_id = s.user_id AND d.day = s.first_day - back.n::INTEGER
-    WHERE back.n <> 0 AND s.first_day - back.n::INTEGER BETWEEN p.first_day AND p.last_day
-    GROUP BY s.user_id, s.session
-),
 judged AS (
-    SELECT s.*,
-           CASE WHEN b.prior_days >= $min_history_days THEN b.prior ELSE b.around END AS usual,
-           coalesce(b.around_days, 0) < $min_history_days AS learning
-    FROM sessions s
-    LEFT JOIN baseline b USING (user_id, session)
+    SELECT * FROM judged_by_baseline('sessions', 'daily', 'span', $baseline_days,
+                                     $baseline_quantile, $min_history_days)
 )
 SELECT
     user_id AS entity,

@@ -8,11 +8,7 @@
 -- param: revocation_days INTEGER = 3650 | opens up to this many days after the revocation are judged
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start
-WITH service AS MATERIALIZED (
-    SELECT user_id FROM (SELECT DISTINCT user_id FROM requests WHERE user_id IS NOT NULL)
-    WHERE coalesce(list_bool_or(list_transform($service_accounts, lambda p: user_id ILIKE p)), false)
-),
-revoked AS (
+WITH revoked AS (
     -- Each successful revocation, until the next one of the same document: opens belong
     -- to the latest revocation before them.
     SELECT content_id, row_id AS revoke_row_id, ts AS revoked_at, user_id AS revoked_by,
@@ -32,10 +28,9 @@ opens AS (
      AND (v.next_revoked_at IS NULL OR r.ts <= v.next_revoked_at)
      AND r.ts <= v.revoked_at + to_days($revocation_days)
     JOIN revokers k ON k.content_id = r.content_id
-    WHERE r.request_type IN ('AcquireLicense', 'AcquirePreLicense', 'FECreateEndUserLicenseV1',
-                             'BECreateEndUserLicenseV1')
+    WHERE r.request_type IN (SELECT name FROM request_types WHERE opens_document)
       AND r.user_id IS NOT NULL
-      AND r.user_id NOT IN (SELECT user_id FROM service)
+      AND r.user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
       AND lower(r.user_id) IS DISTINCT FROM lower(r.owner_email)
       AND NOT list_contains(k.revokers, lower(r.user_id))
       AND ($include_denied OR r.result = 'Success')

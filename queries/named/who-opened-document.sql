@@ -4,7 +4,7 @@
 -- param: document VARCHAR | content-id ({GUID}, braces optional) or file name (case-insensitive; % and _ are wildcards)
 -- param: from_ts TIMESTAMP = 1970-01-01 00:00:00 | first instant included (UTC)
 -- param: to_ts TIMESTAMP = 9999-12-31 00:00:00 | first instant excluded (UTC)
--- param: open_types LIST = AcquireLicense,AcquirePreLicense,FECreateEndUserLicenseV1,BECreateEndUserLicenseV1 | request types that open a document (comma-separated)
+-- param: open_types LIST = [] | request types that count as opening a document (comma-separated); by default those the request_types catalogue marks opens_document
 -- columns: ts, user_id, result, request_type, content_id, file_name, owner_email, c_ip, app_name, os_name, row_id
 WITH docs AS (
     -- A file name is logged on some rows only: resolve it to the document's content-ids first.
@@ -20,6 +20,8 @@ SELECT r.ts, r.user_id, r.result, r.request_type, r.content_id, r.file_name, r.o
 FROM requests r
 JOIN docs USING (content_id)
 LEFT JOIN client_info ci USING (c_info)
-WHERE list_contains($open_types, r.request_type)
+WHERE CASE WHEN len($open_types) = 0
+           THEN r.request_type IN (SELECT name FROM request_types WHERE opens_document)
+           ELSE list_contains($open_types, r.request_type) END
   AND r.ts >= $from_ts AND r.ts < $to_ts
 ORDER BY r.ts, r.row_id

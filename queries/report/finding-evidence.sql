@@ -39,25 +39,13 @@ hashed AS (
 )
 SELECT
     finding_id, evidence_no, row_id, ts, request_type,
-    CASE WHEN $pseudonymize AND user_id IS NOT NULL
-         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
-                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(user_id)))), 16)
-         ELSE user_id END AS user_id,
+    pseudonym(user_id, $pseudonymize, $key_inner, $key_outer) AS user_id,
     result, content_id, file_name,
-    CASE WHEN $pseudonymize AND owner_email IS NOT NULL
-         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
-                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(owner_email)))), 16)
-         ELSE owner_email END AS owner_email,
-    CASE WHEN $pseudonymize AND c_ip IS NOT NULL
-         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
-                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(c_ip)))), 16)
-         ELSE c_ip END AS c_ip,
+    pseudonym(owner_email, $pseudonymize, $key_inner, $key_outer) AS owner_email,
+    pseudonym(c_ip, $pseudonymize, $key_inner, $key_outer) AS c_ip,
     location,
     c_info,
-    CASE WHEN $pseudonymize AND acting_as_user IS NOT NULL
-         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
-                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(acting_as_user)))), 16)
-         ELSE acting_as_user END AS acting_as_user,
+    pseudonym(acting_as_user, $pseudonymize, $key_inner, $key_outer) AS acting_as_user,
     source_file, source_line
 FROM hashed
 ORDER BY severity_rank DESC, finding_ts, finding_id, evidence_no

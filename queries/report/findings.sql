@@ -17,10 +17,7 @@ WITH f AS (
 )
 SELECT
     finding_id, rule, severity, severity_rank, first_ts, last_ts,
-    CASE WHEN hide_entity
-         THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
-                  || unhex(sha256(CAST($key_inner AS BLOB) || encode(entity)))), 16)
-         ELSE entity END AS entity,
+    pseudonym(entity, hide_entity, $key_inner, $key_outer) AS entity,
     CASE WHEN $pseudonymize
          THEN 'summary withheld: the report is pseudonymised and the text may name people'
          ELSE summary END AS summary,

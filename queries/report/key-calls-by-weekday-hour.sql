@@ -3,7 +3,7 @@
 -- param: from_ts TIMESTAMP | first instant included
 -- param: to_ts TIMESTAMP | first instant excluded
 -- param: timezone VARCHAR = UTC | IANA time zone of the tenant
--- param: work_days LIST = [1, 2, 3, 4, 5] | ISO weekdays that are working days
+-- param: work_days INTEGER[] = [1, 2, 3, 4, 5] | ISO weekdays that are working days
 -- param: work_start INTEGER = 8 | first working hour, inclusive
 -- param: work_end INTEGER = 18 | end of the working day, exclusive
 -- columns: weekday, hour, key_calls, in_working_hours

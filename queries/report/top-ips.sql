@@ -14,10 +14,7 @@ WITH per_ip AS (
 ),
 shown AS (
     SELECT
-        CASE WHEN $pseudonymize AND c_ip IS NOT NULL
-             THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
-                      || unhex(sha256(CAST($key_inner AS BLOB) || encode(c_ip)))), 16)
-             ELSE c_ip END AS c_ip,
+        pseudonym(c_ip, $pseudonymize, $key_inner, $key_outer) AS c_ip,
         CASE l.label
             WHEN 'carrier-grade-nat' THEN 'carrier-grade NAT'
             WHEN 'microsoft' THEN 'Microsoft'

@@ -16,10 +16,7 @@ WITH per_user AS (
 ),
 shown AS (
     SELECT
-        CASE WHEN $pseudonymize AND user_id IS NOT NULL
-             THEN 'anon-' || left(sha256(CAST($key_outer AS BLOB)
-                      || unhex(sha256(CAST($key_inner AS BLOB) || encode(user_id)))), 16)
-             ELSE user_id END AS user_id,
+        pseudonym(user_id, $pseudonymize, $key_inner, $key_outer) AS user_id,
         key_calls,
         round(key_calls / sum(key_calls) OVER (), 4) AS share,
         documents, first_ts, last_ts
