@@ -39,6 +39,10 @@ check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, pytest
 	@command -v chromium >/dev/null || { [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		>/dev/null; }; } || { echo "make: could not install chromium" >&2; exit 1; }
+	@# The Spark golden test needs a Java runtime, installed the same way.
+	@command -v java >/dev/null || { [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless \
+		>/dev/null; }; } || { echo "make: could not install java" >&2; exit 1; }
 	$(RUN) ruff format --check pipeline tests bench
 	$(RUN) ruff check pipeline tests bench
 	$(RUN) mypy

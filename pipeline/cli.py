@@ -374,7 +374,9 @@ def detect(
     ] = None,
     master: Annotated[
         str | None,
-        typer.Option(help="With --engine spark: Spark master [default: local[*], or spark-submit's]."),
+        typer.Option(
+            help="With --engine spark: Spark master [default: local[*], or spark-submit's]."
+        ),
     ] = None,
 ) -> None:
     """Run the detection rules into `findings`, over the days new data arrived in.
@@ -424,7 +426,9 @@ def _detect_on_spark(
     if engine is not Engine.SPARK:
         fail(UsageError("--lake is for --engine spark (DuckDB reads the warehouse, --db)"))
     if lake is None:
-        fail(UsageError("--engine spark needs --lake LAKE (the folder `rmslog ingest --lake` wrote)"))
+        fail(
+            UsageError("--engine spark needs --lake LAKE (the folder `rmslog ingest --lake` wrote)")
+        )
     from pipeline.detect import severity_at_least
     from pipeline.settings import load_settings
 

@@ -19,8 +19,8 @@ import pytest
 
 from pipeline.detect.rules import list_rules, run_detections
 from pipeline.generate import GenerateOptions, generate_logs, parse_scenarios
-from pipeline.schema import Topology
 from pipeline.ingest import ingest_paths
+from pipeline.schema import Topology
 from pipeline.settings import Settings, with_values
 from pipeline.spark.generate import stale
 from pipeline.spark.run import WAREHOUSE_ONLY
@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2030, 1, 1)
 FINDING_COLUMNS = (
-    "finding_id, rule, severity, first_ts, last_ts, entity, summary, evidence_row_ids, "
-    "window_start"
+    "finding_id, rule, severity, first_ts, last_ts, entity, summary, evidence_row_ids, window_start"
 )
 
 
@@ -59,8 +58,13 @@ def test_parameters_are_bound_as_typed_literals_in_the_tree_not_the_text() -> No
     )
     bound = bind(
         sql,
-        {"days": 14, "name": "o'brien", "moment": datetime(2026, 3, 29, 1, 30), "ratio": 0.8,
-         "l": [1, 2]},
+        {
+            "days": 14,
+            "name": "o'brien",
+            "moment": datetime(2026, 3, 29, 1, 30),
+            "ratio": 0.8,
+            "l": [1, 2],
+        },
     )
     assert "INTERVAL '14' DAY PRECEDING" in bound
     assert "'o\\'brien'" in bound  # escaped by the printer, never spliced
@@ -149,7 +153,7 @@ SELECT who, day, net,
        count(DISTINCT who) OVER (PARTITION BY net ORDER BY day
                                  RANGE BETWEEN to_days($days) PRECEDING
                                            AND to_days($days) FOLLOWING) AS users,
-       lag(day) OVER w AS previous
+       lag(day) OVER (PARTITION BY who ORDER BY day, net) AS previous
 FROM t
 WINDOW w AS (PARTITION BY who ORDER BY day)
 """

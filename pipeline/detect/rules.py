@@ -544,8 +544,9 @@ def rule_body(sql: str) -> str:
 
 #: Where the runner keeps the tenant's time zone in `runtime` (never bound to a rule).
 TENANT_TZ = "__tenant_timezone"
-#: One finding per rule, entity and local day (over `rule_output`) (the tenant's time zone): the windows that
-#: start that day, merged; the id is that of the day's first window.
+#: One finding per rule, entity and local day (the tenant's time zone), over `rule_output`:
+#: the windows that start that day, merged; the id is that of the day's first window.
+#: (Also translated for Spark: queries/spark/merge-per-day.sql.)
 MERGE_PER_DAY = """
     WITH w AS (
         SELECT *, timezone($timezone, timezone('UTC', window_start))::DATE AS day,

@@ -60,10 +60,14 @@ def session(master: str | None = None, app_name: str = "rmslog") -> SparkSession
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+    if master is None and not _submitted():
+        master = "local[*]"
     if master:
         builder = builder.master(master)
-    elif not _submitted():
-        builder = builder.master("local[*]")
+    if master and master.startswith("local"):
+        # One machine: a few shuffle partitions, not the cluster default of 200 (which
+        # makes every small shuffle 200 tasks).
+        builder = builder.config("spark.sql.shuffle.partitions", "8")
     return builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
 
 

@@ -8,6 +8,7 @@ translates into something Spark rejects or that means something else, on the syn
 
 What each rewrite is for, by DuckDB construct:
 
+- our macros (queries/macros/): inlined, parameters replaced by the call's arguments.
 - `list(x ORDER BY k...)`: Spark's `collect_list` has no order. It becomes the list of
   `struct(k..., x)` sorted by `array_sort` on the keys, then `transform` to `x`.
 - `string_agg(s, sep ORDER BY k)`: the same ordered list, joined with `array_join`. Both
@@ -39,19 +40,104 @@ What each rewrite is for, by DuckDB construct:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
 
 import sqlglot
 from sqlglot import exp
 
 #: sqlglot's version the committed Spark SQL was printed with (pinned in pyproject.toml).
-SQLGLOT_VERSION = sqlglot.__version__
+SQLGLOT_VERSION = version("sqlglot")
 
 
 def to_spark(sql: str) -> str:
     """Spark SQL for one DuckDB statement (a rule body or a view), pretty-printed."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = inline_macros(_parse(sql, "duckdb"))
     tree = tree.transform(_rewrite)
     return tree.sql(dialect="spark", pretty=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+def _parse(sql: str, dialect: str) -> exp.Expression:
+    tree = sqlglot.parse_one(sql, read=dialect)
+    if not isinstance(tree, exp.Expression):
+        raise ValueError(f"not one SQL statement: {sql[:60]!r}")
+    return tree
+
+
+@dataclass(frozen=True)
+class Macro:
+    """One of our DuckDB macros (queries/macros/): its parameters and body."""
+
+    name: str
+    params: tuple[str, ...]
+    body: exp.Expression
+    table: bool
+
+
+@cache
+def macros() -> dict[str, Macro]:
+    from pipeline.sqlfiles import sql_files
+
+    out = {}
+    for f in sql_files("macros"):
+        create = _parse(f.sql, "duckdb")
+        if not (isinstance(create, exp.Create) and create.args.get("kind") == "MACRO"):
+            raise ValueError(f"{f.path}: not a CREATE MACRO")
+        signature = create.this
+        params = tuple(p.name for p in signature.expressions)
+        body = create.expression
+        out[f.name] = Macro(f.name, params, body, isinstance(body, exp.Query))
+    return out
+
+
+def inline_macros(tree: exp.Expression) -> exp.Expression:
+    """Our macro calls replaced by their bodies (Spark has no macros): a scalar macro by its
+    expression, a table macro `FROM m('cte', $p)` by a subquery whose `query_table('cte')`
+    reads that CTE; parameters replaced by the arguments of the call."""
+    known = macros()
+
+    def expand(node: exp.Expression) -> exp.Expression:
+        call = node.this if isinstance(node, exp.Table) else node
+        if not (isinstance(call, exp.Anonymous) and call.name.lower() in known):
+            return node
+        macro = known[call.name.lower()]
+        if macro.table != isinstance(node, exp.Table):
+            raise ValueError(f"macro {macro.name} used as a {'table' if macro.table else 'value'}")
+        args = dict(zip(macro.params, call.expressions, strict=True))
+        body = _substitute(macro.body.copy(), args)
+        body = inline_macros(body)  # macros may call macros
+        if not macro.table:
+            return exp.Paren(this=body)
+        alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(macro.name))
+        return exp.Subquery(this=body, alias=alias.copy())
+
+    return tree.transform(expand)
+
+
+def _substitute(body: exp.Expression, args: dict[str, exp.Expression]) -> exp.Expression:
+    def replace(node: exp.Expression) -> exp.Expression:
+        if (
+            isinstance(node, exp.Table)
+            and isinstance(node.this, exp.Anonymous)
+            and node.this.name.lower() == "query_table"
+        ):
+            (ref,) = node.this.expressions
+            name = args[ref.name].name if isinstance(ref, exp.Column) else ref.name
+            table = exp.to_table(name)
+            if node.args.get("alias"):
+                table.set("alias", node.args["alias"].copy())
+            return table
+        if isinstance(node, exp.Column) and not node.table and node.name in args:
+            return args[node.name].copy()
+        if isinstance(node, exp.Star) and node.args.get("except_"):
+            # `* EXCLUDE (helper)`: Spark has no EXCLUDE. The helper column stays: the
+            # macros' callers name the columns they use (the golden test checks).
+            node.set("except_", None)
+        return node
+
+    return body.transform(replace)
 
 
 def _sub(node: exp.Expression) -> exp.Expression:
@@ -94,12 +180,16 @@ def _ordered_list(value: exp.Expression, keys: list[exp.Ordered]) -> exp.Express
         comparison = exp.Case(
             ifs=[
                 exp.If(
-                    this=exp.and_(exp.Is(this=left, expression=exp.Null()),
-                                  exp.Is(this=right, expression=exp.Null())),
+                    this=exp.and_(
+                        exp.Is(this=left, expression=exp.Null()),
+                        exp.Is(this=right, expression=exp.Null()),
+                    ),
                     true=comparison,
                 ),
                 exp.If(this=exp.Is(this=left, expression=exp.Null()), true=null_l.copy()),
-                exp.If(this=exp.Is(this=right, expression=exp.Null()), true=exp.Neg(this=null_l.copy())),
+                exp.If(
+                    this=exp.Is(this=right, expression=exp.Null()), true=exp.Neg(this=null_l.copy())
+                ),
                 exp.If(this=exp.LT(this=left.copy(), expression=right.copy()), true=less),
                 exp.If(this=exp.GT(this=left.copy(), expression=right.copy()), true=more),
             ],
@@ -130,7 +220,7 @@ def _utc_to_local(node: exp.Expression) -> exp.Expression | None:
     return exp.cast(local, "TIMESTAMP_NTZ")
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912, C901
+def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Placeholder) and node.name:
         return exp.Placeholder(this=node.name)  # printed as :name by the Spark dialect
     if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
@@ -159,7 +249,9 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
             (key,) = order.expressions
             plain = value.args["ifs"][0].args["true"] if isinstance(value, exp.Case) else value
             if key.this != plain or key.args.get("desc"):
-                raise ValueError(f"string_agg(DISTINCT) not ordered by itself: {node.sql('duckdb')}")
+                raise ValueError(
+                    f"string_agg(DISTINCT) not ordered by itself: {node.sql('duckdb')}"
+                )
             distinct = _func("array_sort", _func("collect_set", _sub(value)))
             return _unless_empty(distinct, _func("array_join", distinct.copy(), _sub(sep)))
         ordered = _ordered_list(order.this, list(order.expressions))
@@ -221,7 +313,9 @@ def _rewrite(node: exp.Expression) -> exp.Expression:  # noqa: PLR0911, PLR0912,
         key = node.expression
         if isinstance(key, exp.Tuple):
             key = _func("struct", *[_sub(e) for e in key.expressions])
-        return _func("min_by" if isinstance(node, exp.ArgMin) else "max_by", _sub(node.this), _sub(key))
+        return _func(
+            "min_by" if isinstance(node, exp.ArgMin) else "max_by", _sub(node.this), _sub(key)
+        )
     if isinstance(node, exp.DayOfWeekIso):
         return exp.Add(this=_func("weekday", _sub(node.this)), expression=exp.Literal.number(1))
     if isinstance(node, exp.TimeToUnix):
@@ -310,7 +404,9 @@ def _epoch(value: exp.Expression) -> exp.Expression:
     def micros(ts: exp.Expression) -> exp.Expression:
         return _func("unix_micros", exp.cast(_sub(ts), "TIMESTAMP"))
 
-    difference = exp.Paren(this=exp.Sub(this=micros(value.this), expression=micros(value.expression)))
+    difference = exp.Paren(
+        this=exp.Sub(this=micros(value.this), expression=micros(value.expression))
+    )
     return exp.Div(this=difference, expression=exp.cast(exp.Literal.number(1_000_000), "DOUBLE"))
 
 
@@ -321,61 +417,7 @@ def _series_table(node: exp.Table) -> exp.Expression:
     end = _sub(series.args["end"])
     if series.args.get("is_end_exclusive"):
         end = exp.Sub(this=end, expression=exp.Literal.number(1))
-    explode = exp.alias_(_func("explode", _func("sequence", _sub(series.args["start"]), end)), column.name)
+    explode = exp.alias_(
+        _func("explode", _func("sequence", _sub(series.args["start"]), end)), column.name
+    )
     return exp.Subquery(this=exp.select(explode), alias=exp.TableAlias(this=_sub(alias.this)))
-
-
-def parameters(spark_sql: str) -> set[str]:
-    """Names of the parameter markers in translated SQL."""
-    tree = sqlglot.parse_one(spark_sql, read="spark")
-    return {p.name for p in tree.find_all(exp.Placeholder) if p.name}
-
-
-def bind(spark_sql: str, values: dict[str, object]) -> str:
-    """Translated SQL with each `:name` marker replaced by its value as a typed literal.
-
-    Spark's own parameter markers cannot stand where a literal is required (a window
-    frame's `INTERVAL n DAY`), so values are written into the tree, never into the text.
-    """
-    tree = sqlglot.parse_one(spark_sql, read="spark")
-    missing = sorted({p.name for p in tree.find_all(exp.Placeholder)} - values.keys())
-    if missing:
-        raise ValueError(f"no value for parameter(s) {', '.join(missing)}")
-
-    def replace(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Interval):
-            amount = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
-            if isinstance(amount, exp.Placeholder):
-                # `INTERVAL '14' DAY`: the literal form a window frame accepts.
-                count = exp.Literal.string(str(values[amount.name]))
-                return exp.Interval(this=count, unit=node.args["unit"].copy())
-        if isinstance(node, exp.Placeholder) and node.name:
-            return typed_literal(values[node.name])
-        return node
-
-    return tree.transform(replace).sql(dialect="spark", pretty=True)
-
-
-def typed_literal(value: object) -> exp.Expression:
-    """A Python value as a Spark literal of the type DuckDB would bind it as."""
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int):
-        return exp.Literal.number(value)
-    if isinstance(value, float):
-        return exp.cast(exp.Literal.number(repr(value)), "DOUBLE")
-    if isinstance(value, str):
-        return exp.Literal.string(value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP_NTZ")
-    if isinstance(value, dt.date):
-        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
-    if isinstance(value, list | tuple):
-        if not value:
-            return exp.cast(exp.Array(expressions=[]), "ARRAY<STRING>")
-        return exp.Array(expressions=[typed_literal(v) for v in value])
-    raise TypeError(f"no Spark literal for {type(value).__name__} {value!r}")

@@ -13,19 +13,7 @@
 /* param: min_history_days INTEGER = 3 | days of the user's history needed to judge on the past alone */
 /* param: service_accounts LIST | from the settings: accounts this rule ignores */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
-WITH service AS (
-  SELECT
-    user_id
-  FROM (
-    SELECT DISTINCT
-      user_id
-    FROM requests
-    WHERE
-      NOT user_id IS NULL
-  )
-  WHERE
-    COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
-), admin_mode AS (
+WITH admin_mode AS (
   SELECT
     user_id,
     ts,
@@ -40,33 +28,37 @@ WITH service AS (
     AND NOT user_id IN (
       SELECT
         user_id
-      FROM service
+      FROM (
+        SELECT
+          user_id
+        FROM (
+          SELECT DISTINCT
+            user_id
+          FROM requests
+          WHERE
+            NOT user_id IS NULL
+        )
+        WHERE
+          (
+            COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
+          )
+      ) AS service_users
     )
     AND LOWER(user_id) IS DISTINCT FROM LOWER(acting_as_user)
 ), daily AS (
   SELECT
     user_id,
     CAST(ts AS DATE) AS day,
-    COUNT(DISTINCT target) AS targets
+    COUNT(DISTINCT target) AS value
   FROM admin_mode
   GROUP BY ALL
-), marked AS (
-  SELECT
-    *,
-    COALESCE(ts - LAG(ts) OVER w > INTERVAL (:gap_minutes) MINUTE, TRUE) AS starts_session
-  FROM admin_mode
-  WINDOW w AS (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST)
-), numbered AS (
-  SELECT
-    *,
-    SUM(CAST(starts_session AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS session
-  FROM marked
 ), sessions AS (
   SELECT
     user_id,
     session,
     MIN(ts) AS first_ts,
     MAX(ts) AS last_ts,
+    CAST(MIN(ts) AS DATE) AS first_day,
     COUNT(*) AS requests,
     COUNT(DISTINCT target) AS targets,
     COUNT(DISTINCT acting_as_user) AS users_acted_for,
@@ -161,7 +153,20 @@ WITH service AS (
         s -> s.v
       )
     ) AS evidence_row_ids
-  FROM numbered
+  FROM (
+    SELECT
+      *,
+      SUM(CAST(starts_session AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS session
+    FROM (
+      SELECT
+        *,
+        COALESCE(
+          ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) > INTERVAL (:gap_minutes) MINUTE,
+          TRUE
+        ) AS starts_session
+      FROM admin_mode
+    )
+  ) AS sessions_of
   GROUP BY
     user_id,
     session
@@ -187,15 +192,13 @@ WITH service AS (
   GROUP BY
     user_id
 ), baseline AS (
-  /* The usual day from the baseline_days before; with too few of them (a new collection */
-  /* or a new colleague), from the days around instead; with too few of those, learning. */
   SELECT
     s.user_id,
     s.session,
-    PERCENTILE(CASE WHEN back.n > 0 THEN COALESCE(d.targets, 0) END, :baseline_quantile) AS prior,
+    PERCENTILE(CASE WHEN back.n > 0 THEN COALESCE(d.value, 0) END, :baseline_quantile) AS prior,
     COUNT(*) FILTER(WHERE
       back.n > 0) AS prior_days,
-    PERCENTILE(COALESCE(d.targets, 0), :baseline_quantile) AS around,
+    PERCENTILE(COALESCE(d.value, 0), :baseline_quantile) AS around,
     COUNT(*) AS around_days
   FROM sessions AS s
   JOIN span AS p
@@ -205,21 +208,25 @@ WITH service AS (
       EXPLODE(SEQUENCE(-:baseline_days, :baseline_days + 1 - 1)) AS n
   ) AS back
   LEFT JOIN daily AS d
-    ON d.user_id = s.user_id AND d.day = CAST(s.first_ts AS DATE) - CAST(back.n AS INT)
+    ON d.user_id = s.user_id AND d.day = s.first_day - CAST(back.n AS INT)
   WHERE
     back.n <> 0
-    AND CAST(s.first_ts AS DATE) - CAST(back.n AS INT) BETWEEN p.first_day AND p.last_day
+    AND s.first_day - CAST(back.n AS INT) BETWEEN p.first_day AND p.last_day
   GROUP BY
     s.user_id,
     s.session
 ), judged AS (
   SELECT
-    s.*,
-    CASE WHEN b.prior_days >= :min_history_days THEN b.prior ELSE b.around END AS usual,
-    COALESCE(b.around_days, 0) < :min_history_days AS learning
-  FROM sessions AS s
-  LEFT JOIN baseline AS b
-    USING (user_id, session)
+    *
+  FROM (
+    SELECT
+      s.*,
+      CASE WHEN b.prior_days >= :min_history_days THEN b.prior ELSE b.around END AS usual,
+      COALESCE(b.around_days, 0) < :min_history_days AS learning
+    FROM sessions AS s
+    LEFT JOIN baseline AS b
+      USING (user_id, session)
+  ) AS judged_by_baseline
 )
 SELECT
   user_id AS entity,

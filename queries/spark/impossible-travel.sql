@@ -12,19 +12,7 @@
 /* param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is familiar to everyone */
 /* param: service_accounts LIST | from the settings: accounts this rule ignores */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
-WITH service AS (
-  SELECT
-    user_id
-  FROM (
-    SELECT DISTINCT
-      user_id
-    FROM requests
-    WHERE
-      NOT user_id IS NULL
-  )
-  WHERE
-    COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
-), places AS (
+WITH places AS (
   SELECT
     c_ip,
     network,
@@ -61,7 +49,21 @@ WITH service AS (
     AND NOT r.user_id IN (
       SELECT
         user_id
-      FROM service
+      FROM (
+        SELECT
+          user_id
+        FROM (
+          SELECT DISTINCT
+            user_id
+          FROM requests
+          WHERE
+            NOT user_id IS NULL
+        )
+        WHERE
+          (
+            COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
+          )
+      ) AS service_users
     )
 ), marked AS (
   SELECT

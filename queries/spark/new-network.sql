@@ -14,19 +14,7 @@
 /* param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody */
 /* param: service_accounts LIST | from the settings: accounts this rule ignores */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
-WITH service AS (
-  SELECT
-    user_id
-  FROM (
-    SELECT DISTINCT
-      user_id
-    FROM requests
-    WHERE
-      NOT user_id IS NULL
-  )
-  WHERE
-    COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
-), req AS (
+WITH req AS (
   SELECT
     r.user_id,
     r.ts,
@@ -42,7 +30,21 @@ WITH service AS (
     AND NOT r.user_id IN (
       SELECT
         user_id
-      FROM service
+      FROM (
+        SELECT
+          user_id
+        FROM (
+          SELECT DISTINCT
+            user_id
+          FROM requests
+          WHERE
+            NOT user_id IS NULL
+        )
+        WHERE
+          (
+            COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
+          )
+      ) AS service_users
     )
 ), net_days AS (
   SELECT DISTINCT
@@ -214,27 +216,29 @@ WITH service AS (
     prev_ts,
     prev_row_id
   FROM judged
-), marked AS (
-  SELECT
-    *,
-    COALESCE(ts - LAG(ts) OVER w > INTERVAL (:window_minutes) MINUTE, TRUE) AS starts_episode
-  FROM hop_rows
-  WINDOW w AS (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST)
 ), episodes AS (
   SELECT
     user_id,
-    episode,
+    session AS episode,
     MIN(ts) AS first_ts,
     MAX(ts) AS last_ts
   FROM (
     SELECT
       *,
-      SUM(CAST(starts_episode AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS episode
-    FROM marked
-  )
+      SUM(CAST(starts_session AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS session
+    FROM (
+      SELECT
+        *,
+        COALESCE(
+          ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) > INTERVAL (:window_minutes) MINUTE,
+          TRUE
+        ) AS starts_session
+      FROM hop_rows
+    )
+  ) AS sessions_of
   GROUP BY
     user_id,
-    episode
+    session
 ), evidence AS (
   /* The hops themselves, and every request from the new networks during the episode. */
   SELECT

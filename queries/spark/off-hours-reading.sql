@@ -18,19 +18,7 @@
 /* param: work_end INTEGER | from the settings: end of the working day, local */
 /* param: service_accounts LIST | from the settings: accounts this rule ignores */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
-WITH service AS (
-  SELECT
-    user_id
-  FROM (
-    SELECT DISTINCT
-      user_id
-    FROM requests
-    WHERE
-      NOT user_id IS NULL
-  )
-  WHERE
-    COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
-), reads AS (
+WITH reads AS (
   SELECT
     r.user_id,
     r.ts,
@@ -44,17 +32,32 @@ WITH service AS (
     ON l.c_ip = r.c_ip
   WHERE
     r.request_type IN (
-      'AcquireLicense',
-      'AcquirePreLicense',
-      'FECreateEndUserLicenseV1',
-      'BECreateEndUserLicenseV1'
+      SELECT
+        name
+      FROM request_types
+      WHERE
+        opens_document
     )
     AND r.result = 'Success'
     AND NOT r.user_id IS NULL
     AND NOT r.user_id IN (
       SELECT
         user_id
-      FROM service
+      FROM (
+        SELECT
+          user_id
+        FROM (
+          SELECT DISTINCT
+            user_id
+          FROM requests
+          WHERE
+            NOT user_id IS NULL
+        )
+        WHERE
+          (
+            COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
+          )
+      ) AS service_users
     )
 ), off_hours_all AS (
   SELECT
@@ -139,20 +142,9 @@ WITH service AS (
   SELECT
     user_id,
     CAST(local_ts AS DATE) AS day,
-    COUNT(*) AS reads
+    COUNT(*) AS value
   FROM off_hours
   GROUP BY ALL
-), marked AS (
-  SELECT
-    *,
-    COALESCE(ts - LAG(ts) OVER w > INTERVAL (:gap_minutes) MINUTE, TRUE) AS starts_session
-  FROM off_hours
-  WINDOW w AS (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST)
-), numbered AS (
-  SELECT
-    *,
-    SUM(CAST(starts_session AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS session
-  FROM marked
 ), sessions AS (
   SELECT
     user_id,
@@ -254,7 +246,20 @@ WITH service AS (
         s -> s.v
       )
     ) AS evidence_row_ids
-  FROM numbered
+  FROM (
+    SELECT
+      *,
+      SUM(CAST(starts_session AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS session
+    FROM (
+      SELECT
+        *,
+        COALESCE(
+          ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) > INTERVAL (:gap_minutes) MINUTE,
+          TRUE
+        ) AS starts_session
+      FROM off_hours
+    )
+  ) AS sessions_of
   GROUP BY
     user_id,
     session
@@ -280,15 +285,13 @@ WITH service AS (
   GROUP BY
     user_id
 ), baseline AS (
-  /* The usual day from the baseline_days before; with too few of them (a new collection */
-  /* or a new colleague), from the days around instead; with too few of those, learning. */
   SELECT
     s.user_id,
     s.session,
-    PERCENTILE(CASE WHEN back.n > 0 THEN COALESCE(d.reads, 0) END, :baseline_quantile) AS prior,
+    PERCENTILE(CASE WHEN back.n > 0 THEN COALESCE(d.value, 0) END, :baseline_quantile) AS prior,
     COUNT(*) FILTER(WHERE
       back.n > 0) AS prior_days,
-    PERCENTILE(COALESCE(d.reads, 0), :baseline_quantile) AS around,
+    PERCENTILE(COALESCE(d.value, 0), :baseline_quantile) AS around,
     COUNT(*) AS around_days
   FROM sessions AS s
   JOIN span AS p
@@ -307,12 +310,16 @@ WITH service AS (
     s.session
 ), judged AS (
   SELECT
-    s.*,
-    CASE WHEN b.prior_days >= :min_history_days THEN b.prior ELSE b.around END AS usual,
-    COALESCE(b.around_days, 0) < :min_history_days AS learning
-  FROM sessions AS s
-  LEFT JOIN baseline AS b
-    USING (user_id, session)
+    *
+  FROM (
+    SELECT
+      s.*,
+      CASE WHEN b.prior_days >= :min_history_days THEN b.prior ELSE b.around END AS usual,
+      COALESCE(b.around_days, 0) < :min_history_days AS learning
+    FROM sessions AS s
+    LEFT JOIN baseline AS b
+      USING (user_id, session)
+  ) AS judged_by_baseline
 )
 SELECT
   user_id AS entity,

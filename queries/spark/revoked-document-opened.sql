@@ -9,19 +9,7 @@
 /* param: revocation_days INTEGER = 3650 | opens up to this many days after the revocation are judged */
 /* param: service_accounts LIST | from the settings: accounts this rule ignores */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start */
-WITH service AS (
-  SELECT
-    user_id
-  FROM (
-    SELECT DISTINCT
-      user_id
-    FROM requests
-    WHERE
-      NOT user_id IS NULL
-  )
-  WHERE
-    COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
-), revoked AS (
+WITH revoked AS (
   /* Each successful revocation, until the next one of the same document: opens belong */
   /* to the latest revocation before them. */
   SELECT
@@ -62,16 +50,31 @@ WITH service AS (
     ON k.content_id = r.content_id
   WHERE
     r.request_type IN (
-      'AcquireLicense',
-      'AcquirePreLicense',
-      'FECreateEndUserLicenseV1',
-      'BECreateEndUserLicenseV1'
+      SELECT
+        name
+      FROM request_types
+      WHERE
+        opens_document
     )
     AND NOT r.user_id IS NULL
     AND NOT r.user_id IN (
       SELECT
         user_id
-      FROM service
+      FROM (
+        SELECT
+          user_id
+        FROM (
+          SELECT DISTINCT
+            user_id
+          FROM requests
+          WHERE
+            NOT user_id IS NULL
+        )
+        WHERE
+          (
+            COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
+          )
+      ) AS service_users
     )
     AND LOWER(r.user_id) IS DISTINCT FROM LOWER(r.owner_email)
     AND NOT ARRAY_CONTAINS(k.revokers, LOWER(r.user_id))
