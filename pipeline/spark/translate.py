@@ -421,3 +421,53 @@ def _series_table(node: exp.Table) -> exp.Expression:
         _func("explode", _func("sequence", _sub(series.args["start"]), end)), column.name
     )
     return exp.Subquery(this=exp.select(explode), alias=exp.TableAlias(this=_sub(alias.this)))
+
+
+def bind(spark_sql: str, values: Mapping[str, object]) -> str:
+    """Translated SQL with each `:name` marker replaced by its value as a typed literal.
+
+    Spark's own parameter markers cannot stand where a literal is required (a window
+    frame's `INTERVAL n DAY`), so values are written into the tree, never into the text.
+    """
+    tree = _parse(spark_sql, "spark")
+    missing = sorted({p.name for p in tree.find_all(exp.Placeholder)} - values.keys())
+    if missing:
+        raise ValueError(f"no value for parameter(s) {', '.join(missing)}")
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Interval):
+            amount = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+            if isinstance(amount, exp.Placeholder):
+                # `INTERVAL '14' DAY`: the literal form a window frame accepts.
+                count = exp.Literal.string(str(values[amount.name]))
+                return exp.Interval(this=count, unit=node.args["unit"].copy())
+        if isinstance(node, exp.Placeholder) and node.name:
+            return typed_literal(values[node.name])
+        return node
+
+    return tree.transform(replace).sql(dialect="spark", pretty=True)
+
+
+def typed_literal(value: object) -> exp.Expression:
+    """A Python value as a Spark literal of the type DuckDB would bind it as."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        return exp.cast(exp.Literal.number(repr(value)), "DOUBLE")
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP_NTZ")
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, list | tuple):
+        if not value:
+            return exp.cast(exp.Array(expressions=[]), "ARRAY<STRING>")
+        return exp.Array(expressions=[typed_literal(v) for v in value])
+    raise TypeError(f"no Spark literal for {type(value).__name__} {value!r}")
