@@ -25,7 +25,7 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --all-groups
+	$(UV) sync --locked --all-groups --all-extras
 	@touch $@
 
 demo: $(VENV)/.synced  ## generate a sample tenant, ingest, detect, report; print the report path
@@ -39,6 +39,10 @@ check: $(VENV)/.synced  ## ruff format --check, ruff check, mypy, import contrac
 	@command -v chromium >/dev/null || { [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		>/dev/null; }; } || { echo "make: could not install chromium" >&2; exit 1; }
+	@# The Spark golden test needs a Java runtime, installed the same way.
+	@command -v java >/dev/null || { [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless \
+		>/dev/null; }; } || { echo "make: could not install java" >&2; exit 1; }
 	$(RUN) ruff format --check pipeline tests bench
 	$(RUN) ruff check pipeline tests bench
 	$(RUN) mypy

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
@@ -67,6 +68,13 @@ WaitOption = Annotated[
 
 def _date_option(name: str, help: str) -> Any:
     return typer.Option(name, formats=["%Y-%m-%d"], help=help)
+
+
+class Engine(StrEnum):
+    """Where `detect` runs the rules."""
+
+    DUCKDB = "duckdb"
+    SPARK = "spark"
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
@@ -360,10 +368,28 @@ def detect(
         typer.Option(help="MaxMind-format City database (.mmdb) [default: tenant.geoip setting]."),
     ] = None,
     as_json: JsonOption = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(help="duckdb: the warehouse; spark: the Parquet lake given by --lake."),
+    ] = Engine.DUCKDB,
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--lake", help="With --engine spark: the lake (a folder, abfss:// or s3a:// URL)."
+        ),
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine spark: Spark master [default: local[*], or spark-submit's]."
+        ),
+    ] = None,
 ) -> None:
     """Run the detection rules into `findings`, over the days new data arrived in.
 
     Uses the warehouse's settings (`rmslog settings show`); --config FILE replaces them.
+    With --engine spark the rules run on Apache Spark over --lake and the findings are
+    written to LAKE/findings/ (settings from --config or ./rmslog.toml; docs/spark.md).
 
     Example: rmslog detect --rule denied-burst --param denied-burst.min_failures=20 --fail-on high
     """
@@ -372,6 +398,11 @@ def detect(
     from pipeline.triage import failing_findings, finding_changes, snapshot_findings
     from pipeline.warehouse import open_warehouse
 
+    if engine is Engine.SPARK or lake is not None:
+        _detect_on_spark(lake, master, engine, rule, param, config, geoip, fail_on, as_json, full)
+        return
+    if master is not None:
+        fail(UsageError("--master is for --engine spark"))
     with _errors():
         with open_warehouse(_db(db), wait_seconds=wait) as con:
             resolved = effective_settings(con, config, store=True)
@@ -408,6 +439,52 @@ def _print_json_with_changes(head: dict[str, Any], changes: Iterator[dict[str, A
     for n, change in enumerate(changes):
         sys.stdout.write(("," if n else "") + "\n    " + json.dumps(change, default=str))
     sys.stdout.write("\n  ]\n}\n")
+
+
+def _detect_on_spark(
+    lake: str | None,
+    master: str | None,
+    engine: Engine,
+    rule: list[str] | None,
+    param: list[str] | None,
+    config: Path | None,
+    geoip: Path | None,
+    fail_on: Severity | None,
+    as_json: bool,
+    full: bool,
+) -> None:
+    if engine is not Engine.SPARK:
+        fail(UsageError("--lake is for --engine spark (DuckDB reads the warehouse, --db)"))
+    if lake is None:
+        fail(
+            UsageError("--engine spark needs --lake LAKE (the folder `rmslog ingest --lake` wrote)")
+        )
+    from pipeline.settings import load_settings
+    from pipeline.severity import severity_at_least
+
+    with _errors():
+        from pipeline.spark import detect_on_spark
+
+        settings = load_settings(config)
+        if geoip is not None:
+            settings = dataclasses.replace(settings, geoip=str(geoip))
+        if full:
+            err.print("detect: Spark judges every day (--full is implied)", highlight=False)
+        summary = detect_on_spark(lake, settings, _pairs(param, "--param"), rule, master=master)
+    if as_json:
+        _print_json(summary.as_dict())
+    for rule_id, n in summary.findings_by_rule.items():
+        err.print(f"  {escape(rule_id)}: {n} finding(s)", highlight=False)
+    for rule_id, why in summary.skipped.items():
+        err.print(f"  {escape(rule_id)}: not run on Spark ({escape(why)})", highlight=False)
+    err.print(
+        f"detect (spark): {sum(summary.findings_by_rule.values())} finding(s) written to "
+        f"{escape(summary.out)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if fail_on and severity_at_least(summary.worst_severity(), fail_on):
+        raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 def _say_settings(resolved: Resolved) -> None:

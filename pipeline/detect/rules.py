@@ -325,6 +325,24 @@ def params_json(values: dict[str, object]) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
+def bound_rules(
+    rule_ids: list[str] | None, params: dict[str, str] | None, settings: Settings
+) -> list[tuple[Rule, dict[str, object]]]:
+    """The rules to run (all by default), each with its parameters as this run binds them:
+    `params` (`rule.name` -> value) over the settings' stored overrides, tenant settings for
+    the parameters that come from them. Runtime parameters (`now`, `newest_ts`) excluded."""
+    cli_overrides = params or {}
+    rules = _select_rules(rule_ids)
+    _check_overrides(rules, cli_overrides)
+    overrides = {
+        k: v
+        for k, v in settings.rule_overrides().items()
+        if k.rpartition(".")[0] in {r.id for r in rules}
+    }
+    overrides.update(cli_overrides)
+    return [(rule, _bind(rule, overrides, settings)) for rule in rules]
+
+
 def run_detections(
     con: duckdb.DuckDBPyConnection,
     rule_ids: list[str] | None = None,
@@ -343,16 +361,7 @@ def run_detections(
     judgement is made; tests pin it.
     """
     settings = settings or Settings()
-    cli_overrides = params or {}
-    rules = _select_rules(rule_ids)
-    _check_overrides(rules, cli_overrides)
-    overrides = {
-        k: v
-        for k, v in settings.rule_overrides().items()
-        if k.rpartition(".")[0] in {r.id for r in rules}
-    }
-    overrides.update(cli_overrides)
-    bound = [(rule, _bind(rule, overrides, settings)) for rule in rules]
+    bound = bound_rules(rule_ids, params, settings)
     now = now or datetime.now(UTC).replace(tzinfo=None)
     geoip = settings.geoip_path()
     summary = DetectSummary(started_at=now, geoip=str(geoip) if geoip else None)
@@ -532,7 +541,7 @@ def _evaluate(
         if read is not None:
             _shadow(con, *read)
         con.execute(output, bind).fetchall()
-        con.execute(_MERGE_PER_DAY.format(into=into), merge).fetchall()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {MERGE_PER_DAY}", merge).fetchall()
         con.execute(
             "INSERT INTO rule_learners SELECT entity FROM rule_output WHERE learning"
         ).fetchall()
@@ -557,10 +566,10 @@ def rule_body(sql: str) -> str:
 
 #: Where the runner keeps the tenant's time zone in `runtime` (never bound to a rule).
 TENANT_TZ = "__tenant_timezone"
-#: One finding per rule, entity and local day (the tenant's time zone): the windows that
-#: start that day, merged; the id is that of the day's first window.
-_MERGE_PER_DAY = """
-    CREATE OR REPLACE TEMP TABLE {into} AS
+#: One finding per rule, entity and local day (the tenant's time zone), over `rule_output`:
+#: the windows that start that day, merged; the id is that of the day's first window.
+#: (Also translated for Spark: queries/spark/merge-per-day.sql.)
+MERGE_PER_DAY = """
     WITH w AS (
         SELECT *, timezone($timezone, timezone('UTC', window_start))::DATE AS day,
                count(*) OVER (PARTITION BY entity,
@@ -575,7 +584,7 @@ _MERGE_PER_DAY = """
            min(first_ts) AS first_ts,
            max(last_ts) AS last_ts, entity,
            CASE WHEN any_value(n) = 1 THEN any_value(summary)
-                ELSE format('{{}} windows on {{}}: {{}}', any_value(n), strftime(day, '%Y-%m-%d'),
+                ELSE format('{} windows on {}: {}', any_value(n), strftime(day, '%Y-%m-%d'),
                             string_agg(summary, ' | ' ORDER BY window_start, first_ts))
            END AS summary,
            flatten(list(evidence_row_ids ORDER BY window_start, first_ts)) AS evidence_row_ids,

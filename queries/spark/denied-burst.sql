@@ -1,0 +1,261 @@
+-- Generated from queries/detections/denied-burst.sql by pipeline/spark/generate.py (sqlglot 30.30.0); do not edit.
+/* id: denied-burst */
+/* title: Burst of denied or failed requests by one account */
+/* severity: medium */
+/* description: One user's requests that did not succeed (result other than Success), grouped into bursts (a gap of more than gap_minutes starts a new one). A burst is a finding when it holds at least min_failures failures and more than baseline_factor times the user's usual bad day: the baseline_quantile of their daily failures over the baseline_days before (quiet days count as zero), so one earlier burst does not raise the bar. Days before the user's first request in the warehouse are not history: with fewer than min_history_days such days before (the first days of a collection, or a new colleague), the days around (before and after) stand in, so such a finding may change as more days arrive; with fewer than min_history_days around either, the user is in a learning period and is not judged. Service accounts from the settings are ignored. */
+/* lookback_days: baseline_days */
+/* lookahead_days: baseline_days */
+/* param: min_failures INTEGER = 10 | fewest failures in a burst that make a finding */
+/* param: gap_minutes INTEGER = 10 | a gap longer than this between failures ends a burst */
+/* param: baseline_days INTEGER = 14 | days of the user's own history to compare with */
+/* param: baseline_quantile DOUBLE = 0.8 | which of those days is the user's usual bad day */
+/* param: baseline_factor DOUBLE = 3.0 | a burst must exceed this many times the usual bad day */
+/* param: min_history_days INTEGER = 3 | days of the user's history needed to judge on the past alone */
+/* param: service_accounts LIST | from the settings: accounts this rule ignores */
+/* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
+WITH failures AS (
+  SELECT
+    user_id,
+    ts,
+    row_id,
+    result
+  FROM requests
+  WHERE
+    NOT user_id IS NULL
+    AND NOT result IS NULL
+    AND result <> 'Success'
+    AND NOT user_id IN (
+      SELECT
+        user_id
+      FROM (
+        SELECT
+          user_id
+        FROM (
+          SELECT DISTINCT
+            user_id
+          FROM requests
+          WHERE
+            NOT user_id IS NULL
+        )
+        WHERE
+          (
+            COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
+          )
+      ) AS service_users
+    )
+), daily AS (
+  SELECT
+    user_id,
+    CAST(ts AS DATE) AS day,
+    COUNT(*) AS value
+  FROM failures
+  GROUP BY ALL
+), bursts AS (
+  SELECT
+    user_id,
+    session,
+    MIN(ts) AS first_ts,
+    MAX(ts) AS last_ts,
+    CAST(MIN(ts) AS DATE) AS first_day,
+    COUNT(*) AS failures,
+    MODE(result) AS top_result,
+    IF(
+      SIZE(
+        TRANSFORM(
+          ARRAY_SORT(
+            COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+            (l, r) -> CASE
+              WHEN l.k0 IS NULL AND r.k0 IS NULL
+              THEN CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+              WHEN l.k0 IS NULL
+              THEN 1
+              WHEN r.k0 IS NULL
+              THEN -1
+              WHEN l.k0 < r.k0
+              THEN -1
+              WHEN l.k0 > r.k0
+              THEN 1
+              ELSE CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+            END
+          ),
+          s -> s.v
+        )
+      ) = 0,
+      NULL,
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
+            THEN 1
+            WHEN r.k0 IS NULL
+            THEN -1
+            WHEN l.k0 < r.k0
+            THEN -1
+            WHEN l.k0 > r.k0
+            THEN 1
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+          END
+        ),
+        s -> s.v
+      )
+    ) AS evidence_row_ids
+  FROM (
+    SELECT
+      *,
+      SUM(CAST(starts_session AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS session
+    FROM (
+      SELECT
+        *,
+        COALESCE(
+          ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) > INTERVAL (:gap_minutes) MINUTE,
+          TRUE
+        ) AS starts_session
+      FROM failures
+    )
+  ) AS sessions_of
+  GROUP BY
+    user_id,
+    session
+  HAVING
+    COUNT(*) >= :min_failures
+), span AS (
+  /* The first day each user appears in the warehouse, and the collection's last. */
+  SELECT
+    user_id,
+    CAST(MIN(ts) AS DATE) AS first_day,
+    (
+      SELECT
+        CAST(MAX(ts) AS DATE)
+      FROM requests
+    ) AS last_day
+  FROM requests
+  WHERE
+    user_id IN (
+      SELECT
+        user_id
+      FROM bursts
+    )
+  GROUP BY
+    user_id
+), baseline AS (
+  SELECT
+    s.user_id,
+    s.session,
+    PERCENTILE(CASE WHEN back.n > 0 THEN COALESCE(d.value, 0) END, :baseline_quantile) AS prior,
+    COUNT(*) FILTER(WHERE
+      back.n > 0) AS prior_days,
+    PERCENTILE(COALESCE(d.value, 0), :baseline_quantile) AS around,
+    COUNT(*) AS around_days
+  FROM bursts AS s
+  JOIN span AS p
+    USING (user_id)
+  CROSS JOIN (
+    SELECT
+      EXPLODE(SEQUENCE(-:baseline_days, :baseline_days + 1 - 1)) AS n
+  ) AS back
+  LEFT JOIN daily AS d
+    ON d.user_id = s.user_id AND d.day = s.first_day - CAST(back.n AS INT)
+  WHERE
+    back.n <> 0
+    AND s.first_day - CAST(back.n AS INT) BETWEEN p.first_day AND p.last_day
+  GROUP BY
+    s.user_id,
+    s.session
+), judged AS (
+  SELECT
+    *
+  FROM (
+    SELECT
+      s.*,
+      CASE WHEN b.prior_days >= :min_history_days THEN b.prior ELSE b.around END AS usual,
+      COALESCE(b.around_days, 0) < :min_history_days AS learning
+    FROM bursts AS s
+    LEFT JOIN baseline AS b
+      USING (user_id, session)
+  ) AS judged_by_baseline
+)
+SELECT
+  user_id AS entity,
+  first_ts,
+  last_ts,
+  IF(
+    CAST(failures AS STRING) IS NULL
+    OR CAST(user_id AS STRING) IS NULL
+    OR CAST(CAST(CEIL(
+      (
+        UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
+      ) / CAST(1000000 AS DOUBLE) / 60
+    ) AS BIGINT) + 1 AS STRING) IS NULL
+    OR CAST(top_result AS STRING) IS NULL
+    OR CAST(ROUND(usual, 1) AS STRING) IS NULL,
+    NULL,
+    FORMAT_STRING(
+      '%s failed requests by %s in %s minutes (mostly %s); usual bad day: %s failures',
+      CAST(failures AS STRING),
+      CAST(user_id AS STRING),
+      CAST(CAST(CEIL(
+        (
+          UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
+        ) / CAST(1000000 AS DOUBLE) / 60
+      ) AS BIGINT) + 1 AS STRING),
+      CAST(top_result AS STRING),
+      CAST(ROUND(usual, 1) AS STRING)
+    )
+  ) AS summary,
+  evidence_row_ids,
+  first_ts AS window_start,
+  learning
+FROM judged
+WHERE
+  learning OR failures > :baseline_factor * usual

@@ -1,0 +1,429 @@
+-- Generated from queries/detections/new-network.sql by pipeline/spark/generate.py (sqlglot 30.30.0); do not edit.
+/* id: new-network */
+/* title: One account on a network new to it and to the tenant, minutes after another network */
+/* severity: medium */
+/* description: Consecutive requests of one user from two different networks less than window_minutes apart, where one network is usual for the user (used on at least usual_days of the baseline_days before, or corporate egress: used that day by at least egress_share of the people active) and the other is new (the user did not use it in the baseline_days before, and fewer than tenant_common_users other people used it in the baseline_days before or after). A person's usual networks (office, home, phone) and the tenant's shared ones (a mobile carrier's many address pools, the corporate VPN's exits, a home ISP) therefore do not fire, nor does a trip (hotel and roaming networks are new, but the usual ones are far behind by then); a session used from an unrelated network while the user works as usual does. A network here is a provider's block (the /12 of an IPv4 address, the /32 of an IPv6 one; ip_locations.block), not the /16: a mobile carrier hands out addresses from many /16 pools and a home ISP re-leases across its /16s, but both stay inside their allocation, so moving between them is not new. This rule knows no geography (it works without a location database; see impossible-travel for distance and speed). A user with fewer than min_history_days active days in the baseline (the first days of a collection) is judged on the days after too: a network that does not recur for them in the next baseline_days is new; with fewer than min_history_days active days around either, the user is in a learning period and not judged. Private, carrier-grade NAT, Microsoft service and declared corporate addresses (see ip_locations) are ignored, and so are service accounts from the settings. */
+/* scenario: impossible-travel */
+/* lookback_days: baseline_days */
+/* lookahead_days: baseline_days */
+/* param: window_minutes INTEGER = 60 | the most minutes between requests from the two networks */
+/* param: baseline_days INTEGER = 14 | days of history that make a network known (to the user or the tenant) */
+/* param: min_history_days INTEGER = 3 | active days a user needs in the baseline before networks are judged on the past alone */
+/* param: usual_days INTEGER = 2 | days of use in the baseline that make a network usual for the user (a hotel on the first day of a trip is not) */
+/* param: egress_share DOUBLE = 0.05 | a network used on a day by at least this share of the people active that day is corporate egress (a VPN exit), usual for everyone */
+/* param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody */
+/* param: service_accounts LIST | from the settings: accounts this rule ignores */
+/* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
+WITH req AS (
+  SELECT
+    r.user_id,
+    r.ts,
+    r.row_id,
+    r.c_ip,
+    l.block AS network,
+    CAST(r.ts AS DATE) AS day
+  FROM requests AS r
+  JOIN ip_locations AS l
+    ON l.c_ip = r.c_ip AND NOT l.block IS NULL
+  WHERE
+    NOT r.user_id IS NULL
+    AND NOT r.user_id IN (
+      SELECT
+        user_id
+      FROM (
+        SELECT
+          user_id
+        FROM (
+          SELECT DISTINCT
+            user_id
+          FROM requests
+          WHERE
+            NOT user_id IS NULL
+        )
+        WHERE
+          (
+            COALESCE(EXISTS(:service_accounts, p -> user_id ILIKE p), FALSE)
+          )
+      ) AS service_users
+    )
+), net_days AS (
+  SELECT DISTINCT
+    user_id,
+    network,
+    day
+  FROM req
+), user_days AS (
+  SELECT
+    user_id,
+    day,
+    COUNT(*) OVER (
+      PARTITION BY user_id
+      ORDER BY day NULLS LAST
+      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
+    ) AS prior_days,
+    COUNT(*) OVER (
+      PARTITION BY user_id
+      ORDER BY day NULLS LAST
+      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+    ) - 1 AS around_days
+  FROM (
+    SELECT DISTINCT
+      user_id,
+      day
+    FROM net_days
+  )
+), common AS (
+  /* How many other people used each network in the baseline_days around each day. */
+  SELECT
+    user_id,
+    network,
+    day,
+    SIZE(
+      COLLECT_SET(user_id) OVER (
+        PARTITION BY network
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      )
+    ) - 1 AS others
+  FROM net_days
+), egress AS (
+  /* Corporate egress (a VPN exit, a proxy): a network that a large share of the people */
+  /* active that day use is usual for everyone, even on a person's first day on the VPN. */
+  SELECT
+    network,
+    day,
+    COUNT(*) AS users,
+    ANY_VALUE(active) IGNORE NULLS AS active
+  FROM net_days
+  JOIN (
+    SELECT
+      day,
+      COUNT(DISTINCT user_id) AS active
+    FROM net_days
+    GROUP BY
+      day
+  )
+    USING (day)
+  GROUP BY
+    network,
+    day
+), personal AS (
+  /* New: not used by the user in the baseline_days before (in the first days of a */
+  /* collection, too little history before, not in the baseline_days after either), and */
+  /* not the tenant's (a network many colleagues use is new to nobody). Usual: used by */
+  /* the user on at least usual_days of those days, or corporate egress (a network a few */
+  /* colleagues use is new to nobody, but not usual for everyone: a hotel colleagues */
+  /* stayed at is no sign the traveller is home). */
+  SELECT
+    n.user_id,
+    n.network,
+    n.day,
+    u.around_days >= :min_history_days AS judgeable,
+    NOT COALESCE(LAG(n.day) OVER w >= n.day - :baseline_days, FALSE)
+    AND (
+      u.prior_days >= :min_history_days
+      OR NOT COALESCE(LEAD(n.day) OVER w <= n.day + :baseline_days, FALSE)
+    )
+    AND c.others < :tenant_common_users AS novel,
+    CASE
+      WHEN u.prior_days >= :min_history_days
+      THEN COUNT(*) OVER (
+        PARTITION BY n.user_id, n.network
+        ORDER BY n.day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
+      )
+      ELSE COUNT(*) OVER (
+        PARTITION BY n.user_id, n.network
+        ORDER BY n.day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      ) - 1
+    END >= :usual_days
+    OR e.users >= :egress_share * e.active AS usual
+  FROM net_days AS n
+  JOIN user_days AS u
+    USING (user_id, day)
+  JOIN common AS c
+    USING (user_id, network, day)
+  JOIN egress AS e
+    USING (network, day)
+  WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day NULLS LAST)
+), seq AS (
+  SELECT
+    r.user_id,
+    r.ts,
+    r.row_id,
+    r.c_ip,
+    r.network,
+    r.day,
+    p.novel,
+    p.usual,
+    p.judgeable,
+    LAG(r.ts) OVER w AS prev_ts,
+    LAG(r.row_id) OVER w AS prev_row_id,
+    LAG(r.c_ip) OVER w AS prev_ip,
+    LAG(r.network) OVER w AS prev_network,
+    LAG(r.day) OVER w AS prev_day,
+    LAG(p.novel) OVER w AS prev_novel,
+    LAG(p.usual) OVER w AS prev_usual
+  FROM req AS r
+  JOIN personal AS p
+    USING (user_id, network, day)
+  WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts NULLS LAST, r.row_id NULLS LAST)
+), hops AS (
+  /* Network changes within minutes between a known network and a new one (for a user in */
+  /* a learning period, who knows no network yet: any change to a new one, not judged). */
+  SELECT
+    *,
+    CASE WHEN novel THEN network ELSE prev_network END AS new_network
+  FROM seq
+  WHERE
+    network <> prev_network
+    AND ts - prev_ts <= INTERVAL (:window_minutes) MINUTE
+    AND CASE
+      WHEN judgeable
+      THEN (
+        novel AND prev_usual
+      ) OR (
+        prev_novel AND usual
+      )
+      ELSE novel OR prev_novel
+    END
+), learners AS (
+  SELECT
+    user_id,
+    MIN(prev_ts) AS first_ts,
+    MAX(ts) AS last_ts
+  FROM hops
+  WHERE
+    NOT judgeable
+  GROUP BY
+    user_id
+), judged AS (
+  SELECT
+    *
+  FROM hops
+  WHERE
+    judgeable
+), hop_rows AS (
+  SELECT
+    user_id,
+    ts,
+    row_id
+  FROM judged
+  UNION
+  SELECT
+    user_id,
+    prev_ts,
+    prev_row_id
+  FROM judged
+), episodes AS (
+  SELECT
+    user_id,
+    session AS episode,
+    MIN(ts) AS first_ts,
+    MAX(ts) AS last_ts
+  FROM (
+    SELECT
+      *,
+      SUM(CAST(starts_session AS INT)) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) AS session
+    FROM (
+      SELECT
+        *,
+        COALESCE(
+          ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) > INTERVAL (:window_minutes) MINUTE,
+          TRUE
+        ) AS starts_session
+      FROM hop_rows
+    )
+  ) AS sessions_of
+  GROUP BY
+    user_id,
+    session
+), evidence AS (
+  /* The hops themselves, and every request from the new networks during the episode. */
+  SELECT
+    e.user_id,
+    e.episode,
+    e.first_ts,
+    e.last_ts,
+    s.ts,
+    s.row_id,
+    s.c_ip,
+    s.network,
+    s.network IN (
+      SELECT
+        new_network
+      FROM judged AS j
+      WHERE
+        j.user_id = e.user_id
+    ) AS is_new
+  FROM episodes AS e
+  JOIN seq AS s
+    ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
+  WHERE
+    s.row_id IN (
+      SELECT
+        row_id
+      FROM hop_rows
+    )
+    OR s.network IN (
+      SELECT
+        new_network
+      FROM judged AS j
+      WHERE
+        j.user_id = e.user_id
+    )
+)
+SELECT
+  user_id AS entity,
+  first_ts,
+  last_ts,
+  IF(
+    CAST(user_id AS STRING) IS NULL
+    OR CAST(COUNT(DISTINCT network) AS STRING) IS NULL
+    OR CAST(CAST(CEIL(
+      (
+        UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
+      ) / CAST(1000000 AS DOUBLE) / 60
+    ) AS BIGINT) AS STRING) IS NULL
+    OR CAST(IF(
+      SIZE(ARRAY_SORT(COLLECT_SET(c_ip))) = 0,
+      NULL,
+      ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ')
+    ) AS STRING) IS NULL
+    OR CAST(IF(
+      SIZE(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END))) = 0,
+      NULL,
+      ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ')
+    ) AS STRING) IS NULL,
+    NULL,
+    FORMAT_STRING(
+      '%s used %s network(s) within %s minutes (%s); new to this user and to the tenant: %s',
+      CAST(user_id AS STRING),
+      CAST(COUNT(DISTINCT network) AS STRING),
+      CAST(CAST(CEIL(
+        (
+          UNIX_MICROS(CAST(last_ts AS TIMESTAMP)) - UNIX_MICROS(CAST(first_ts AS TIMESTAMP))
+        ) / CAST(1000000 AS DOUBLE) / 60
+      ) AS BIGINT) AS STRING),
+      CAST(IF(
+        SIZE(ARRAY_SORT(COLLECT_SET(c_ip))) = 0,
+        NULL,
+        ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(c_ip)), ', ')
+      ) AS STRING),
+      CAST(IF(
+        SIZE(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END))) = 0,
+        NULL,
+        ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(CASE WHEN is_new THEN network END)), ', ')
+      ) AS STRING)
+    )
+  ) AS summary,
+  IF(
+    SIZE(
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
+            THEN 1
+            WHEN r.k0 IS NULL
+            THEN -1
+            WHEN l.k0 < r.k0
+            THEN -1
+            WHEN l.k0 > r.k0
+            THEN 1
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+          END
+        ),
+        s -> s.v
+      )
+    ) = 0,
+    NULL,
+    TRANSFORM(
+      ARRAY_SORT(
+        COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
+        (l, r) -> CASE
+          WHEN l.k0 IS NULL AND r.k0 IS NULL
+          THEN CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
+          WHEN l.k0 IS NULL
+          THEN 1
+          WHEN r.k0 IS NULL
+          THEN -1
+          WHEN l.k0 < r.k0
+          THEN -1
+          WHEN l.k0 > r.k0
+          THEN 1
+          ELSE CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
+        END
+      ),
+      s -> s.v
+    )
+  ) AS evidence_row_ids,
+  first_ts AS window_start,
+  FALSE AS learning
+FROM evidence
+GROUP BY
+  user_id,
+  episode,
+  first_ts,
+  last_ts
+UNION ALL
+SELECT
+  user_id,
+  first_ts,
+  last_ts,
+  NULL,
+  CAST(ARRAY() AS ARRAY<STRING>),
+  first_ts,
+  TRUE
+FROM learners
