@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from bench.accuracy import parse_ground_truth, score_findings
 from pipeline.detect import run_detections
-from pipeline.detect.accuracy import parse_ground_truth, score_findings
 from pipeline.generate import GenerateOptions, generate_logs
 from pipeline.ingest import ingest_paths
 from pipeline.schema import Topology
