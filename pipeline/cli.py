@@ -1066,12 +1066,11 @@ def findings(
     ] = None,
     db: DbOption = None,
     wait: WaitOption = WAIT_SECONDS,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object per finding and line (JSON Lines).")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the findings with their triage status and suppression, most severe first
-    (findings that stopped firing but were triaged too, marked gone). Streams.
+    (findings that stopped firing but were triaged too, marked gone). Streams; with
+    --json, one JSON object per finding and line (JSON Lines).
 
     Example: rmslog findings --status open --status investigating --severity medium --json
     """

@@ -4,7 +4,7 @@ that disagree; hostile strings escaped in HTML and neutralised in CSV."""
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -81,8 +81,9 @@ def test_the_section_reconciles_counts_names_identities_and_the_hour_that_disagr
     hours = pl.read_csv(
         out / "report-2026-11-03-keyvault-mismatched-hours.csv", try_parse_dates=True
     )
+    # CSV timestamps carry their zone (+00:00), so they parse as UTC.
     assert hours.select("window_start", "rms_calls", "kv_calls").rows() == [
-        (datetime(2026, 11, 3, 10, 0), 30, 0)
+        (datetime(2026, 11, 3, 10, 0, tzinfo=UTC), 30, 0)
     ]
     who = pl.read_csv(out / "report-2026-11-03-keyvault-identities.csv")
     assert who.select("is_rms", "object_id", "calls").rows() == [
