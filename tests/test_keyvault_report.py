@@ -11,6 +11,7 @@ import polars as pl
 from kv_builder import jsonl, record
 from w3c_builder import Rec, write_log
 
+from pipeline.detect import run_detections
 from pipeline.ingest import ingest_paths
 from pipeline.report import PeriodKind, ReportOptions, build_report, period_of
 from pipeline.warehouse import open_warehouse
@@ -93,6 +94,21 @@ def test_the_section_reconciles_counts_names_identities_and_the_hour_that_disagr
     mgmt = pl.read_csv(out / "report-2026-11-03-keyvault-management.csv")
     assert mgmt.select("operation", "key_name").rows() == [("KeyBackup", "tenantkey")]
     assert "NOT RMS" in html
+
+
+def test_a_key_vault_findings_evidence_is_the_key_vault_record_itself(tmp_path: Path) -> None:
+    db = _world(tmp_path)
+    with open_warehouse(db) as con:
+        run_detections(con, ["foreign-key-use"], full=True, now=datetime(2026, 11, 4, 6, 0))
+    out = tmp_path / "out"
+    _report(db, out)
+    findings = pl.read_csv(out / "report-2026-11-03-findings.csv")
+    assert findings.filter(pl.col("rule") == "foreign-key-use").height == 1
+    evidence = pl.read_csv(out / "report-2026-11-03-finding-evidence.csv")
+    rogue = evidence.filter(pl.col("c_info") == f"appid={ROGUE}")
+    assert rogue.height >= 1
+    assert rogue.select("request_type", "result").rows()[0] == ("KeyDecrypt", "OK")
+    assert rogue["source_file"].str.ends_with("PT1H.json").all()
 
 
 def test_hostile_upns_are_escaped_in_html_and_formulas_neutralised_in_csv(tmp_path: Path) -> None:

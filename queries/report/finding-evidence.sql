@@ -1,5 +1,5 @@
 -- name: finding-evidence
--- description: The evidence records of the period's findings (at most evidence_limit per finding), in the order of the findings table, joined to requests; NULL columns mean the evidence row is no longer in requests; location is where c_ip is (temp table ip_locations; dropped by the report without a location database).
+-- description: The evidence records of the period's findings (at most evidence_limit per finding), in the order of the findings table, joined to requests, or for the Key Vault rules to keyvault_events by record_id (then request_type is the Key Vault operation, result its HTTP status text, user_id the caller's UPN or object id, c_ip the caller's address, c_info 'appid=' and the caller's application); NULL columns mean the evidence row is no longer stored; location is where c_ip is (temp table ip_locations; dropped by the report without a location database).
 -- param: from_ts TIMESTAMP | first instant included
 -- param: to_ts TIMESTAMP | first instant excluded
 -- param: evidence_limit INTEGER = 1000 | evidence records kept per finding
@@ -22,7 +22,16 @@ picked AS (
 ),
 hashed AS (
     SELECT p.finding_id, p.severity_rank, p.first_ts AS finding_ts, p.evidence_no, p.row_id,
-           r.* EXCLUDE (row_id),
+           coalesce(r.ts, k.ts) AS ts,
+           coalesce(r.request_type, k.operation) AS request_type,
+           coalesce(r.user_id, k.upn, k.object_id) AS user_id,
+           coalesce(r.result, k.result_signature) AS result,
+           r.content_id, r.file_name, r.owner_email,
+           coalesce(r.c_ip, k.caller_ip) AS c_ip,
+           coalesce(r.c_info, 'appid=' || k.appid) AS c_info,
+           r.acting_as_user,
+           coalesce(r.source_file, k.source_file) AS source_file,
+           coalesce(r.source_line, k.source_line) AS source_line,
            CASE l.label
                 WHEN 'carrier-grade-nat' THEN 'carrier-grade NAT'
                 WHEN 'microsoft' THEN 'Microsoft'
@@ -35,7 +44,11 @@ hashed AS (
         SELECT * FROM requests
         WHERE ts BETWEEN CAST($evidence_lo AS TIMESTAMP) AND CAST($evidence_hi AS TIMESTAMP)
     ) r ON r.row_id = p.row_id
-    LEFT JOIN ip_locations l ON l.c_ip = r.c_ip
+    LEFT JOIN (
+        SELECT * FROM keyvault_events
+        WHERE ts BETWEEN CAST($evidence_lo AS TIMESTAMP) AND CAST($evidence_hi AS TIMESTAMP)
+    ) k ON r.row_id IS NULL AND k.record_id = p.row_id
+    LEFT JOIN ip_locations l ON l.c_ip = coalesce(r.c_ip, k.caller_ip)
 )
 SELECT
     finding_id, evidence_no, row_id, ts, request_type,
