@@ -16,6 +16,7 @@ import importlib.util
 import shutil
 import sys
 
+import duckdb
 from bench_scale import GIB, Run, rmslog, run
 from common import OUT, ensure_logs, tenant_options
 
@@ -35,8 +36,9 @@ def main() -> int:
     work.mkdir()
     db, lake = work / "rmslog.duckdb", work / "lake"
     ingest = run(rmslog("ingest", logs, "--db", db, "--lake", lake))
-    rows = sum(1 for _ in lake.glob("requests/day=*"))
-    print(f"-- {options.users} users x {options.days} days ({rows} lake days), {OUT}")
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT count(*) FROM requests").fetchall()[0][0]
+    print(f"-- {options.users} users x {options.days} days: {rows:,} rows, under {OUT}")
     _show("ingest (warehouse + lake)", ingest)
     duck = run(rmslog("detect", "--db", db, "--full"))
     _show("detect --full (DuckDB)", duck)
