@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import plotly
 import polars as pl
 import pytest
 
@@ -21,6 +23,7 @@ from pipeline.report import (
     PeriodKind,
     ReportOptions,
     build_report,
+    charts,
     collect_report_data,
     period_of,
     resolve_period,
@@ -281,6 +284,30 @@ def test_the_html_is_self_contained(hostile_db: Path, tmp_path: Path) -> None:
     html = result.html.read_text(encoding="utf-8")
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", html)
     assert html.count("Plotly.newPlot") == 3
+
+
+def test_the_embedded_plotly_bundle_is_the_recorded_one_and_draws_every_trace_the_report_uses(
+    hostile_db: Path, tmp_path: Path
+) -> None:
+    vendored = Path(charts.__file__).parent / "vendor" / charts.PLOTLY_JS
+    assert hashlib.sha256(vendored.read_bytes()).hexdigest() == charts.PLOTLY_JS_SHA256
+    assert (vendored.parent / "plotly-LICENSE.txt").read_text().startswith("MIT License")
+    bundle = charts.plotly_js()
+    # the version the plotly package ships (its full bundle's header names it)
+    full = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()[:200]
+    shipped = re.search(r"plotly\.js v(\S+)", full)
+    assert shipped and f"(cartesian - minified) v{shipped.group(1)}\n" in bundle[:200]
+    registered = set(re.findall(r'moduleType:"trace",name:"(\w+)"', bundle))
+    with open_warehouse(hostile_db, read_only=True) as con:
+        html = build_report(con, tmp_path, ReportOptions(period=DAY, generated_at=NOW)).html
+    text = html.read_text(encoding="utf-8")
+    assert bundle in text and len(text) < 2_000_000  # the full bundle alone is 4.8 MB
+    used = set()  # the traces of each Plotly.newPlot(id, traces, layout, config)
+    for call in re.finditer(r'Plotly\.newPlot\(\s*"[\w-]+",\s*', text.replace(bundle, "")):
+        traces, _ = json.JSONDecoder().raw_decode(call.string, call.end())
+        used |= {trace.get("type", "scatter") for trace in traces}
+    assert used == set(charts.TRACE_TYPES)  # what the charts draw, and the constant agree
+    assert used <= registered, used - registered
 
 
 def test_the_report_shows_each_section_with_its_numbers(hostile_db: Path, tmp_path: Path) -> None:
