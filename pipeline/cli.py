@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from pipeline.detect import DetectSummary
     from pipeline.ingest import IngestSummary, WatchStatus
-    from pipeline.report import ReportDetection
+    from pipeline.report import ReportDetection, ReportOptions, ReportResult
     from pipeline.settings import Resolved
 
 app = typer.Typer(
@@ -577,10 +577,20 @@ def report(
         list[str] | None,
         typer.Option("--app", help="Only records of this application (AppName, repeat)."),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the period's new and changed findings as JSON on stdout "
+            "(the files go to stderr).",
+        ),
+    ] = False,
 ) -> None:
     """Write the auditor's HTML report (and exports) for a period; print the files.
 
     Findings are brought up to date first (an incremental detect), unless --no-detect.
+    With --json, stdout is one JSON object: the report's files and figures and `changes`,
+    its findings new in the period or continued into it, in `detect --json`'s schema.
 
     Example: rmslog report --out reports/ --period day --yesterday --format html,xlsx --fail-on high
     """
@@ -625,8 +635,10 @@ def report(
         )
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)
+        if as_json:  # the whole object first, whatever the exit code below
+            _print_json_with_changes(_report_head(options, result), iter(result.changes))
         for path in result.files:
-            typer.echo(str(path))
+            typer.echo(str(path), err=as_json)
         err.print(f"{result.key_calls:,} tenant-key calls, {result.findings} finding(s)")
         if not result.log_records:
             err.print(f"[yellow]no logs cover this period[/] ({options.period.describe()})")
@@ -647,6 +659,26 @@ def report(
         if result.failed:
             err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
             raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _report_head(options: ReportOptions, result: ReportResult) -> dict[str, Any]:
+    """`report --json` before its `changes`: what was reported on, and the files."""
+    from pipeline.triage import json_value
+
+    start, end = result.bounds or (None, None)
+    return {
+        "period": options.period.label,
+        "start": json_value(start),
+        "end": json_value(end),  # excluded
+        "scope": options.scope.describe(hide_people=options.pseudonym_key is not None),
+        "pseudonymized": options.pseudonym_key is not None,
+        "files": [str(p) for p in result.files],
+        "log_records": result.log_records,
+        "key_calls": result.key_calls,
+        "findings": result.findings,
+        "failing_findings": result.failing_findings,
+        "findings_current": options.detection is None or options.detection.status.current,
+    }
 
 
 @app.command()
@@ -1074,7 +1106,7 @@ def findings(
 
     Example: rmslog findings --status open --status investigating --severity medium --json
     """
-    from pipeline.triage import list_findings
+    from pipeline.triage import FINDING_COLUMNS, hand_off, list_findings
     from pipeline.warehouse import open_warehouse
 
     with _errors(), open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con:
@@ -1094,7 +1126,7 @@ def findings(
         for row in rows:
             n += 1
             if as_json:
-                _json_line(row)
+                _json_line(hand_off(row, FINDING_COLUMNS))
                 continue
             first = f"{row['first_ts']:%Y-%m-%d %H:%M:%S}" if row["first_ts"] else "gone"
             extra = [f"owner {row['owner']}"] if row["owner"] else []

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -461,8 +461,29 @@ def snapshot_findings(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-#: The keys of each entry of `detect --json`'s `changes` (a stable schema for hand-off).
+#: The keys of each entry of `detect --json`'s and `report --json`'s `changes`: the one
+#: stable schema for handing findings on (docs/cli.md), `hand_off` writes it.
 CHANGE_COLUMNS = ("change", *FINDING_COLUMNS)
+#: What `change` says: new since the last run (detect) or in the report's period (report);
+#: changed content (detect) or continued into the period (report); removed (detect only).
+CHANGES = ("new", "changed", "removed")
+
+
+def json_value(value: Any) -> Any:
+    """A warehouse value as the hand-off JSON writes it: a (naive, UTC) timestamp as ISO
+    8601 with its zone (`2026-11-27T09:30:00+00:00`, like the report's JSON export), a day
+    as `2026-11-27`; anything else unchanged."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def hand_off(row: Mapping[str, Any], columns: tuple[str, ...] = CHANGE_COLUMNS) -> dict[str, Any]:
+    """One finding in the hand-off schema: exactly `columns`, in order (a missing key is a
+    programming error, never a silently absent field), JSON-ready."""
+    return {c: json_value(row[c]) for c in columns}
 
 
 def finding_changes(
@@ -487,4 +508,4 @@ def finding_changes(
     )
     while chunk := cursor.fetchmany(batch):
         for row in chunk:
-            yield dict(zip(CHANGE_COLUMNS, row, strict=True))
+            yield hand_off(dict(zip(CHANGE_COLUMNS, row, strict=True)))

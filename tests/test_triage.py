@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -305,3 +307,142 @@ def test_detect_json_lists_the_findings_the_run_added_changed_or_removed(
     assert [(c["change"], c["finding_id"]) for c in gone] == [
         ("removed", first["changes"][0]["finding_id"])
     ]
+
+
+# Hand-off: report --json names the findings new in its period or continued into it
+
+
+@pytest.fixture
+def midnight_reads_db(cli: Any, tmp_path: Path) -> Path:
+    """kim reads 24 documents from 23:00 on 3 November to 00:22 on the 4th: one
+    off-hours-reading finding that spans midnight (UTC)."""
+    records = [Rec(f"2026-11-0{d} 12:00:00", "Certify", user="kim@x") for d in (1, 2, 3)]
+    for day, hour, prefix in (("03", "23", "d"), ("04", "00", "e")):
+        records += [
+            Rec(f"2026-11-{day} {hour}:{2 * i:02d}:00", "AcquireLicense", user="kim@x",
+                content=f"{{{prefix}{i}}}")
+            for i in range(12)
+        ]  # fmt: skip
+    db = tmp_path / "w.duckdb"
+    assert cli("ingest", write_log(tmp_path / "a.log", records), "--db", db).exit_code == 0
+    return db
+
+
+def _report_json(cli: Any, db: Path, out: Path, *args: str, code: int = 0) -> dict[str, Any]:
+    result = cli("report", "--db", db, "--out", out, "--json", *args)
+    assert result.exit_code == code, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)  # stdout holds the JSON and nothing else
+    assert doc["files"] and all(f in result.stderr for f in doc["files"])  # paths: stderr
+    return doc
+
+
+def test_report_json_lists_the_periods_new_and_continued_findings_in_detect_jsons_schema(
+    cli: Any, midnight_reads_db: Path, tmp_path: Path
+) -> None:
+    db, out = midnight_reads_db, tmp_path / "r"
+    started = _report_json(cli, db, out, "--from", "2026-11-03")
+    (new,) = started["changes"]
+    assert list(new) == list(triage.CHANGE_COLUMNS)  # the one schema, in its order
+    detect_change = json.loads(cli("detect", "--db", db, "--json", "--full").stdout)
+    assert detect_change["changes"] == []  # report brought the findings up to date first
+    assert (new["change"], new["rule"], new["status"], new["firing"]) == (
+        "new",
+        "off-hours-reading",
+        "open",
+        True,
+    )
+    assert (new["first_ts"], new["last_ts"]) == (
+        "2026-11-03T23:00:00+00:00",
+        "2026-11-04T00:22:00+00:00",
+    )
+    assert (started["period"], started["start"], started["end"]) == (
+        "2026-11-03",
+        "2026-11-03T00:00:00+00:00",
+        "2026-11-04T00:00:00+00:00",
+    )
+    assert started["files"] == [str(out / "report-2026-11-03.html")]
+    assert (out / "report-2026-11-03.html").is_file()
+    # The next day: the same finding began in the previous period and continued into this one.
+    fid = new["finding_id"]
+    assert (
+        cli("triage", fid, "--db", db, "--status", "investigating", "--note", "n1").exit_code == 0
+    )
+    assert cli("triage", fid, "--db", db, "--owner", "alice", "--note", "n2").exit_code == 0
+    (continued,) = _report_json(cli, db, out, "--from", "2026-11-04")["changes"]
+    assert (continued["change"], continued["finding_id"]) == ("changed", fid)
+    assert (continued["status"], continued["owner"], continued["note"]) == (
+        "investigating",
+        "alice",
+        "n2",
+    )
+    # It ended before the 5th: not that report's finding. A scope without kim: none either.
+    assert _report_json(cli, db, out, "--from", "2026-11-05")["changes"] == []
+    scoped = _report_json(cli, db, out, "--from", "2026-11-04", "--user", "al@x")
+    assert (scoped["changes"], scoped["scope"]) == ([], "user al@x")
+    # A report over all data has no previous period: every finding is new.
+    (whole,) = _report_json(cli, db, out)["changes"]
+    assert whole["change"] == "new"
+
+
+def test_report_json_is_whole_on_stdout_whatever_the_exit_code(
+    cli: Any, midnight_reads_db: Path, tmp_path: Path
+) -> None:
+    db, out = midnight_reads_db, tmp_path / "r"
+    stale = _report_json(
+        cli, db, out, "--from", "2026-11-04", "--no-detect", "--fail-on", "high",
+        code=ExitCode.STALE,
+    )  # fmt: skip
+    assert (stale["findings_current"], stale["changes"]) == (False, [])  # detect never ran
+    failing = _report_json(
+        cli, db, out, "--from", "2026-11-04", "--fail-on", "medium", code=ExitCode.FINDINGS
+    )
+    assert (failing["failing_findings"], len(failing["changes"])) == (1, 1)
+    empty = _report_json(
+        cli, db, out, "--from", "2026-12-01", "--require-data", code=ExitCode.NO_DATA
+    )
+    assert (empty["log_records"], empty["changes"]) == (0, [])
+    bad = cli("report", "--db", db, "--out", out, "--json", "--format", "pdf")
+    assert bad.exit_code == ExitCode.USAGE and bad.stdout == ""
+    assert "unknown --format pdf" in bad.stderr
+
+
+def test_report_json_keeps_hostile_text_as_data_and_withholds_what_a_pseudonymised_report_does(
+    cli: Any, midnight_reads_db: Path, tmp_path: Path
+) -> None:
+    db, out = midnight_reads_db, tmp_path / "r"
+    (finding,) = _report_json(cli, db, out, "--from", "2026-11-04")["changes"]
+    fid = finding["finding_id"]
+    made = cli("triage", fid, "--db", db, "--owner", HOSTILE, "--note", HOSTILE + "\nline 2")
+    assert made.exit_code == 0
+    result = cli("report", "--db", db, "--out", out, "--json", "--from", "2026-11-04")
+    assert "\x1b" not in result.stdout and "<script>" in result.stdout  # JSON, not HTML
+    (row,) = json.loads(result.stdout)["changes"]
+    assert (row["owner"], row["note"]) == (HOSTILE, HOSTILE + "\nline 2")  # exactly, as data
+    key = tmp_path / "key"
+    key.write_text("k" * 32)
+    hidden = _report_json(
+        cli, db, out, "--from", "2026-11-04", "--pseudonymize", "--pseudonym-key-file", key,
+        "--user", "kim@x",
+    )  # fmt: skip
+    (row,) = hidden["changes"]
+    assert row["entity"] != "kim@x" and "kim@x" not in json.dumps(hidden)
+    assert row["note"].startswith("note withheld") and row["summary"].startswith("summary withheld")
+    assert row["owner"] == HOSTILE  # the owner is the auditor's, never pseudonymised
+
+
+def test_report_json_pipes_to_another_program_as_one_json_document(
+    midnight_reads_db: Path, tmp_path: Path
+) -> None:
+    report = subprocess.run(
+        [sys.executable, "-m", "pipeline", "report", "--db", str(midnight_reads_db),
+         "--out", str(tmp_path / "r"), "--from", "2026-11-04", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    reader = subprocess.run(
+        [sys.executable, "-c", "import json,sys; d=json.load(sys.stdin); "
+         "print(len(d['changes']), d['changes'][0]['change'])"],
+        input=report.stdout, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert reader.stdout.split() == ["1", "changed"]
+    assert "report-2026-11-04.html" in report.stderr

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from pipeline.errors import UsageError
-from pipeline.report.data import ReportOptions, collect_report_data
+from pipeline.report.data import ReportData, ReportOptions, collect_report_data
 from pipeline.report.exports import EXPORT_FORMATS, export_name, write_atomically, write_exports
 from pipeline.report.html import render_html
 from pipeline.severity import SEVERITIES, severity_at_least
-from pipeline.triage import CLOSED
+from pipeline.triage import CLOSED, hand_off
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class ReportResult:
     #: suppressed (0 without --fail-on)
     failing_findings: int
     log_records: int = 0  # log records of the period; 0: no log covers it (`--require-data`)
+    #: The period's new and changed findings in the hand-off schema (`report --json`).
+    changes: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    #: The period's UTC bounds (start included, end excluded), also for all data.
+    bounds: tuple[datetime, datetime] | None = None
 
     @property
     def failed(self) -> bool:
@@ -83,4 +89,27 @@ def build_report(
         findings=findings.height,
         failing_findings=failing,
         log_records=int(data["summary"]["requests"][0]),
+        changes=tuple(report_changes(data)),
+        bounds=(data.start, data.end),
     )
+
+
+def report_changes(data: ReportData) -> list[dict[str, Any]]:
+    """The report's findings (its scope, its period, the suppressed ones too) as `report
+    --json` hands them on, in the schema of `detect --json` (`pipeline.triage.hand_off`),
+    relative to the previous period of equal length: `new` when the finding's first record
+    lies in this period, `changed` when it began earlier and continued into this period.
+    A finding that ended before the period is not the report's and is not listed; a report
+    over all data has no previous period, so every finding is new. What the report
+    withholds (pseudonymised entities, summaries and notes) is withheld here too."""
+    since = data.start if data.period.start is not None else None
+    return [
+        hand_off(
+            {
+                **row,
+                "change": "new" if since is None or row["first_ts"] >= since else "changed",
+                "firing": True,  # the report lists the findings detect keeps, all firing
+            }
+        )
+        for row in data["findings"].iter_rows(named=True)
+    ]

@@ -6,7 +6,7 @@
 -- param: key_inner BLOB | HMAC-SHA256 inner padded key (bound, never stored)
 -- param: key_outer BLOB | HMAC-SHA256 outer padded key (bound, never stored)
 -- param: now TIMESTAMP | the report's clock (UTC): which suppressions apply
--- columns: finding_id, rule, severity, severity_rank, first_ts, last_ts, entity, summary, evidence_count, status, owner, note, triaged_at, triaged_by, suppressed, suppression_reason, suppression_owner, suppressed_until
+-- columns: finding_id, rule, severity, severity_rank, first_ts, last_ts, entity, summary, evidence_count, status, owner, note, triaged_at, triaged_by, suppressed, suppression_id, suppression_reason, suppression_owner, suppressed_until
 WITH f AS (
     SELECT *,
         CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3
@@ -31,6 +31,7 @@ SELECT
     s.changed_at AS triaged_at,
     s.changed_by AS triaged_by,
     p.suppression_id IS NOT NULL AS suppressed,
+    p.suppression_id,
     p.reason AS suppression_reason,
     p.owner AS suppression_owner,
     p.until AS suppressed_until
