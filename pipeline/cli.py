@@ -25,7 +25,7 @@ from rich.markup import escape
 
 from pipeline.errors import ExitCode, NoDataError, OutputError, RmslogError, UsageError
 from pipeline.interrupts import stop_on_signals
-from pipeline.report.period import PeriodKind
+from pipeline.report.period import Clock, PeriodKind
 from pipeline.schema import Topology
 from pipeline.severity import Severity
 from pipeline.shell import RmslogGroup, err, fail, show_version, state
@@ -577,6 +577,13 @@ def report(
         list[str] | None,
         typer.Option("--app", help="Only records of this application (AppName, repeat)."),
     ] = None,
+    clock: Annotated[
+        Clock,
+        typer.Option(
+            help="utc: times in UTC, the tenant's beside them; local: the chart of calls "
+            "over time and the findings' times in the tenant time zone first."
+        ),
+    ] = Clock.UTC,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -632,6 +639,7 @@ def report(
             else dataclasses.replace(detection.settings, geoip=str(geoip)),
             detection=detection,
             scope=scope,
+            clock=clock,
         )
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)

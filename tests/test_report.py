@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import re
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime
@@ -149,6 +150,48 @@ def test_an_unknown_format_is_a_usage_error(cli: Any, hostile_db: Path, tmp_path
     result = cli("report", "--db", hostile_db, "--out", tmp_path, "--format", "html,pdf")
     assert result.exit_code == ExitCode.USAGE
     assert "unknown --format pdf" in result.stderr
+
+
+def test_report_clock_local_draws_the_chart_and_lists_the_findings_on_the_tenants_clock(
+    cli: Any, hostile_db: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "w.duckdb"
+    shutil.copy(hostile_db, db)
+    assert cli("settings", "set", "tenant.timezone", "Europe/Berlin", "--db", db).exit_code == 0
+    pages, exports = {}, {}
+    for clock in ("utc", "local"):
+        out = tmp_path / clock
+        result = cli(
+            "report", "--db", db, "--out", out, "--from", "2026-11-27", "--no-detect",
+            "--clock", clock, "--format", "html,json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        pages[clock] = (out / "report-2026-11-27.html").read_text(encoding="utf-8")
+        exports[clock] = json.loads((out / "report-2026-11-27.json").read_text(encoding="utf-8"))
+    # The chart's axis title names its clock (plotly's JSON writes "/" as \u002f) ...
+    # (the weekday x hour heatmap has the tenant clock's hours under either clock)
+    tenant_hour = '"text":"hour, tenant clock (Europe\\u002fBerlin)"'
+    assert (pages["utc"].count('"text":"UTC hour"'), pages["utc"].count(tenant_hour)) == (1, 1)
+    assert (pages["local"].count('"text":"UTC hour"'), pages["local"].count(tenant_hour)) == (0, 2)
+    # ... and the findings' first time column is that clock's (09:30 UTC is 10:30 in Berlin).
+    firsts = {c: re.findall(r"<th[^>]*>(First \([^)]+\))</th>", p)[:2] for c, p in pages.items()}
+    assert firsts == {
+        "utc": ["First (UTC)", "First (Europe/Berlin)"],
+        "local": ["First (Europe/Berlin)", "First (UTC)"],
+    }
+    assert re.search(
+        r'<td class="local">2026-11-27 10:30:00</td><td class="local">', pages["local"]
+    )
+    # The exports stay UTC instants; they say which clock the buckets follow.
+    assert (exports["utc"]["clock"], exports["local"]["clock"]) == ("UTC", "Europe/Berlin")
+    starts = {
+        c: [r["bucket_start"] for r in e["tables"]["key-calls-over-time"]]
+        for c, e in exports.items()
+    }
+    assert starts["utc"] == starts["local"] and starts["utc"][0].endswith("+00:00")
+    bad = cli("report", "--db", db, "--out", tmp_path, "--clock", "berlin")
+    assert bad.exit_code == ExitCode.USAGE
+    assert "'berlin' is not one of 'utc', 'local'" in bad.stderr
 
 
 def test_a_missing_warehouse_exits_with_the_warehouse_code(cli: Any, tmp_path: Path) -> None:

@@ -23,13 +23,20 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline.report import PeriodKind, ReportOptions, build_report, period_of
+from pipeline.report import (
+    PeriodKind,
+    ReportOptions,
+    build_report,
+    collect_report_data,
+    period_of,
+)
+from pipeline.report.period import Clock
 from pipeline.settings import Settings
 from pipeline.warehouse import open_warehouse
 
@@ -219,16 +226,19 @@ def test_the_problem_detector_sees_errors_and_network_requests(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("clock", [Clock.UTC, Clock.LOCAL])
 def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
-    browser: DevTools, hostile_db: Path, tmp_path: Path
+    browser: DevTools, hostile_db: Path, tmp_path: Path, clock: Clock
 ) -> None:
     options = ReportOptions(
         period=period_of(PeriodKind.DAY, date(2026, 11, 27)),
         settings=Settings(timezone="Europe/Berlin"),
         generated_at=datetime(2026, 11, 28, 6, 0),
+        clock=clock,
     )
     with open_warehouse(hostile_db, read_only=True) as con:
         report = build_report(con, tmp_path / "out", options).html
+        utc_hours = collect_report_data(con, options)["key-calls-over-time"]["bucket_start"]
     _open(browser, report)
     charts = browser.wait_for(
         "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3 && "
@@ -239,6 +249,18 @@ def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
         browser.evaluate("document.querySelectorAll('#chart-key-calls-over-time .point').length")
         > 0
     )
+    # The time axis follows --clock: its title names the zone, its bars sit at that zone's
+    # wall-clock hours (Berlin is UTC+1 in November).
+    title = browser.evaluate(
+        "document.querySelector('#chart-key-calls-over-time .g-xtitle text').textContent"
+    )
+    bars = browser.evaluate(
+        "Array.from(new Set(document.getElementById('chart-key-calls-over-time').data"
+        ".flatMap(t => t.x))).sort()"
+    )
+    shift = timedelta(hours=1 if clock is Clock.LOCAL else 0)
+    assert bars == sorted({(t + shift).isoformat() for t in utc_hours})
+    assert title == ("hour, tenant clock (Europe/Berlin)" if clock is Clock.LOCAL else "UTC hour")
     assert (
         browser.evaluate("document.querySelectorAll('#chart-weekday-hour .hm image').length") == 1
     )
@@ -253,7 +275,7 @@ def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
     # Section 4 opens with the findings index: one row per finding, each linking to its card.
     index = browser.evaluate(
         "Array.from(document.querySelectorAll('#findings-index tbody tr')).map(r => "
-        "[r.cells[1].textContent, r.cells[5].textContent.slice(11), "
+        "[r.cells[1].textContent, r.querySelector('td.local').textContent.slice(11), "
         "document.getElementById(r.querySelector('a').hash.slice(1)) !== null])"
     )
     assert index == [
@@ -261,17 +283,22 @@ def test_the_report_renders_offline_with_no_error_and_hostile_names_as_text(
         ["denied-burst", "11:00:00", True],
         ["orphan-key-calls", "18:40:00", True],
     ]
-    # The tenant is in Berlin: the index shows its wall-clock time beside UTC, and the status.
+    # The tenant is in Berlin: the index shows its wall-clock time beside UTC (first under
+    # --clock local), and the status.
     headers = browser.evaluate(
         "Array.from(document.querySelectorAll('#findings-index thead th')).map(h => h.textContent)"
     )
-    assert headers[3:8] == [
-        "First (UTC)",
-        "Last (UTC)",
-        "First (Europe/Berlin)",
-        "Last (Europe/Berlin)",
-        "Status",
-    ]
+    utc, berlin = ["First (UTC)", "Last (UTC)"], ["First (Europe/Berlin)", "Last (Europe/Berlin)"]
+    assert headers[3:8] == [*(berlin + utc if clock is Clock.LOCAL else utc + berlin), "Status"]
+    first = browser.evaluate(
+        "Array.from(document.querySelectorAll('#findings-index tbody tr')).map(r => "
+        "r.cells[3].textContent.slice(11))"
+    )
+    assert first == (
+        ["10:30:00", "11:00:00", "18:40:00"]
+        if clock is Clock.LOCAL
+        else ["09:30:00", "10:00:00", "17:40:00"]
+    )
     statuses = browser.evaluate(
         "Array.from(document.querySelectorAll('#findings-index tbody tr')).map(r => "
         "r.cells[7].textContent)"

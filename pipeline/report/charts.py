@@ -66,10 +66,20 @@ def no_data(div_id: str) -> str:
     )
 
 
-def key_calls_over_time(frame: pl.DataFrame, bucket: str) -> str:
-    """Stacked bars of tenant-key calls per UTC hour or day, one colour per operation."""
+def key_calls_over_time(frame: pl.DataFrame, bucket: str, zone: str = "UTC") -> str:
+    """Stacked bars of tenant-key calls per hour or day of `zone` (the report's clock: UTC,
+    or the tenant's zone under `--clock local`), one colour per operation. The frame's
+    bucket starts are UTC instants; the axis shows them as `zone`'s wall-clock time and
+    its title names the zone."""
     if frame.is_empty():
         return no_data("chart-key-calls-over-time")
+    if zone != "UTC":
+        frame = frame.with_columns(
+            pl.col("bucket_start")
+            .dt.replace_time_zone("UTC")
+            .dt.convert_time_zone(zone)
+            .dt.replace_time_zone(None)
+        )
     fig = go.Figure()
     for (operation,), part in frame.group_by("operation", maintain_order=True):
         fig.add_bar(
@@ -77,9 +87,10 @@ def key_calls_over_time(frame: pl.DataFrame, bucket: str) -> str:
             y=part["key_calls"].to_list(),
             name=escape_labels(pl.Series([operation]))[0],
         )
+    title = f"UTC {bucket}" if zone == "UTC" else f"{bucket}, tenant clock ({zone})"
     fig.update_layout(
         barmode="stack",
-        xaxis_title=f"UTC {bucket}",
+        xaxis_title=title,
         yaxis_title="tenant-key calls",
         legend_title_text="operation",
         margin=_MARGIN,

@@ -22,7 +22,7 @@ from pipeline.errors import QueryError
 from pipeline.geo import register_ip_locations
 from pipeline.params import bind_params
 from pipeline.report.compare import comparison
-from pipeline.report.period import EVERYTHING, Period
+from pipeline.report.period import EVERYTHING, Clock, Period
 from pipeline.report.pseudonym import pseudonym_params
 from pipeline.report.scope import Scope, apply_scope, drop_scope
 from pipeline.settings import Settings
@@ -103,6 +103,8 @@ class ReportOptions:
     detection: ReportDetection | None = None
     #: `--user/--document/--ip/--app`: restrict the report to these records.
     scope: Scope = field(default_factory=Scope)
+    #: `--clock`: UTC, or the tenant's zone, for the chart's time axis and the tables.
+    clock: Clock = Clock.UTC
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,15 @@ class ReportData:
     #: Orphan key calls of the period whose origin may still arrive (not judged yet).
     awaiting_origin: int = 0
     scope: Scope = field(default_factory=Scope)
+    #: The zone of the time axis and of the tables' first time column (`--clock`):
+    #: "UTC", or the tenant's zone under `--clock local`.
+    clock_zone: str = "UTC"
+
+    @property
+    def local_zone(self) -> str | None:
+        """The tenant's zone when it is not UTC (its times are then shown beside UTC)."""
+        zone = self.settings.timezone
+        return None if zone in ("UTC", "Etc/UTC") else zone
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
@@ -130,11 +141,14 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
     generated_at = options.generated_at or datetime.now(UTC).replace(tzinfo=None)
     start, end = _bounds(con, options.period, generated_at.date())
     bucket = "hour" if end - start <= timedelta(days=HOURLY_UP_TO_DAYS) else "day"
+    zone = options.settings.timezone
+    clock_zone = zone if options.clock is Clock.LOCAL and zone not in ("UTC", "Etc/UTC") else "UTC"
     params: dict[str, object] = {
         "from_ts": start,
         "to_ts": end,
         "now": generated_at,
         "bucket": bucket,
+        "clock_zone": clock_zone,
         "top": options.top,
         "evidence_limit": options.evidence_limit,
         "ingest_gap": "5 minutes",
@@ -185,6 +199,7 @@ def collect_report_data(con: duckdb.DuckDBPyConnection, options: ReportOptions) 
         detection=detection,
         awaiting_origin=awaiting,
         scope=options.scope,
+        clock_zone=clock_zone,
     )
 
 

@@ -99,6 +99,8 @@ def json_document(data: ReportData) -> str:
         },
         "generated_at": _iso_utc(data.generated_at),
         "timezone": data.settings.timezone,
+        # `--clock`: the zone whose hours or days `key-calls-over-time` buckets are
+        "clock": data.clock_zone,
         "settings": data.settings.as_dict(),
         "detection": data.detection.status.as_dict(),
         "awaiting_origin": data.awaiting_origin,
@@ -166,6 +168,7 @@ def _write_cover(sheet: Any, data: ReportData, bold: Any) -> None:
         ("generated at (UTC)", _iso_utc(data.generated_at)),
         ("times in this workbook", "UTC (the cells' format says so)"),
         ("tenant time zone", data.settings.timezone),
+        ("key-calls-over-time buckets", f"{data.bucket}s of {data.clock_zone} (--clock)"),
         ("settings", data.settings.describe()),
         ("scope", data.scope.describe(hide_people=data.pseudonymized) or "whole tenant"),
         ("pseudonymised", "yes" if data.pseudonymized else "no"),

@@ -80,6 +80,12 @@ def render_html(data: ReportData, exports: list[str]) -> str:
     tables = data.tables
     env = _env()
     env.filters["lt"] = _local(data.settings.timezone)
+    # The findings' times: UTC and, with a tenant zone, its wall-clock time; under
+    # `--clock local` the tenant's first. The tenant's columns carry class="local".
+    clocks = [{"zone": "UTC", "fmt": env.filters["ts"], "local": False}]
+    if data.local_zone:
+        local = {"zone": data.local_zone, "fmt": env.filters["lt"], "local": True}
+        clocks = [local, *clocks] if data.clock_zone != "UTC" else [*clocks, local]
     return env.get_template("report.html.j2").render(
         d=data,
         period=data.period,
@@ -95,7 +101,9 @@ def render_html(data: ReportData, exports: list[str]) -> str:
         located=LOCATION in tables["top-ips"].columns,
         evidence=_evidence_by_finding(tables["finding-evidence"]),
         charts={
-            "over_time": charts.key_calls_over_time(tables["key-calls-over-time"], data.bucket),
+            "over_time": charts.key_calls_over_time(
+                tables["key-calls-over-time"], data.bucket, data.clock_zone
+            ),
             "heatmap": charts.weekday_hour_heatmap(
                 tables["key-calls-by-weekday-hour"], data.settings
             ),
@@ -111,6 +119,7 @@ def render_html(data: ReportData, exports: list[str]) -> str:
             "failed_key_calls": "Failed key calls",
             "findings": "Findings",
         },
-        local_zone=None if data.settings.timezone in ("UTC", "Etc/UTC") else data.settings.timezone,
+        local_zone=data.local_zone,
+        clocks=clocks,
         work_days=", ".join(charts.WEEKDAYS[d - 1] for d in sorted(data.settings.work_days)),
     )

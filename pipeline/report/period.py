@@ -21,6 +21,16 @@ class PeriodKind(StrEnum):
     MONTH = "month"
 
 
+class Clock(StrEnum):
+    """`report --clock`: the clock of the report's time axis and its tables' first time
+    column. `utc` (the default): UTC, like the logs, with the tenant's wall-clock time
+    beside it in the tables; `local`: the tenant's time zone (setting `tenant.timezone`)
+    first, UTC beside it. The periods themselves stay whole UTC days either way."""
+
+    UTC = "utc"
+    LOCAL = "local"
+
+
 @dataclass(frozen=True)
 class Period:
     """A half-open span of UTC days `[start, end)`; None for both means all the data."""
