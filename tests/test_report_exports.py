@@ -13,6 +13,7 @@ import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
@@ -179,3 +180,27 @@ def test_xlsx_opens_with_a_cover_sheet_and_every_table_has_an_autofilter_and_wid
     findings = _xlsx_part(book, f"xl/worksheets/sheet{TABLES.index('findings') + 2}.xml")
     assert re.search(r'<autoFilter ref="A1:[A-Z]+\d+"/>', findings)
     assert "<cols><col " in findings and 'customWidth="1"' in findings
+
+
+def test_the_command_line_writes_every_export_with_zoned_times_and_the_xlsx_cover(
+    cli: Any, hostile_db: Path, tmp_path: Path
+) -> None:
+    result = cli(
+        "report", "--db", hostile_db, "--out", tmp_path, "--from", "2026-11-27", "--no-detect",
+        "--format", ",".join(ALL_FORMATS),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    listed = result.stdout.splitlines()
+    assert listed[0] == str(tmp_path / "report-2026-11-27.html")
+    assert str(tmp_path / "report-2026-11-27.xlsx") in listed
+    assert str(tmp_path / "report-2026-11-27-findings.csv") in listed
+    findings = (tmp_path / "report-2026-11-27-findings.csv").read_text(encoding="utf-8")
+    assert ",2026-11-27 09:30:00+00:00,2026-11-27 09:30:00+00:00," in findings
+    doc = json.loads((tmp_path / "report-2026-11-27.json").read_text(encoding="utf-8"))
+    assert (doc["period"]["start"], doc["clock"]) == ("2026-11-27T00:00:00+00:00", "UTC")
+    book = tmp_path / "report-2026-11-27.xlsx"
+    assert 'name="cover"' in _xlsx_part(book, "xl/workbook.xml")
+    strings = _xlsx_part(book, "xl/sharedStrings.xml")
+    assert "times in this workbook" in strings and "sources sha256" in strings
+    sheet = _xlsx_part(book, f"xl/worksheets/sheet{TABLES.index('findings') + 2}.xml")
+    assert re.search(r'<autoFilter ref="A1:[A-Z]+\d+"/>', sheet)

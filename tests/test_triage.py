@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from w3c_builder import Rec, write_log
 
 from pipeline import triage
 from pipeline.errors import ExitCode, UsageError
-from pipeline.warehouse import ensure_schema
+from pipeline.warehouse import ensure_schema, open_warehouse
 
 HOSTILE = '=HYPERLINK("http://evil/")<script>alert(1)</script>\x1b[31m'
 
@@ -220,6 +220,35 @@ def test_a_suppressed_finding_is_still_listed_in_the_appendix_and_does_not_fail(
     assert (kept["state"], kept["lifted_by"]) == ("lifted", "bob")
     again = cli("unsuppress", str(sid), "--db", night_reads_db)
     assert again.exit_code == ExitCode.USAGE and "already lifted" in again.stderr
+
+
+def test_an_expired_suppression_stops_applying_by_itself_on_the_command_line(
+    cli: Any, night_reads_db: Path
+) -> None:
+    db = night_reads_db
+    today = datetime.now(UTC).date()
+    # Made three weeks ago through yesterday (the command line refuses a day already past).
+    with open_warehouse(db) as con:
+        triage.add_suppression(
+            con, rule="off-hours-reading", entity="kim@x", reason="trip", owner="al",
+            until=today - timedelta(days=1), by="al",
+            now=datetime.now(UTC).replace(tzinfo=None) - timedelta(days=21),
+        )  # fmt: skip
+    (row,) = _findings(cli, db)
+    assert row["suppressed"] is False
+    assert cli("detect", "--db", db, "--fail-on", "medium").exit_code == ExitCode.FINDINGS
+    assert json.loads(cli("suppressions", "--db", db, "--json").stdout) == []
+    (kept,) = json.loads(cli("suppressions", "--db", db, "--all", "--json").stdout)
+    assert (kept["state"], kept["until"]) == ("expired", (today - timedelta(days=1)).isoformat())
+    # One through today still applies today.
+    made = cli(
+        "suppress", "--db", db, "--rule", "off-hours-reading", "--entity", "kim@x",
+        "--reason", "trip, extended", "--owner", "al", "--until", today.isoformat(),
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    (row,) = _findings(cli, db)
+    assert (row["suppressed"], row["suppression_reason"]) == (True, "trip, extended")
+    assert cli("detect", "--db", db, "--fail-on", "medium").exit_code == 0
 
 
 @pytest.mark.parametrize(
