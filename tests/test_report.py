@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -637,3 +637,56 @@ def test_with_a_tenant_time_zone_the_findings_show_local_time_beside_utc(
     assert "(2026-11-27 10:30:00 to 2026-11-27 10:30:00 Europe/Berlin)" in html
     assert '<th class="local">Time (Europe/Berlin)</th>' in html
     assert 'class="local"' not in utc.html.read_text(encoding="utf-8")
+
+
+def _over_time(con: duckdb.DuckDBPyConnection, bucket: str, zone: str) -> list[tuple[str, int]]:
+    from pipeline.sqlfiles import sql_file
+
+    query = sql_file("report", "key-calls-over-time")
+    params = {
+        "from_ts": datetime(2026, 10, 24),
+        "to_ts": datetime(2026, 10, 27),
+        "bucket": bucket,
+        "clock_zone": zone,
+    }
+    rows = con.execute(query.sql, params).fetchall()
+    return [(f"{start:%Y-%m-%d %H:%M}", calls) for start, _, calls in rows]
+
+
+def test_key_calls_over_time_buckets_follow_the_clock_even_at_half_hour_offsets_and_dst(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    # One call per 15-minute bucket (UTC) from 00:00 to 01:45 on 25 October 2026, the night
+    # Berlin's clocks go back (01:00 UTC: 03:00 CEST becomes 02:00 CET), and one at 20:00.
+    quarters = [datetime(2026, 10, 25, 0, 0) + timedelta(minutes=15 * i) for i in range(8)]
+    for start in [*quarters, datetime(2026, 10, 25, 20, 0)]:
+        warehouse.execute(
+            "INSERT INTO key_calls_by_time VALUES ($s, 'KMSPDecrypt', 'byok', 1, 0, 0)",
+            {"s": start},
+        )
+    # UTC hours; the bucket starts are UTC instants in every clock.
+    assert _over_time(warehouse, "hour", "UTC") == [
+        ("2026-10-25 00:00", 4),
+        ("2026-10-25 01:00", 4),
+        ("2026-10-25 20:00", 1),
+    ]
+    # Berlin: 02:00 CEST and 02:00 CET are two hours of the wall clock's "02": two buckets.
+    assert _over_time(warehouse, "hour", "Europe/Berlin") == [
+        ("2026-10-25 00:00", 4),
+        ("2026-10-25 01:00", 4),
+        ("2026-10-25 20:00", 1),
+    ]
+    # Kolkata (UTC+05:30): local hours start at half past UTC hours.
+    assert _over_time(warehouse, "hour", "Asia/Kolkata") == [
+        ("2026-10-24 23:30", 2),
+        ("2026-10-25 00:30", 4),
+        ("2026-10-25 01:30", 2),
+        ("2026-10-25 19:30", 1),
+    ]
+    # Days: 20:00 UTC is still the 25th in Berlin but the 26th in Auckland (UTC+13).
+    assert _over_time(warehouse, "day", "UTC") == [("2026-10-25 00:00", 9)]
+    assert _over_time(warehouse, "day", "Europe/Berlin") == [("2026-10-24 22:00", 9)]
+    assert _over_time(warehouse, "day", "Pacific/Auckland") == [
+        ("2026-10-24 11:00", 8),
+        ("2026-10-25 11:00", 1),
+    ]
