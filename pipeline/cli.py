@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from pipeline.detect import DetectSummary
     from pipeline.ingest import IngestSummary, WatchStatus
-    from pipeline.report import ReportDetection, ReportOptions, ReportResult
+    from pipeline.report import ReportDetection
     from pipeline.settings import Resolved
 
 app = typer.Typer(
@@ -605,6 +605,7 @@ def report(
         ReportOptions,
         build_report,
         check_fail_on,
+        hand_off_head,
         load_pseudonym_key,
         parse_formats,
     )
@@ -644,7 +645,7 @@ def report(
         with open_warehouse(_db(db), read_only=True, wait_seconds=wait) as con, _writing(out):
             result = build_report(con, out, options)
         if as_json:  # the whole object first, whatever the exit code below
-            _print_json_with_changes(_report_head(options, result), iter(result.changes))
+            _print_json_with_changes(hand_off_head(options, result), iter(result.changes))
         for path in result.files:
             typer.echo(str(path), err=as_json)
         err.print(f"{result.key_calls:,} tenant-key calls, {result.findings} finding(s)")
@@ -667,26 +668,6 @@ def report(
         if result.failed:
             err.print(f"{result.failing_findings} finding(s) at or above --fail-on {fail_on}")
             raise typer.Exit(int(ExitCode.FINDINGS))
-
-
-def _report_head(options: ReportOptions, result: ReportResult) -> dict[str, Any]:
-    """`report --json` before its `changes`: what was reported on, and the files."""
-    from pipeline.triage import json_value
-
-    start, end = result.bounds or (None, None)
-    return {
-        "period": options.period.label,
-        "start": json_value(start),
-        "end": json_value(end),  # excluded
-        "scope": options.scope.describe(hide_people=options.pseudonym_key is not None),
-        "pseudonymized": options.pseudonym_key is not None,
-        "files": [str(p) for p in result.files],
-        "log_records": result.log_records,
-        "key_calls": result.key_calls,
-        "findings": result.findings,
-        "failing_findings": result.failing_findings,
-        "findings_current": options.detection is None or options.detection.status.current,
-    }
 
 
 @app.command()

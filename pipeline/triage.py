@@ -462,11 +462,10 @@ def snapshot_findings(con: duckdb.DuckDBPyConnection) -> None:
 
 
 #: The keys of each entry of `detect --json`'s and `report --json`'s `changes`: the one
-#: stable schema for handing findings on (docs/cli.md), `hand_off` writes it.
+#: stable schema for handing findings on (docs/cli.md), `hand_off` writes it. `change` is
+#: new, changed or removed since the last run (detect), or new in the report's period or
+#: changed (continued into it) relative to the previous period (report).
 CHANGE_COLUMNS = ("change", *FINDING_COLUMNS)
-#: What `change` says: new since the last run (detect) or in the report's period (report);
-#: changed content (detect) or continued into the period (report); removed (detect only).
-CHANGES = ("new", "changed", "removed")
 
 
 def json_value(value: Any) -> Any:

@@ -10,7 +10,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipeline.report.build import ReportResult, build_report, check_fail_on, parse_formats
+    from pipeline.report.build import (
+        ReportResult,
+        build_report,
+        check_fail_on,
+        hand_off_head,
+        parse_formats,
+    )
     from pipeline.report.data import (
         TABLES,
         ReportData,
@@ -27,6 +33,7 @@ _HOME = {
     "build_report": "build",
     "parse_formats": "build",
     "check_fail_on": "build",
+    "hand_off_head": "build",
     "ReportDetection": "data",
     "TABLES": "data",
     "ReportData": "data",
@@ -59,6 +66,7 @@ __all__ = [
     "build_report",
     "check_fail_on",
     "collect_report_data",
+    "hand_off_head",
     "load_pseudonym_key",
     "parse_formats",
     "period_of",

@@ -14,7 +14,7 @@ from pipeline.report.data import ReportData, ReportOptions, collect_report_data
 from pipeline.report.exports import EXPORT_FORMATS, export_name, write_atomically, write_exports
 from pipeline.report.html import render_html
 from pipeline.severity import SEVERITIES, severity_at_least
-from pipeline.triage import CLOSED, hand_off
+from pipeline.triage import CLOSED, hand_off, json_value
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,22 @@ def report_changes(data: ReportData) -> list[dict[str, Any]]:
         )
         for row in data["findings"].iter_rows(named=True)
     ]
+
+
+def hand_off_head(options: ReportOptions, result: ReportResult) -> dict[str, Any]:
+    """`report --json` before its `changes`: what was reported on, and the files."""
+    start, end = result.bounds or (None, None)
+    hide_people = options.pseudonym_key is not None
+    return {
+        "period": options.period.label,
+        "start": json_value(start),
+        "end": json_value(end),  # excluded
+        "scope": options.scope.describe(hide_people=hide_people),
+        "pseudonymized": hide_people,
+        "files": [str(p) for p in result.files],
+        "log_records": result.log_records,
+        "key_calls": result.key_calls,
+        "findings": result.findings,
+        "failing_findings": result.failing_findings,
+        "findings_current": options.detection is None or options.detection.status.current,
+    }
