@@ -94,8 +94,14 @@ def _spill_folder() -> str:
 def connection_config() -> dict[str, str | bool | int | float | list[str]]:
     """What every warehouse connection is opened with: the memory limit, and a private
     temporary folder to spill to once it is reached (also read-only connections: the
-    query sandbox keeps it after it turns file access off)."""
-    return {"memory_limit": duckdb_memory_limit(), "temp_directory": _spill_folder()}
+    query sandbox keeps it after it turns file access off), and DuckDB's replacement scans
+    off: SQL never reads a Python variable by its name; a Python object reaches SQL as a
+    relation (`con.from_arrow(...)`) or a registered view."""
+    return {
+        "memory_limit": duckdb_memory_limit(),
+        "temp_directory": _spill_folder(),
+        "python_enable_replacements": False,
+    }
 
 
 def _requests_ddl() -> str:

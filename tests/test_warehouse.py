@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -114,6 +115,21 @@ def empty_warehouse(tmp_path: Path) -> Path:
     with open_warehouse(db):
         pass
     return db
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_warehouse_connection_never_reads_a_python_variable_by_its_name(
+    tmp_path: Path, read_only: bool
+) -> None:
+    db = tmp_path / "w.duckdb"
+    warehouse.connect(db).close()
+    hidden = pa.table({"x": [1]})
+    with warehouse.open_warehouse(db, read_only=read_only) as con:
+        with pytest.raises(duckdb.CatalogException, match="hidden"):
+            con.sql("SELECT x FROM hidden").fetchall()
+        assert con.from_arrow(hidden).fetchall() == [(1,)]  # the explicit way works
+        con.register("shown", hidden)
+        assert con.sql("SELECT x FROM shown").fetchall() == [(1,)]
 
 
 def test_the_budget_defaults_to_one_gib_and_duckdb_gets_part_of_it(
