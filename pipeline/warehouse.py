@@ -561,6 +561,12 @@ def finish_ingest_run(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     )
 
 
+#: Seconds a command waits by default while another process holds the warehouse (`--wait`;
+#: `pipeline.cli.WAIT_SECONDS` repeats the number so that `--help` need not load DuckDB,
+#: and a test keeps the two equal).
+WAIT_SECONDS = 5.0
+
+
 class WarehouseBusy(WarehouseError):
     """Another process holds the warehouse (DuckDB allows one writer, or many readers)."""
 

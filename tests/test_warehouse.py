@@ -3,6 +3,7 @@ the connection's memory limit and private spill folder."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 from pathlib import Path
@@ -130,6 +131,16 @@ def test_a_warehouse_connection_never_reads_a_python_variable_by_its_name(
         assert con.from_arrow(hidden).fetchall() == [(1,)]  # the explicit way works
         con.register("shown", hidden)
         assert con.sql("SELECT x FROM shown").fetchall() == [(1,)]
+
+
+def test_every_wait_for_a_busy_warehouse_has_one_default() -> None:
+    from pipeline import cli
+    from pipeline.ingest import watch
+
+    assert cli.WAIT_SECONDS == query.DEFAULT_WAIT_SECONDS == warehouse.WAIT_SECONDS
+    assert inspect.signature(watch.watch_folder).parameters["wait_seconds"].default == (
+        warehouse.WAIT_SECONDS
+    )
 
 
 def test_the_budget_defaults_to_one_gib_and_duckdb_gets_part_of_it(
