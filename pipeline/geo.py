@@ -41,6 +41,7 @@ import duckdb
 if TYPE_CHECKING:  # loaded when IPs are located: `rmslog query` reads settings without them
     import pyarrow as pa
 
+from pipeline.duck import registered
 from pipeline.errors import UsageError
 
 #: Microsoft service ranges (a small selection of the Exchange Online, Microsoft 365 common
@@ -248,9 +249,8 @@ def register_ip_locations(
                     },
                     orient="row",
                 )
-                con.register("ip_batch", table)
-                con.execute("INSERT INTO ip_locations SELECT * FROM ip_batch")
-                con.unregister("ip_batch")
+                with registered(con, "ip_batch", table):
+                    con.execute("INSERT INTO ip_locations SELECT * FROM ip_batch")
                 total += len(rows)
         finally:
             source.close()

@@ -44,14 +44,14 @@ from pipeline.params import bind_params
 from pipeline.safe import CONTROL_CHARS
 from pipeline.settings import Settings, effective_settings
 from pipeline.sqlfiles import SqlFile, sql_file, sql_files
-from pipeline.warehouse import connect
+from pipeline.warehouse import WAIT_SECONDS, connect
 
 if TYPE_CHECKING:  # loaded when a result becomes a DataFrame: a small query needs neither
     import polars as pl
     import pyarrow as pa
 
 NAMED = "named"
-DEFAULT_WAIT_SECONDS = 5.0
+DEFAULT_WAIT_SECONDS = WAIT_SECONDS
 #: Seconds a statement may run before it is interrupted (`rmslog query --timeout`).
 DEFAULT_TIMEOUT_SECONDS = 300.0
 FORMATS = ("table", "csv", "json", "parquet")

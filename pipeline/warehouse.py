@@ -94,8 +94,14 @@ def _spill_folder() -> str:
 def connection_config() -> dict[str, str | bool | int | float | list[str]]:
     """What every warehouse connection is opened with: the memory limit, and a private
     temporary folder to spill to once it is reached (also read-only connections: the
-    query sandbox keeps it after it turns file access off)."""
-    return {"memory_limit": duckdb_memory_limit(), "temp_directory": _spill_folder()}
+    query sandbox keeps it after it turns file access off), and DuckDB's replacement scans
+    off: SQL never reads a Python variable by its name; a Python object reaches SQL as a
+    relation (`con.from_arrow(...)`) or a registered view."""
+    return {
+        "memory_limit": duckdb_memory_limit(),
+        "temp_directory": _spill_folder(),
+        "python_enable_replacements": False,
+    }
 
 
 def _requests_ddl() -> str:
@@ -553,6 +559,12 @@ def finish_ingest_run(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         "UPDATE ingest_runs SET finished_at = now()::TIMESTAMP WHERE run_id = $id",
         {"id": run_id},
     )
+
+
+#: Seconds a command waits by default while another process holds the warehouse (`--wait`;
+#: `pipeline.cli.WAIT_SECONDS` repeats the number so that `--help` need not load DuckDB,
+#: and a test keeps the two equal).
+WAIT_SECONDS = 5.0
 
 
 class WarehouseBusy(WarehouseError):

@@ -10,7 +10,7 @@ from hypothesis import settings
 from typer.testing import CliRunner
 
 from pipeline.generate import GenerateOptions, generate_logs
-from pipeline.warehouse import ensure_schema
+from pipeline.warehouse import connection_config, ensure_schema
 
 DATA = Path(__file__).parent / "data"
 
@@ -22,8 +22,9 @@ settings.load_profile("rmslog")
 
 @pytest.fixture
 def warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
-    """An empty in-memory warehouse with every table and view."""
-    con = duckdb.connect(":memory:")
+    """An empty in-memory warehouse with every table and view, opened as the product opens
+    one (replacement scans off: SQL that names a Python variable fails here too)."""
+    con = duckdb.connect(":memory:", config=connection_config())
     ensure_schema(con)
     yield con
     con.close()

@@ -22,10 +22,7 @@ import polars as pl
 import pytest
 from logcheck import (
     KEY_OPERATIONS,
-    matches,
     read_folder,
-    reference_findings,
-    requests_table,
     unquoted,
 )
 from w3c_builder import QUOTED  # the quoting convention, stated once for the tests
@@ -340,28 +337,6 @@ def test_ground_truth_rows_exist_and_match_each_incidents_entity_and_window(
             assert entity in rows["content-id"].to_list()
         else:
             assert entity in rows["user-id"].to_list()
-
-
-@pytest.mark.slow
-def test_reference_rules_find_every_incident_and_nothing_else(generate: Generate) -> None:
-    for region in ("na", "eu", "ap"):
-        folder = generate(scenarios=SCENARIOS, region=region)
-        truth = _truth(folder)
-        found = reference_findings(requests_table(folder), truth["options"]["timezone"])
-        slack = timedelta(minutes=1)
-        for inc in truth["incidents"]:
-            assert any(matches(f, inc, slack) for f in found), (region, inc["scenario"])
-        for f in found:
-            assert any(matches(f, i, slack) for i in truth["incidents"]), (region, f)
-
-
-@pytest.mark.parametrize("region", ["na", "eu", "ap"])
-@pytest.mark.slow
-def test_a_clean_tenant_triggers_no_reference_rule(generate: Generate, region: str) -> None:
-    folder = generate(region=region, users=60, days=21)
-    tz = _truth(folder)["options"]["timezone"]
-    assert reference_findings(requests_table(folder), tz) == []
-    assert _truth(folder)["incidents"] == []
 
 
 def test_scenarios_the_logs_cannot_show_are_skipped_with_a_reason(tmp_path: Path) -> None:

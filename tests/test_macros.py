@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import pytest
@@ -84,6 +84,52 @@ def test_sessions_of_starts_a_new_session_after_a_longer_gap_per_user(
         "SELECT row_id, session FROM sessions_of('hits', 10) ORDER BY row_id"
     ).fetchall()
     assert rows == [("a1", 1), ("a2", 1), ("a3", 2), ("k1", 1)]
+
+
+def test_history_span_gives_each_users_first_local_day_and_the_collections_last(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    # 03:00 UTC on the 2nd is still the 1st in New York; the collection ends on the 6th (UTC)
+    warehouse.execute(
+        "CREATE TEMP TABLE hits AS SELECT * FROM (VALUES "
+        "('ana', TIMESTAMP '2026-11-02 03:00'), ('ana', TIMESTAMP '2026-11-04 12:00'),"
+        "('kim', TIMESTAMP '2026-11-03 12:00'), ('bob', TIMESTAMP '2026-11-06 12:00')"
+        ") t(user_id, ts)"
+    )
+    warehouse.execute("CREATE TEMP TABLE who AS SELECT * FROM (VALUES ('ana'), ('kim')) t(user_id)")
+    utc = "SELECT * FROM history_span('hits', 'who', 'UTC') ORDER BY user_id"
+    assert warehouse.execute(utc).fetchall() == [
+        ("ana", date(2026, 11, 2), date(2026, 11, 6)),
+        ("kim", date(2026, 11, 3), date(2026, 11, 6)),
+    ]
+    local = "SELECT user_id, first_day FROM history_span('hits', 'who', $tz) ORDER BY user_id"
+    assert warehouse.execute(local, {"tz": "America/New_York"}).fetchall() == [
+        ("ana", date(2026, 11, 1)),
+        ("kim", date(2026, 11, 3)),
+    ]
+
+
+def test_days_of_use_counts_the_same_users_other_days_of_the_same_thing_before_and_around(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    # ana used block A on the 1st, 3rd and 10th, block B on the 3rd; kim used A on the 2nd
+    warehouse.execute(
+        "CREATE TEMP TABLE used_days AS SELECT * FROM (VALUES "
+        "('ana', 'A', DATE '2026-11-01'), ('ana', 'A', DATE '2026-11-03'),"
+        "('ana', 'A', DATE '2026-11-10'), ('ana', 'B', DATE '2026-11-03'),"
+        "('kim', 'A', DATE '2026-11-02')) t(user_id, used, day)"
+    )
+    rows = warehouse.execute(
+        "SELECT user_id, used, day::VARCHAR, prior_days, around_days "
+        "FROM days_of_use('used_days', 3) ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        ("ana", "A", "2026-11-01", 0, 1),
+        ("ana", "A", "2026-11-03", 1, 1),
+        ("ana", "A", "2026-11-10", 0, 0),
+        ("ana", "B", "2026-11-03", 0, 0),
+        ("kim", "A", "2026-11-02", 0, 0),
+    ]
 
 
 def test_judged_by_baseline_compares_with_the_days_before_else_around_else_learns(

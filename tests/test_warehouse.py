@@ -3,12 +3,14 @@ the connection's memory limit and private spill folder."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -114,6 +116,31 @@ def empty_warehouse(tmp_path: Path) -> Path:
     with open_warehouse(db):
         pass
     return db
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_warehouse_connection_never_reads_a_python_variable_by_its_name(
+    tmp_path: Path, read_only: bool
+) -> None:
+    db = tmp_path / "w.duckdb"
+    warehouse.connect(db).close()
+    hidden = pa.table({"x": [1]})
+    with warehouse.open_warehouse(db, read_only=read_only) as con:
+        with pytest.raises(duckdb.CatalogException, match="hidden"):
+            con.sql("SELECT x FROM hidden").fetchall()
+        assert con.from_arrow(hidden).fetchall() == [(1,)]  # the explicit way works
+        con.register("shown", hidden)
+        assert con.sql("SELECT x FROM shown").fetchall() == [(1,)]
+
+
+def test_every_wait_for_a_busy_warehouse_has_one_default() -> None:
+    from pipeline import cli
+    from pipeline.ingest import watch
+
+    assert cli.WAIT_SECONDS == query.DEFAULT_WAIT_SECONDS == warehouse.WAIT_SECONDS
+    assert inspect.signature(watch.watch_folder).parameters["wait_seconds"].default == (
+        warehouse.WAIT_SECONDS
+    )
 
 
 def test_the_budget_defaults_to_one_gib_and_duckdb_gets_part_of_it(

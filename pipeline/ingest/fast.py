@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline import derive, schema
+from pipeline.duck import registered
 from pipeline.ingest import record
 from pipeline.ingest.record import NULL_TOKENS, QUOTES
 from pipeline.ingest.source import FileCounts, is_gzip
@@ -148,14 +149,11 @@ class Staged:
             return
         samples = pa.table({k: [r[i] for r in rows] for i, k in enumerate(("rid", "k", "v"))})
         pick = " ".join(f"WHEN {i} THEN l.f{i}" for i in range(len(self.fields)))
-        con.register("_samples", samples)
-        try:
+        with registered(con, "_samples", samples):
             found = con.execute(
                 f"SELECT count(*) FROM _samples s JOIN {self.table} l ON l.rowid = s.rid "  # noqa: S608
                 f"WHERE CASE s.k {pick} END = s.v"
             ).fetchall()[0][0]
-        finally:
-            con.unregister("_samples")
         if found != len(rows):
             self.drop(con)
             raise FastPathMiss("DuckDB did not keep the files' line order")
@@ -271,8 +269,7 @@ def store_group(
     # The rows just stored: by file, and inside the time span (zone maps skip the rest of
     # a big warehouse, so that one new blob costs the same whatever is stored already).
     mine = f"{span}r.source_file IN (SELECT key FROM _group)"  # noqa: S608
-    con.register("_group", pa.table({"key": keys, "ord": list(range(len(keys)))}))
-    try:
+    with registered(con, "_group", pa.table({"key": keys, "ord": list(range(len(keys)))})):
         _drop_repeats(con, mine, params, run_id)
         con.execute(
             f"INSERT INTO {derive.ARRIVED} SELECT row_id, ts, correlation_id, request_type "  # noqa: S608
@@ -284,8 +281,6 @@ def store_group(
             f"WHERE {mine} GROUP BY r.source_file",
             params,
         ).fetchall()
-    finally:
-        con.unregister("_group")
     stored = {row[0]: row[1:] for row in stats}
     for staged in group:
         short = [f for f in staged.files if stored.get(f.done.key, (0,))[0] < f.data_lines]

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.duck import registered
 from pipeline.files import write_bytes_atomically
 from pipeline.ingest.source import FileDone
 
@@ -47,8 +48,7 @@ class Lake:
         reads = pa.table(
             {"path": [f.key for f in files], "start_line": [f.start_line for f in files]}
         )
-        con.register("_lake_files", reads)
-        try:
+        with registered(con, "_lake_files", reads):
             con.execute(
                 "COPY (SELECT r.* EXCLUDE (run_id), CAST(r.ts AS DATE) AS day FROM requests r "
                 "      JOIN _lake_files f "
@@ -57,8 +57,6 @@ class Lake:
                 "TO $dir (FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'part-{uuid}')",
                 {"dir": str(staged / "parts"), "lo": span[0], "hi": span[1]},
             ).fetchall()
-        finally:
-            con.unregister("_lake_files")
         if not any((staged / "parts").glob("day=*/*.parquet")):
             shutil.rmtree(staged)
             return None

@@ -21,7 +21,7 @@ from threading import Event
 from pipeline.errors import LogFormatError
 from pipeline.ingest.loader import IngestSummary, discover, ingest_paths, real_path
 from pipeline.ingest.source import Resume
-from pipeline.warehouse import WarehouseBusy, open_warehouse
+from pipeline.warehouse import WAIT_SECONDS, WarehouseBusy, open_warehouse
 
 #: Rows per second are averaged over this many seconds of recent cycles.
 RATE_WINDOW = 60.0
@@ -93,7 +93,7 @@ def watch_folder(
     stop: Event,
     interval: float = 5.0,
     lake: Path | None = None,
-    wait_seconds: float = 2.0,
+    wait_seconds: float = WAIT_SECONDS,
     on_cycle: OnCycle | None = None,
 ) -> WatchStatus:
     """Ingest `folder` into `db` every `interval` seconds until `stop` is set; return the

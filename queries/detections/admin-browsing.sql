@@ -35,12 +35,7 @@ sessions AS (
     HAVING count(DISTINCT target) >= $min_targets
 ),
 span AS (
-    -- The first day each user appears in the warehouse, and the collection's last.
-    SELECT user_id, min(ts)::DATE AS first_day,
-           (SELECT max(ts)::DATE FROM requests) AS last_day
-    FROM requests
-    WHERE user_id IN (SELECT user_id FROM sessions)
-    GROUP BY user_id
+    SELECT * FROM history_span('requests', 'sessions', 'UTC')
 ),
 judged AS (
     SELECT * FROM judged_by_baseline('sessions', 'daily', 'span', $baseline_days,

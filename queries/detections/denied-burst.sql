@@ -31,12 +31,7 @@ bursts AS (
     HAVING count(*) >= $min_failures
 ),
 span AS (
-    -- The first day each user appears in the warehouse, and the collection's last.
-    SELECT user_id, min(ts)::DATE AS first_day,
-           (SELECT max(ts)::DATE FROM requests) AS last_day
-    FROM requests
-    WHERE user_id IN (SELECT user_id FROM bursts)
-    GROUP BY user_id
+    SELECT * FROM history_span('requests', 'bursts', 'UTC')
 ),
 judged AS (
     SELECT * FROM judged_by_baseline('bursts', 'daily', 'span', $baseline_days,

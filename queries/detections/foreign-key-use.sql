@@ -23,16 +23,12 @@ WITH foreign_use AS (
       AND (len($tenant_keys) = 0
            OR list_contains(list_transform($tenant_keys, lambda k: lower(k)), lower(key_name)))
 ),
-marked AS (
-    SELECT *,
-           coalesce(ts - lag(ts) OVER w > to_minutes($gap_minutes), true) AS starts_episode
-    FROM foreign_use
-    WINDOW w AS (PARTITION BY identity ORDER BY ts, record_id)
+keyed AS (
+    -- sessions_of splits by user_id in (ts, row_id) order: here by identity, in record order
+    SELECT *, identity AS user_id, record_id AS row_id FROM foreign_use
 ),
 episodes AS (
-    SELECT *, sum(starts_episode::INTEGER) OVER (PARTITION BY identity ORDER BY ts, record_id)
-              AS episode
-    FROM marked
+    SELECT *, session AS episode FROM sessions_of('keyed', $gap_minutes)
 )
 SELECT
     identity AS entity,

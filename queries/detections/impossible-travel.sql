@@ -52,15 +52,11 @@ stays AS MATERIALIZED (
 place_days AS (
     SELECT DISTINCT user_id, place, day FROM located
 ),
+user_active AS (
+    SELECT DISTINCT user_id, 0 AS used, day FROM place_days
+),
 user_days AS (
-    SELECT user_id, day,
-           count(*) OVER (PARTITION BY user_id ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days(1) PRECEDING) AS prior_days,
-           count(*) OVER (PARTITION BY user_id ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
-    FROM (SELECT DISTINCT user_id, day FROM place_days)
+    SELECT * FROM days_of_use('user_active', $baseline_days)
 ),
 familiarity AS (
     SELECT p.user_id, p.place, p.day, u.around_days >= $min_history_days AS judgeable,

@@ -19,16 +19,12 @@ WITH refused AS (
       AND (len($tenant_keys) = 0 OR key_name IS NULL
            OR list_contains(list_transform($tenant_keys, lambda k: lower(k)), lower(key_name)))
 ),
-marked AS (
-    SELECT *,
-           coalesce(ts - lag(ts) OVER w > to_minutes($gap_minutes), true) AS starts_burst
-    FROM refused
-    WINDOW w AS (PARTITION BY identity ORDER BY ts, record_id)
+keyed AS (
+    -- sessions_of splits by user_id in (ts, row_id) order: here by identity, in record order
+    SELECT *, identity AS user_id, record_id AS row_id FROM refused
 ),
 bursts AS (
-    SELECT *, sum(starts_burst::INTEGER) OVER (PARTITION BY identity ORDER BY ts, record_id)
-              AS burst
-    FROM marked
+    SELECT *, session AS burst FROM sessions_of('keyed', $gap_minutes)
 )
 SELECT
     identity AS entity,

@@ -45,16 +45,12 @@ events AS (
     UNION ALL
     SELECT * FROM new_versions WHERE record_id NOT IN (SELECT record_id FROM managed)
 ),
-marked AS (
-    SELECT *,
-           coalesce(ts - lag(ts) OVER w > to_minutes($gap_minutes), true) AS starts_episode
-    FROM events
-    WINDOW w AS (PARTITION BY key ORDER BY ts, record_id)
+keyed AS (
+    -- sessions_of splits by user_id in (ts, row_id) order: here by key, in record order
+    SELECT *, key AS user_id, record_id AS row_id FROM events
 ),
 episodes AS (
-    SELECT *, sum(starts_episode::INTEGER) OVER (PARTITION BY key ORDER BY ts, record_id)
-              AS episode
-    FROM marked
+    SELECT *, session AS episode FROM sessions_of('keyed', $gap_minutes)
 )
 SELECT
     any_value(key_name ORDER BY ts) AS entity,

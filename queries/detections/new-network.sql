@@ -23,15 +23,18 @@ WITH req AS (
 net_days AS MATERIALIZED (
     SELECT DISTINCT user_id, network, day FROM req
 ),
+user_active AS (
+    SELECT DISTINCT user_id, 0 AS used, day FROM net_days
+),
 user_days AS (
-    SELECT user_id, day,
-           count(*) OVER (PARTITION BY user_id ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days(1) PRECEDING) AS prior_days,
-           count(*) OVER (PARTITION BY user_id ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
-    FROM (SELECT DISTINCT user_id, day FROM net_days)
+    SELECT * FROM days_of_use('user_active', $baseline_days)
+),
+net_used AS (
+    SELECT user_id, network AS used, day FROM net_days
+),
+network_use AS (
+    SELECT user_id, used AS network, day, prior_days AS prior_use, around_days AS around_use
+    FROM days_of_use('net_used', $baseline_days)
 ),
 common AS (
     -- How many other people used each network in the baseline_days around each day.
@@ -63,15 +66,12 @@ personal AS (
            AND (u.prior_days >= $min_history_days
                 OR NOT coalesce(lead(n.day) OVER w <= n.day + $baseline_days, false))
            AND c.others < $tenant_common_users AS novel,
-           CASE WHEN u.prior_days >= $min_history_days
-                THEN count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                            AND to_days(1) PRECEDING)
-                ELSE count(*) OVER (w RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                            AND to_days($baseline_days) FOLLOWING) - 1
-           END >= $usual_days
+           CASE WHEN u.prior_days >= $min_history_days THEN b.prior_use
+                ELSE b.around_use END >= $usual_days
            OR e.users >= $egress_share * e.active AS usual
     FROM net_days n
     JOIN user_days u USING (user_id, day)
+    JOIN network_use b USING (user_id, network, day)
     JOIN common c USING (user_id, network, day)
     JOIN egress e USING (network, day)
     WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)

@@ -34,30 +34,20 @@ off_hours_all AS (
 block_days AS (
     -- The days each reader used each network block (any request), to tell their own
     -- networks from a hotel's or a roaming carrier's on a trip.
-    SELECT DISTINCT r.user_id, l.block, r.ts::DATE AS day
+    SELECT DISTINCT r.user_id, l.block AS used, r.ts::DATE AS day
     FROM requests r
     JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL
     WHERE r.user_id IN (SELECT DISTINCT user_id FROM off_hours_all)
 ),
 block_use AS (
-    SELECT user_id, block, day,
-           count(*) OVER (PARTITION BY user_id, block ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days(1) PRECEDING) AS prior_use,
-           count(*) OVER (PARTITION BY user_id, block ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_use
-    FROM block_days
+    SELECT user_id, used AS block, day, prior_days AS prior_use, around_days AS around_use
+    FROM days_of_use('block_days', $baseline_days)
+),
+reader_active AS (
+    SELECT DISTINCT user_id, 0 AS used, day FROM block_days
 ),
 reader_days AS (
-    SELECT user_id, day,
-           count(*) OVER (PARTITION BY user_id ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days(1) PRECEDING) AS prior_days,
-           count(*) OVER (PARTITION BY user_id ORDER BY day
-                          RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                    AND to_days($baseline_days) FOLLOWING) - 1 AS around_days
-    FROM (SELECT DISTINCT user_id, day FROM block_days)
+    SELECT * FROM days_of_use('reader_active', $baseline_days)
 ),
 off_hours AS (
     -- Off-hours on the tenant's clock counts only from the reader's own networks (used on
@@ -86,12 +76,7 @@ sessions AS (
     HAVING count(*) >= $min_reads
 ),
 span AS (
-    -- The first local day each user appears in the warehouse, and the collection's last.
-    SELECT user_id, timezone($timezone, timezone('UTC', min(ts)))::DATE AS first_day,
-           (SELECT timezone($timezone, timezone('UTC', max(ts)))::DATE FROM requests) AS last_day
-    FROM requests
-    WHERE user_id IN (SELECT user_id FROM sessions)
-    GROUP BY user_id
+    SELECT * FROM history_span('requests', 'sessions', $timezone)
 ),
 judged AS (
     SELECT * FROM judged_by_baseline('sessions', 'daily', 'span', $baseline_days,

@@ -170,24 +170,27 @@ WITH failures AS (
   HAVING
     COUNT(*) >= :min_failures
 ), span AS (
-  /* The first day each user appears in the warehouse, and the collection's last. */
   SELECT
-    user_id,
-    CAST(MIN(ts) AS DATE) AS first_day,
-    (
-      SELECT
-        CAST(MAX(ts) AS DATE)
-      FROM requests
-    ) AS last_day
-  FROM requests
-  WHERE
-    user_id IN (
-      SELECT
-        user_id
-      FROM bursts
-    )
-  GROUP BY
-    user_id
+    *
+  FROM (
+    SELECT
+      user_id,
+      CAST(CAST(FROM_UTC_TIMESTAMP(CAST(MIN(ts) AS TIMESTAMP), 'UTC') AS TIMESTAMP_NTZ) AS DATE) AS first_day,
+      (
+        SELECT
+          CAST(CAST(FROM_UTC_TIMESTAMP(CAST(MAX(ts) AS TIMESTAMP), 'UTC') AS TIMESTAMP_NTZ) AS DATE)
+        FROM requests
+      ) AS last_day
+    FROM requests
+    WHERE
+      user_id IN (
+        SELECT
+          user_id
+        FROM bursts
+      )
+    GROUP BY
+      user_id
+  ) AS history_span
 ), baseline AS (
   SELECT
     s.user_id,

@@ -194,26 +194,30 @@ WITH places AS (
     place,
     day
   FROM located
+), user_active AS (
+  SELECT DISTINCT
+    user_id,
+    0 AS used,
+    day
+  FROM place_days
 ), user_days AS (
   SELECT
-    user_id,
-    day,
-    COUNT(*) OVER (
-      PARTITION BY user_id
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
-    ) AS prior_days,
-    COUNT(*) OVER (
-      PARTITION BY user_id
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
-    ) - 1 AS around_days
+    *
   FROM (
-    SELECT DISTINCT
-      user_id,
-      day
-    FROM place_days
-  )
+    SELECT
+      *,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
+      ) AS prior_days,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      ) - 1 AS around_days
+    FROM user_active
+  ) AS days_of_use
 ), familiarity AS (
   SELECT
     p.user_id,

@@ -52,26 +52,58 @@ WITH req AS (
     network,
     day
   FROM req
+), user_active AS (
+  SELECT DISTINCT
+    user_id,
+    0 AS used,
+    day
+  FROM net_days
 ), user_days AS (
   SELECT
-    user_id,
-    day,
-    COUNT(*) OVER (
-      PARTITION BY user_id
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
-    ) AS prior_days,
-    COUNT(*) OVER (
-      PARTITION BY user_id
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
-    ) - 1 AS around_days
+    *
   FROM (
-    SELECT DISTINCT
-      user_id,
-      day
-    FROM net_days
-  )
+    SELECT
+      *,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
+      ) AS prior_days,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      ) - 1 AS around_days
+    FROM user_active
+  ) AS days_of_use
+), net_used AS (
+  SELECT
+    user_id,
+    network AS used,
+    day
+  FROM net_days
+), network_use AS (
+  SELECT
+    user_id,
+    used AS network,
+    day,
+    prior_days AS prior_use,
+    around_days AS around_use
+  FROM (
+    SELECT
+      *,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
+      ) AS prior_days,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      ) - 1 AS around_days
+    FROM net_used
+  ) AS days_of_use
 ), common AS (
   /* How many other people used each network in the baseline_days around each day. */
   SELECT
@@ -125,23 +157,13 @@ WITH req AS (
       OR NOT COALESCE(LEAD(n.day) OVER w <= n.day + :baseline_days, FALSE)
     )
     AND c.others < :tenant_common_users AS novel,
-    CASE
-      WHEN u.prior_days >= :min_history_days
-      THEN COUNT(*) OVER (
-        PARTITION BY n.user_id, n.network
-        ORDER BY n.day NULLS LAST
-        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
-      )
-      ELSE COUNT(*) OVER (
-        PARTITION BY n.user_id, n.network
-        ORDER BY n.day NULLS LAST
-        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
-      ) - 1
-    END >= :usual_days
+    CASE WHEN u.prior_days >= :min_history_days THEN b.prior_use ELSE b.around_use END >= :usual_days
     OR e.users >= :egress_share * e.active AS usual
   FROM net_days AS n
   JOIN user_days AS u
     USING (user_id, day)
+  JOIN network_use AS b
+    USING (user_id, network, day)
   JOIN common AS c
     USING (user_id, network, day)
   JOIN egress AS e

@@ -74,7 +74,7 @@ WITH reads AS (
   /* networks from a hotel's or a roaming carrier's on a trip. */
   SELECT DISTINCT
     r.user_id,
-    l.block,
+    l.block AS used,
     CAST(r.ts AS DATE) AS day
   FROM requests AS r
   JOIN ip_locations AS l
@@ -88,39 +88,49 @@ WITH reads AS (
 ), block_use AS (
   SELECT
     user_id,
-    block,
+    used AS block,
     day,
-    COUNT(*) OVER (
-      PARTITION BY user_id, block
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
-    ) AS prior_use,
-    COUNT(*) OVER (
-      PARTITION BY user_id, block
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
-    ) - 1 AS around_use
+    prior_days AS prior_use,
+    around_days AS around_use
+  FROM (
+    SELECT
+      *,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
+      ) AS prior_days,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      ) - 1 AS around_days
+    FROM block_days
+  ) AS days_of_use
+), reader_active AS (
+  SELECT DISTINCT
+    user_id,
+    0 AS used,
+    day
   FROM block_days
 ), reader_days AS (
   SELECT
-    user_id,
-    day,
-    COUNT(*) OVER (
-      PARTITION BY user_id
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
-    ) AS prior_days,
-    COUNT(*) OVER (
-      PARTITION BY user_id
-      ORDER BY day NULLS LAST
-      RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
-    ) - 1 AS around_days
+    *
   FROM (
-    SELECT DISTINCT
-      user_id,
-      day
-    FROM block_days
-  )
+    SELECT
+      *,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL 1 DAY PRECEDING
+      ) AS prior_days,
+      COUNT(*) OVER (
+        PARTITION BY user_id, used
+        ORDER BY day NULLS LAST
+        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
+      ) - 1 AS around_days
+    FROM reader_active
+  ) AS days_of_use
 ), off_hours AS (
   /* Off-hours on the tenant's clock counts only from the reader's own networks (used on */
   /* usual_days of the baseline before; in the first days, of the days around) or from */
@@ -266,24 +276,27 @@ WITH reads AS (
   HAVING
     COUNT(*) >= :min_reads
 ), span AS (
-  /* The first local day each user appears in the warehouse, and the collection's last. */
   SELECT
-    user_id,
-    CAST(CAST(FROM_UTC_TIMESTAMP(CAST(MIN(ts) AS TIMESTAMP), :timezone) AS TIMESTAMP_NTZ) AS DATE) AS first_day,
-    (
-      SELECT
-        CAST(CAST(FROM_UTC_TIMESTAMP(CAST(MAX(ts) AS TIMESTAMP), :timezone) AS TIMESTAMP_NTZ) AS DATE)
-      FROM requests
-    ) AS last_day
-  FROM requests
-  WHERE
-    user_id IN (
-      SELECT
-        user_id
-      FROM sessions
-    )
-  GROUP BY
-    user_id
+    *
+  FROM (
+    SELECT
+      user_id,
+      CAST(CAST(FROM_UTC_TIMESTAMP(CAST(MIN(ts) AS TIMESTAMP), :timezone) AS TIMESTAMP_NTZ) AS DATE) AS first_day,
+      (
+        SELECT
+          CAST(CAST(FROM_UTC_TIMESTAMP(CAST(MAX(ts) AS TIMESTAMP), :timezone) AS TIMESTAMP_NTZ) AS DATE)
+        FROM requests
+      ) AS last_day
+    FROM requests
+    WHERE
+      user_id IN (
+        SELECT
+          user_id
+        FROM sessions
+      )
+    GROUP BY
+      user_id
+  ) AS history_span
 ), baseline AS (
   SELECT
     s.user_id,
