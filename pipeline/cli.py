@@ -10,6 +10,7 @@ not pay for Polars, Arrow, Plotly or Jinja2 (`tests/test_cli.py` checks it).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import sys
@@ -21,14 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
-from rich.markup import escape
 
 from pipeline.errors import ExitCode, NoDataError, OutputError, RmslogError, UsageError
 from pipeline.interrupts import stop_on_signals
 from pipeline.report.period import PeriodKind
 from pipeline.schema import Topology
 from pipeline.severity import Severity
-from pipeline.shell import RmslogGroup, err, fail, show_version, state
+from pipeline.shell import RmslogGroup, err, escape, fail, show_version, state
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -304,7 +304,11 @@ def watch(
 
     from pipeline.ingest import watch_folder
 
-    with _errors(), stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
+    with (
+        _errors(),
+        stop_on_signals() as stop,
+        Live(console=err.console, auto_refresh=False) as live,
+    ):
         status = watch_folder(
             directory,
             _db(db),
@@ -1211,6 +1215,26 @@ def unsuppress(
     )
 
 
+def app_for(args: list[str]) -> typer.Typer:
+    """`app` with only the command that `args` names, or the whole of it when they name none
+    (`rmslog --help`, a mistyped name, whose error lists them all). Typer builds every
+    command's options before it runs one: for eighteen commands, most of what `rmslog query`
+    spent before its SQL (docs/cli.md, "Start-up time"). Options of the group itself are
+    flags (`--version`, `--debug`, `--help`), so the first other word is the command."""
+    word = next((a for a in args if not a.startswith("-")), None)
+    commands = [
+        c
+        for c in app.registered_commands
+        if word == (c.name or typer.main.get_command_name(getattr(c.callback, "__name__", "")))
+    ]
+    groups = [g for g in app.registered_groups if word is not None and g.name == word]
+    if not commands and not groups:
+        return app
+    lean = copy.copy(app)
+    lean.registered_commands, lean.registered_groups = commands, groups
+    return lean
+
+
 def main() -> None:
     """Console-script entry point. A Ctrl-C while Typer still builds the command (before the
     group installs its handler) is Python's KeyboardInterrupt: the same stop, said the same
@@ -1218,7 +1242,7 @@ def main() -> None:
     from pipeline.shell import tell_stop
 
     try:
-        app()
+        app_for(sys.argv[1:])()
     except KeyboardInterrupt:
         tell_stop()
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None
