@@ -5,10 +5,13 @@ are `pipeline.errors.ExitCode`; what ends a command (errors, signals, bugs) is t
 into one line and its code in one place, `pipeline.shell`.
 
 Each command imports what it uses when it runs: `rmslog --help` and a small query must
-not pay for Polars, Arrow, Plotly or Jinja2 (`tests/test_cli.py` checks it).
+not pay for Polars, Arrow, Plotly, Jinja2, rich or the settings (`tests/test_shell.py`
+checks it; docs/cli.md, "Start-up time", says what each start costs).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads every command's annotations
+# (twice per command, for `rmslog --help`), and evaluating them from strings each time cost
+# a fifth of `--help`. So names imported only for type checking are written in quotes.
 
 import copy
 import dataclasses
@@ -273,7 +276,7 @@ def ingest(
             raise typer.Exit(int(ExitCode.INPUT))
 
 
-def _ingest_line(s: IngestSummary | WatchStatus) -> str:
+def _ingest_line(s: "IngestSummary | WatchStatus") -> str:
     line = (
         f"{s.files} files, {s.data_lines:,} data lines: {s.rows_stored:,} stored, "
         f"{s.duplicates:,} duplicates, {s.conflicts:,} conflicts, {s.rejected:,} rejected, "
@@ -327,7 +330,7 @@ def watch(
         raise typer.Exit(int(ExitCode.INPUT))
 
 
-def _watch_view(st: WatchStatus) -> Table:
+def _watch_view(st: "WatchStatus") -> "Table":
     from rich.table import Table
 
     lag = st.lag_seconds()
@@ -491,14 +494,14 @@ def _detect_on_spark(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
-def _say_settings(resolved: Resolved) -> None:
+def _say_settings(resolved: "Resolved") -> None:
     if resolved.note:
         err.print(f"[yellow]settings:[/] {escape(resolved.note)}", highlight=False, soft_wrap=True)
     if resolved.source != "warehouse":
         err.print(f"settings: {escape(resolved.source)}", highlight=False, soft_wrap=True)
 
 
-def _say_detect(summary: DetectSummary) -> None:
+def _say_detect(summary: "DetectSummary") -> None:
     for rule_id, n in summary.findings_by_rule.items():
         new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
         mode, days = summary.mode_by_rule[rule_id], summary.days_by_rule[rule_id]
@@ -691,7 +694,7 @@ def verify(
 
 def _report_detection(
     db: Path, config: Path | None, *, no_detect: bool, wait: float
-) -> ReportDetection:
+) -> "ReportDetection":
     """The settings and detection status a report states; runs detect first unless
     `no_detect` when the findings do not cover the data (or --config changes settings)."""
     from pipeline.detect import run_detections
