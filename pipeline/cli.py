@@ -1221,9 +1221,9 @@ def unsuppress(
 def app_for(args: list[str]) -> typer.Typer:
     """`app` with only the command that `args` names, or the whole of it when they name none
     (`rmslog --help`, a mistyped name, whose error lists them all). Typer builds every
-    command's options before it runs one: for eighteen commands, most of what `rmslog query`
-    spent before its SQL (docs/cli.md, "Start-up time"). Options of the group itself are
-    flags (`--version`, `--debug`, `--help`), so the first other word is the command."""
+    command's options before it runs one, reading all eighteen signatures (docs/cli.md,
+    "Start-up time"). Options of the group itself are flags (`--version`, `--debug`,
+    `--help`), so the first other word is the command."""
     word = next((a for a in args if not a.startswith("-")), None)
     commands = [
         c
