@@ -14,12 +14,17 @@ Then the growth ratio between sizes, and the targets: peak RSS <= 1 GiB for ever
 and the one-day report at the largest size <= 1.5x the same at the smallest. For scale,
 two baselines on the same files: DuckDB's own read_csv into a raw VARCHAR table (ingest's
 yardstick), and lnav's tenant-key calls per day (only when lnav is installed).
+
+Last, the start-up time of `rmslog --help` and `rmslog query "select 1"` beside a bare
+interpreter and DuckDB's own start (`startup`; `bench_scale.py --startup` runs only that).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,7 +182,91 @@ def lnav_per_day(logs: Path) -> list[str | Path]:
     return ["lnav", "-n", "-c", query, *sorted(logs.rglob("*.log"))]
 
 
+#: `rmslog --help` and a small query answer within this (issue #11, "Instant CLI").
+STARTUP_TARGET = 0.3
+
+
+def startup(db: Path | None = None, runs: int = 5) -> None:
+    """Wall time of `rmslog --help` and `rmslog query "select 1"` (median of `runs`), beside
+    two baselines timed in the same loop (a bare interpreter; DuckDB imported, connected
+    and asked `select 1`) and the target. Twice: with `pipeline/` compiled from source at
+    every start (a checkout where PYTHONDONTWRITEBYTECODE is set and no __pycache__ is
+    there), then with its bytecode compiled, as an installed rmslog has it. Without `db`,
+    on a tenant of 5 users and 1 day made here (`bench_scale.py --startup` runs only this)."""
+    if db is None:
+        work = Path(tempfile.mkdtemp(prefix="rmslog-startup-"))
+        db = work / "rmslog.duckdb"
+        for args in (
+            ("generate", work / "logs", "--days", "1", "--users", "5"),
+            ("ingest", work / "logs", "--db", db),
+        ):
+            subprocess.run(rmslog(*args), check=True, capture_output=True)
+    script = Path(sys.executable).parent / "rmslog"  # the console script, as a user runs it
+    cli = [script] if script.exists() else rmslog()
+    steps: dict[str, list[str | Path]] = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "python: import duckdb, select 1": [
+            sys.executable,
+            "-c",
+            "import duckdb; duckdb.connect().execute('select 1').fetchall()",
+        ],
+        "rmslog --help": [*cli, "--help"],
+        'rmslog query "select 1"': [*cli, "query", "select 1", "--db", db],
+    }
+    package = Path(__file__).parent.parent / "pipeline"
+    load, cores = os.getloadavg()[0], os.cpu_count()
+    print(
+        f"-- start-up: median of {runs} runs (target: rmslog <= {STARTUP_TARGET} s wall); "
+        f"load average {load:.1f} on {cores} cores"
+    )
+    for compiled in (False, True):
+        for cache in package.rglob("__pycache__"):
+            shutil.rmtree(cache)
+        if compiled:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        times: dict[str, list[Run]] = {name: [] for name in steps}
+        for _ in range(runs):  # interleaved, so a burst of load hits every command alike
+            for name, args in steps.items():
+                times[name].append(run(args, env=env))
+        print(f"   pipeline/ {'bytecode compiled' if compiled else 'compiled from source'}:")
+        for name, rs in times.items():
+            wall = statistics.median(r.seconds for r in rs)
+            cpu = statistics.median(r.cpu_seconds for r in rs)
+            verdict = ""
+            if name.startswith("rmslog"):
+                verdict = "  ok" if wall <= STARTUP_TARGET else "  MISSED"
+            print(
+                f"   {name:<40} {wall:8.3f} s wall (min {min(r.seconds for r in rs):.3f}) "
+                f"{cpu:6.3f} s cpu{verdict}"
+            )
+    if shutil.which("valgrind"):
+        # Wall time on a shared machine says as much about the others as about rmslog;
+        # instructions executed do not change with the load.
+        print("   instructions executed, all threads (valgrind callgrind, bytecode compiled):")
+        counts = {name: _instructions(args) for name, args in steps.items()}
+        duck = counts["python: import duckdb, select 1"]
+        for name, n in counts.items():
+            print(f"   {name:<40} {n / 1e6:8,.0f} M   {n / duck:5.2f}x DuckDB's start")
+
+
+def _instructions(args: list[str | Path]) -> int:
+    """Instructions a command executes (all its threads), counted by valgrind's callgrind."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    assert found, done.stderr[-400:]
+    return int(found[1].replace(",", ""))
+
+
 def main() -> None:
+    if "--startup" in sys.argv[1:]:
+        startup()
+        return
     print(f"BENCH_SCALE={SCALE:g}: {USERS} users, sizes {', '.join(f'{d} days' for d in DAYS)}")
     sizes = {days: sweep(days) for days in DAYS}
     small, large = sizes[DAYS[0]], sizes[DAYS[-1]]
@@ -223,6 +312,7 @@ def main() -> None:
     failed = [n for runs in sizes.values() for n, r in runs.items() if not r.ok]
     if failed:
         print(f"   commands that failed: {', '.join(failed)}")
+    startup(OUT / f"scale-{USERS}u-{DAYS[0]}d" / "work" / "rmslog.duckdb")
 
 
 if __name__ == "__main__":

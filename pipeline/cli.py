@@ -5,11 +5,15 @@ are `pipeline.errors.ExitCode`; what ends a command (errors, signals, bugs) is t
 into one line and its code in one place, `pipeline.shell`.
 
 Each command imports what it uses when it runs: `rmslog --help` and a small query must
-not pay for Polars, Arrow, Plotly or Jinja2 (`tests/test_cli.py` checks it).
+not pay for Polars, Arrow, Plotly, Jinja2, rich or the settings (`tests/test_shell.py`
+checks it; docs/cli.md, "Start-up time", says what each start costs).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads every command's annotations
+# (twice per command, for `rmslog --help`), and evaluating them from strings each time cost
+# a fifth of `--help`. So names imported only for type checking are written in quotes.
 
+import copy
 import dataclasses
 import json
 import sys
@@ -21,14 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
-from rich.markup import escape
 
 from pipeline.errors import ExitCode, NoDataError, OutputError, RmslogError, UsageError
 from pipeline.interrupts import stop_on_signals
 from pipeline.report.period import Clock, PeriodKind
 from pipeline.schema import Topology
 from pipeline.severity import Severity
-from pipeline.shell import RmslogGroup, err, fail, show_version, state
+from pipeline.shell import RmslogGroup, err, escape, fail, show_version, state
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -273,7 +276,7 @@ def ingest(
             raise typer.Exit(int(ExitCode.INPUT))
 
 
-def _ingest_line(s: IngestSummary | WatchStatus) -> str:
+def _ingest_line(s: "IngestSummary | WatchStatus") -> str:
     line = (
         f"{s.files} files, {s.data_lines:,} data lines: {s.rows_stored:,} stored, "
         f"{s.duplicates:,} duplicates, {s.conflicts:,} conflicts, {s.rejected:,} rejected, "
@@ -304,7 +307,11 @@ def watch(
 
     from pipeline.ingest import watch_folder
 
-    with _errors(), stop_on_signals() as stop, Live(console=err, auto_refresh=False) as live:
+    with (
+        _errors(),
+        stop_on_signals() as stop,
+        Live(console=err.console, auto_refresh=False) as live,
+    ):
         status = watch_folder(
             directory,
             _db(db),
@@ -323,7 +330,7 @@ def watch(
         raise typer.Exit(int(ExitCode.INPUT))
 
 
-def _watch_view(st: WatchStatus) -> Table:
+def _watch_view(st: "WatchStatus") -> "Table":
     from rich.table import Table
 
     lag = st.lag_seconds()
@@ -487,14 +494,14 @@ def _detect_on_spark(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
-def _say_settings(resolved: Resolved) -> None:
+def _say_settings(resolved: "Resolved") -> None:
     if resolved.note:
         err.print(f"[yellow]settings:[/] {escape(resolved.note)}", highlight=False, soft_wrap=True)
     if resolved.source != "warehouse":
         err.print(f"settings: {escape(resolved.source)}", highlight=False, soft_wrap=True)
 
 
-def _say_detect(summary: DetectSummary) -> None:
+def _say_detect(summary: "DetectSummary") -> None:
     for rule_id, n in summary.findings_by_rule.items():
         new, gone = summary.new_by_rule[rule_id], summary.removed_by_rule[rule_id]
         mode, days = summary.mode_by_rule[rule_id], summary.days_by_rule[rule_id]
@@ -708,7 +715,7 @@ def verify(
 
 def _report_detection(
     db: Path, config: Path | None, *, no_detect: bool, wait: float
-) -> ReportDetection:
+) -> "ReportDetection":
     """The settings and detection status a report states; runs detect first unless
     `no_detect` when the findings do not cover the data (or --config changes settings)."""
     from pipeline.detect import run_detections
@@ -1232,6 +1239,26 @@ def unsuppress(
     )
 
 
+def app_for(args: list[str]) -> typer.Typer:
+    """`app` with only the command that `args` names, or the whole of it when they name none
+    (`rmslog --help`, a mistyped name, whose error lists them all). Typer builds every
+    command's options before it runs one, reading all eighteen signatures (docs/cli.md,
+    "Start-up time"). Options of the group itself are flags (`--version`, `--debug`,
+    `--help`), so the first other word is the command."""
+    word = next((a for a in args if not a.startswith("-")), None)
+    commands = [
+        c
+        for c in app.registered_commands
+        if word == (c.name or typer.main.get_command_name(getattr(c.callback, "__name__", "")))
+    ]
+    groups = [g for g in app.registered_groups if word is not None and g.name == word]
+    if not commands and not groups:
+        return app
+    lean = copy.copy(app)
+    lean.registered_commands, lean.registered_groups = commands, groups
+    return lean
+
+
 def main() -> None:
     """Console-script entry point. A Ctrl-C while Typer still builds the command (before the
     group installs its handler) is Python's KeyboardInterrupt: the same stop, said the same
@@ -1239,7 +1266,7 @@ def main() -> None:
     from pipeline.shell import tell_stop
 
     try:
-        app()
+        app_for(sys.argv[1:])()
     except KeyboardInterrupt:
         tell_stop()
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None

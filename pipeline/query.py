@@ -39,16 +39,27 @@ import duckdb
 from pipeline.dberrors import is_sandbox_refusal
 from pipeline.errors import QueryError, QueryRefusedError, UsageError
 from pipeline.files import atomic_open, write_bytes_atomically
-from pipeline.params import SETTINGS_PARAMS as SETTINGS_PARAMS  # re-exported
-from pipeline.params import bind_params
 from pipeline.safe import CONTROL_CHARS
-from pipeline.settings import Settings, effective_settings
 from pipeline.sqlfiles import SqlFile, sql_file, sql_files
 from pipeline.warehouse import WAIT_SECONDS, connect
 
 if TYPE_CHECKING:  # loaded when a result becomes a DataFrame: a small query needs neither
     import polars as pl
     import pyarrow as pa
+
+    # Loaded by named queries only: an ad-hoc statement needs no tenant settings.
+    from pipeline.settings import Settings
+
+
+def __getattr__(name: str) -> frozenset[str]:
+    """`SETTINGS_PARAMS`, re-exported from `pipeline.params` when first asked for: it needs
+    the settings module, which an ad-hoc statement never loads."""
+    if name == "SETTINGS_PARAMS":
+        from pipeline.params import SETTINGS_PARAMS
+
+        return SETTINGS_PARAMS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 NAMED = "named"
 DEFAULT_WAIT_SECONDS = WAIT_SECONDS
@@ -323,6 +334,8 @@ def named_queries() -> list[SqlFile]:
 
 def describe_named() -> list[dict[str, object]]:
     """Every named query as plain data: name, title, description, parameters, columns."""
+    from pipeline.params import SETTINGS_PARAMS
+
     return [
         {
             "name": q.name,
@@ -361,6 +374,9 @@ def bind_named(
         raise QueryError(
             f"query {named.name} has no parameter {unknown[0]!r}; it has {list(declared)}"
         )
+    from pipeline.params import SETTINGS_PARAMS, bind_params
+    from pipeline.settings import Settings
+
     overridden = sorted(set(given) & SETTINGS_PARAMS)
     if overridden:
         raise UsageError(
@@ -379,6 +395,8 @@ def run_named(
     """Run a named query on `con`, binding its declared parameters (see `bind_named`)."""
     named = sql_file(NAMED, name)
     if settings is None:  # the warehouse's tenant settings, as every command uses
+        from pipeline.settings import effective_settings
+
         settings = effective_settings(con).settings
     return run_sql(con, named.sql, bind_named(named, params, settings))
 
@@ -400,6 +418,8 @@ def query_named(
     """
     with sandbox(db, wait_seconds=wait_seconds) as con, time_limit(con, timeout_seconds):
         if settings is None:
+            from pipeline.settings import effective_settings
+
             settings = effective_settings(con, config).settings
         return run_named(con, name, params, settings=settings)
 
@@ -429,6 +449,8 @@ def query_to(
         if name is not None:
             named = sql_file(NAMED, name)
             if settings is None:  # the warehouse's settings, as for `query_named`
+                from pipeline.settings import effective_settings
+
                 settings = effective_settings(con, config).settings
             sql, params = named.sql, bind_named(named, params, settings)
         if fmt != "table":

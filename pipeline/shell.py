@@ -7,7 +7,8 @@ rmslog's own errors keep their code; Ctrl-C or SIGTERM, at any moment, is 130
 damaged or truncated warehouse file is 4; anything else is a bug: 70, never a traceback
 (`--debug` shows it) and never 1, which means "findings".
 
-Imports stay light (typer, rich): this runs before every command, `--help` included.
+Imports stay light: this runs before every command, `--help` included. Typer is all it
+loads; rich (a tenth of a second) only when something is printed on stderr (`err`).
 """
 
 from __future__ import annotations
@@ -17,18 +18,47 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from pipeline.dberrors import is_damaged_warehouse
 from pipeline.errors import ExitCode, RmslogError
 from pipeline.interrupts import interrupted, settle, signal_name, stop_cleanly
 
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _Stderr:
+    """rich's Console on stderr, made the first time something is printed: a command that
+    says nothing there (`--help`, a query to stdout) never imports rich."""
+
+    _made: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._made is None:
+            from rich.console import Console
+
+            self._made = Console(stderr=True)
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+err = _Stderr()
+
+
+def escape(text: str) -> str:
+    """rich's `escape` (markup in `text` printed literally), loading rich when first used."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 state = {"debug": False, "told": False}
 
 DEBUG_FLAG = "--debug"

@@ -526,10 +526,21 @@ def _refuse_newer(version: int) -> None:
 
 
 def check_readable(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """A read-only open cannot migrate: refuse a warehouse this rmslog cannot read."""
-    version = schema_version_of(con) or 0
+    """A read-only open cannot migrate: refuse a warehouse this rmslog cannot read.
+
+    Every read command (`query` too) pays this, so a versioned warehouse answers in one
+    statement; the catalogue (`duckdb_tables()`, several times dearer on a fresh
+    connection) is searched only for a warehouse older than its version tables."""
+    try:
+        found, stored = con.execute(
+            "SELECT (SELECT max(version) FROM schema_version), "
+            "(SELECT value FROM schema_meta WHERE key = 'derived_fingerprint')"
+        ).fetchall()[0]
+    except duckdb.CatalogException:
+        found, stored = schema_version_of(con), _stored_fingerprint(con)
+    version = int(found or 0)
     _refuse_newer(version)
-    if version < SCHEMA_VERSION or _stored_fingerprint(con) != _derived_fingerprint():
+    if version < SCHEMA_VERSION or stored != _derived_fingerprint():
         raise WarehouseError(
             f"warehouse {path} was written by another rmslog version (schema version "
             f"{version}, this rmslog's is {SCHEMA_VERSION}): run a writing command once "

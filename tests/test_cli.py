@@ -176,3 +176,42 @@ def test_verify_checks_a_gz_file_on_its_decompressed_text(cli: Any, tmp_path: Pa
     assert cli("verify", "--db", db).exit_code == ExitCode.OK
     (logs / "a.log.gz").write_bytes(gzip.compress(text.replace(b"kim", b"eve")))
     assert cli("verify", "--db", db).exit_code == ExitCode.CHANGED
+
+
+def _help(group_app: Any, args: list[str]) -> str:
+    from typer.testing import CliRunner
+
+    done = CliRunner().invoke(group_app, args, prog_name="rmslog", env={"COLUMNS": "80"})
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+def test_the_console_script_builds_only_the_command_it_runs() -> None:
+    import typer
+
+    from pipeline.cli import app, app_for
+
+    def names(args: list[str]) -> list[str]:
+        group: Any = typer.main.get_command(app_for(args))
+        return sorted(group.commands)
+
+    assert names(["query", "SELECT 1"]) == ["query"]
+    assert names(["--debug", "query", "--db", "w.duckdb", "SELECT 1"]) == ["query"]
+    assert names(["settings", "show"]) == ["settings"]
+    # No command, or one that does not exist: all of them (help lists them, errors suggest).
+    for args in ([], ["--help"], ["--version"], ["quer", "SELECT 1"]):
+        assert app_for(args) is app
+    assert len(names(["--help"])) > 10
+
+
+def test_each_command_helps_the_same_when_built_alone() -> None:
+    import typer
+
+    from pipeline.cli import app, app_for
+
+    group: Any = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        subcommands = sorted(getattr(command, "commands", {}))
+        for path in [[name], *([name, sub] for sub in subcommands)]:
+            alone = _help(app_for([*path, "--help"]), [*path, "--help"])
+            assert alone == _help(app, [*path, "--help"]), path

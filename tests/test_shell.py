@@ -19,7 +19,10 @@ from pipeline.errors import ExitCode
 ONE_COMMIT_PER_FILE = {**os.environ, "RMSLOG_COMMIT_LINES": "1"}
 #: A statement that runs for minutes unless stopped.
 ENDLESS = "SELECT count(*) FROM range(100000000000) t(a) WHERE a % 7 = 3"
-HEAVY = ("polars", "pyarrow", "plotly", "jinja2", "pandas", "numpy")
+HEAVY = ("polars", "pyarrow", "plotly", "jinja2", "pandas", "numpy", "pydantic")
+#: Loaded only when a command needs them: rich when something is said on stderr, the settings
+#: (tomllib, zoneinfo) and parameter binding for named queries and the stages that use them.
+ON_DEMAND = ("rich", "pipeline.settings", "pipeline.params", "tomllib")
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -282,11 +285,13 @@ def test_demo_help_shows_its_default_folder() -> None:
 
 
 def loaded_modules(*args: str | Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run `rmslog ARGS` in a child and return the top-level modules it had imported."""
+    """Run `rmslog ARGS` in a child and return the modules it had imported: each top-level
+    package, and every `pipeline` module by its full name."""
     code = (
         "import atexit, sys\n"
         "atexit.register(lambda: sys.stderr.write("
-        "'\\nMODULES ' + ' '.join(sorted({m.split('.')[0] for m in sys.modules})) + '\\n'))\n"
+        "'\\nMODULES ' + ' '.join(sorted({m if m.startswith('pipeline.') else m.split('.')[0] "
+        "for m in sys.modules})) + '\\n'))\n"
         "from pipeline.cli import main\n"
         "sys.argv = ['rmslog', *sys.argv[1:]]\n"
         "main()\n"
@@ -308,14 +313,26 @@ def loaded_modules(*args: str | Path) -> tuple[subprocess.CompletedProcess[str],
 def test_help_imports_no_heavy_module(args: tuple[str, ...]) -> None:
     done, modules = loaded_modules(*args)
     assert done.returncode == 0, done.stderr
-    assert not modules & {*HEAVY, "duckdb"}, sorted(modules & {*HEAVY, "duckdb"})
+    unwanted = {*HEAVY, *ON_DEMAND, "duckdb"}
+    assert not modules & unwanted, sorted(modules & unwanted)
 
 
 def test_a_small_query_imports_no_heavy_module(small_db: Path) -> None:
     done, modules = loaded_modules("query", "--db", small_db, "SELECT 1 AS one")
     assert done.returncode == 0, done.stderr
     assert "│ 1   │" in done.stdout
-    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+    unwanted = {*HEAVY, *ON_DEMAND}
+    assert not modules & unwanted, sorted(modules & unwanted)
+
+
+def test_the_module_check_sees_what_a_command_loads(small_db: Path) -> None:
+    # The same check on commands that do load them: it would fail if they crept in.
+    done, modules = loaded_modules("query", "--db", small_db, "--name", "key-calls-by-user")
+    assert done.returncode == 0, done.stderr
+    assert {"pipeline.settings", "pipeline.params", "tomllib"} <= modules
+    done, modules = loaded_modules("query", "--db", small_db, "SELECT 1 FROM nowhere")
+    assert done.returncode == ExitCode.QUERY, done.stderr
+    assert "rich" in modules  # the error line is printed with rich
 
 
 @pytest.mark.slow

@@ -88,6 +88,24 @@ def test_a_warehouse_newer_than_this_rmslog_is_refused(tmp_path: Path, cli: Any)
     assert "upgrade rmslog" in result.stderr
 
 
+def test_a_read_only_open_checks_the_version_and_the_derived_objects(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path):
+        pass
+    warehouse.connect(path, read_only=True).close()  # current: opens
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE schema_meta SET value = 'other' WHERE key = 'derived_fingerprint'")
+    with pytest.raises(WarehouseError, match="run a writing command once"):
+        warehouse.connect(path, read_only=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "INSERT INTO schema_version VALUES ($v, 'from the future', now()::TIMESTAMP, '99')",
+            {"v": SCHEMA_VERSION + 1},
+        )
+    with pytest.raises(WarehouseError, match="newer than this rmslog"):
+        warehouse.connect(path, read_only=True)
+
+
 def test_each_ingest_run_marks_the_rows_it_stored(tmp_path: Path, small_logs: Path) -> None:
     files = sorted(small_logs.glob("*.log"))
     with open_warehouse(tmp_path / "w.duckdb") as con:
