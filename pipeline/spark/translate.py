@@ -36,8 +36,9 @@ What each rewrite is for, by DuckDB construct:
 - `WITH x AS MATERIALIZED (...)`: the hint is dropped.
 - `list_position(l, x)`: `nullif(array_position(l, x), 0)`.
 - `list_prepend(x, l)`: `concat(array(x), l)`; `[]`: `array()` typed as strings.
-- `list(DISTINCT x ORDER BY x)`: the sorted set, `array_sort(collect_set(x))` (NULL over no
-  rows); `string_agg(DISTINCT x, sep)` without ORDER BY is refused (its order is the
+- `list(DISTINCT x ORDER BY x)`: the sorted set, `array_sort(collect_set(x))`, with NULL
+  appended when x had one (DuckDB's list keeps it), NULL over no rows; with a FILTER it is
+  refused. `string_agg(DISTINCT x, sep)` without ORDER BY is refused (its order is the
   engine's: give it one).
 - `any_value(x ORDER BY k...)`: the first non-NULL x of the ordered list.
 - `l[a:b]` (1-based, both ends included): `slice(l, a, b - a + 1)`.
@@ -245,6 +246,10 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         # expression Spark would not accept a FILTER on.
         where = node.expression.this
         agg = node.this.copy()
+        sorted_list = isinstance(agg, exp.ArrayAgg) and isinstance(agg.this, exp.Order)
+        if sorted_list and isinstance(agg.this.this, exp.Distinct):
+            # Filtered-out rows would become NULLs, which the set keeps.
+            raise ValueError(f"list(DISTINCT) with FILTER: {node.sql('duckdb')}")
         target = agg.this.this if isinstance(agg.this, exp.Order) else agg
         inner = target.expressions[0] if isinstance(target, exp.Distinct) else target.this
         inner.replace(exp.Case(ifs=[exp.If(this=where.copy(), true=inner.copy())]))
@@ -252,9 +257,18 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         order = node.this
         if isinstance(order.this, exp.Distinct):
-            # list(DISTINCT x ORDER BY x): the sorted set.
-            distinct = _func("array_sort", _func("collect_set", _sub(_sorted_by_itself(node))))
-            return _unless_empty(distinct, distinct.copy())
+            # list(DISTINCT x ORDER BY x): the sorted set, and NULL last when x had one
+            # (DuckDB's list keeps NULL; collect_set drops it).
+            value = _sub(_sorted_by_itself(node))
+            distinct = _func("array_sort", _func("collect_set", value))
+            has_null = exp.GT(
+                this=_func("count_if", exp.Is(this=value.copy(), expression=exp.Null())),
+                expression=exp.Literal.number(0),
+            )
+            return exp.Case(
+                ifs=[exp.If(this=has_null, true=_func("array_append", distinct, exp.Null()))],
+                default=_unless_empty(distinct.copy(), distinct.copy()),
+            )
         ordered = _ordered_list(order.this, list(order.expressions))
         return _unless_empty(ordered, ordered.copy())
     if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):
@@ -268,6 +282,10 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return _unless_empty(ordered, _func("array_join", ordered.copy(), _sub(sep)))
     if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Distinct):
         raise ValueError(f"string_agg(DISTINCT) without ORDER BY: {node.sql('duckdb')}")
+    if isinstance(node, exp.Filter) and _ordered_any_value(
+        node.this.this if isinstance(node.this, exp.IgnoreNulls) else node.this
+    ):
+        raise ValueError(f"any_value(... ORDER BY) with FILTER: {node.sql('duckdb')}")
     if isinstance(node, exp.IgnoreNulls) and _ordered_any_value(node.this):
         return _first_known(node.this)
     if _ordered_any_value(node):
@@ -367,7 +385,7 @@ def _sorted_by_itself(node: exp.Expression) -> exp.Expression:
     (value,) = order.this.expressions
     (key,) = order.expressions
     plain = value.args["ifs"][0].args["true"] if isinstance(value, exp.Case) else value
-    if key.this != plain or key.args.get("desc"):
+    if key.this != plain or key.args.get("desc") or key.args.get("nulls_first"):
         raise ValueError(f"DISTINCT aggregate not ordered by itself: {node.sql('duckdb')}")
     assert isinstance(value, exp.Expression)
     return value

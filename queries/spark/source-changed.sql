@@ -21,7 +21,11 @@ WITH events AS (
   SELECT
     source_file AS path,
     COUNT(*) AS records,
-    IF(SIZE(ARRAY_SORT(COLLECT_SET(row_id))) = 0, NULL, ARRAY_SORT(COLLECT_SET(row_id))) AS row_ids
+    CASE
+      WHEN COUNT_IF(row_id IS NULL) > 0
+      THEN ARRAY_APPEND(ARRAY_SORT(COLLECT_SET(row_id)), NULL)
+      ELSE IF(SIZE(ARRAY_SORT(COLLECT_SET(row_id))) = 0, NULL, ARRAY_SORT(COLLECT_SET(row_id)))
+    END AS row_ids
   FROM conflicts
   WHERE
     source_file IN (
