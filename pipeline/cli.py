@@ -481,9 +481,9 @@ def _detect_on_spark(
     if as_json:
         _print_json(summary.as_dict())
     for rule_id, n in summary.findings_by_rule.items():
-        err.print(f"  {escape(rule_id)}: {n} finding(s)", highlight=False)
-    for rule_id, why in summary.skipped.items():
-        err.print(f"  {escape(rule_id)}: not run on Spark ({escape(why)})", highlight=False)
+        why = summary.not_applicable_by_rule.get(rule_id)
+        note = f"; not applicable: {escape(why)}" if why else ""
+        err.print(f"  {escape(rule_id)}: {n} finding(s){note}", highlight=False)
     err.print(
         f"detect (spark): {sum(summary.findings_by_rule.values())} finding(s) written to "
         f"{escape(summary.out)}",

@@ -3,6 +3,7 @@ loading the detection machinery (see `pipeline.detect.rules` for how rules use t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from pipeline.errors import UsageError
@@ -27,3 +28,11 @@ def severity_at_least(severity: str | None, threshold: str) -> bool:
     if threshold not in SEVERITIES:
         raise UsageError(f"severity must be one of {', '.join(SEVERITIES)}, not {threshold!r}")
     return severity is not None and severity_rank(severity) >= severity_rank(threshold)
+
+
+def worst_severity(
+    findings_by_rule: Mapping[str, int], severity_by_rule: Mapping[str, str]
+) -> str | None:
+    """The highest severity among rules that found something, None when none did."""
+    found = [severity_by_rule[r] for r, n in findings_by_rule.items() if n]
+    return max(found, key=severity_rank) if found else None

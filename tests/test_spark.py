@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pytest
 
-from pipeline.detect.rules import list_rules, run_detections
+from pipeline.detect.rules import DetectSummary, list_rules, run_detections
 from pipeline.generate import GenerateOptions, generate_logs, parse_scenarios
 from pipeline.ingest import ingest_paths
 from pipeline.schema import Topology
 from pipeline.settings import Settings, with_values
 from pipeline.spark.generate import stale
-from pipeline.spark.run import WAREHOUSE_ONLY
 from pipeline.spark.translate import bind, to_spark
 from pipeline.warehouse import open_warehouse
 
@@ -44,10 +44,12 @@ def test_the_committed_spark_sql_is_what_the_generator_writes_now() -> None:
     )
 
 
-def test_every_rule_has_a_spark_translation_or_a_reason_it_cannot_run_on_a_lake() -> None:
+def test_every_rule_and_the_views_it_reads_have_a_spark_translation() -> None:
+    from pipeline.spark.run import SPARK_VIEWS
+
     spark_dir = ROOT / "queries" / "spark"
-    for rule in list_rules():
-        assert (spark_dir / f"{rule.id}.sql").is_file() or rule.id in WAREHOUSE_ONLY, rule.id
+    for name in [*(rule.id for rule in list_rules()), *SPARK_VIEWS]:
+        assert (spark_dir / f"{name}.sql").is_file(), name
 
 
 def test_parameters_are_bound_as_typed_literals_in_the_tree_not_the_text() -> None:
@@ -76,6 +78,18 @@ def test_parameters_are_bound_as_typed_literals_in_the_tree_not_the_text() -> No
 
 
 def test_constructs_without_a_faithful_translation_are_refused_not_guessed() -> None:
+    with pytest.raises(ValueError, match="ORDER BY"):
+        to_spark("SELECT string_agg(DISTINCT s, ', ') FROM t")
+    with pytest.raises(ValueError, match="len"):
+        to_spark("SELECT len(s) FROM t")
+    with pytest.raises(ValueError, match="from_json"):
+        to_spark("""SELECT from_json(s, '{"a": "VARCHAR"}') FROM t""")
+    with pytest.raises(ValueError, match="FILTER"):
+        to_spark("SELECT list(DISTINCT s ORDER BY s) FILTER (n > 1) FROM t")
+    with pytest.raises(ValueError, match="FILTER"):
+        to_spark("SELECT any_value(s ORDER BY n) FILTER (n > 1) FROM t")
+    with pytest.raises(ValueError, match="slice"):
+        to_spark("SELECT l[-2:] FROM t")
     with pytest.raises(ValueError, match="timezone"):
         to_spark("SELECT timezone('Europe/Paris', ts) FROM t")
     with pytest.raises(ValueError, match="strftime"):
@@ -136,7 +150,15 @@ SELECT g,
             ORDER BY ts, id) AS local_times,
        round(epoch(max(ts) - min(ts)) / 60) AS minutes,
        arg_min(id, (x IS NULL, ts, id)) AS first_known,
-       list_bool_or(list_transform(['A%', 'e'], lambda p: min(id) ILIKE p)) AS matches
+       list_bool_or(list_transform(['A%', 'e'], lambda p: min(id) ILIKE p)) AS matches,
+       list(DISTINCT tag ORDER BY tag) AS tag_set,
+       any_value(tag ORDER BY ts DESC, id) AS newest_tag,
+       any_value(tag ORDER BY x NULLS FIRST) AS tag_of_lowest,
+       list(id ORDER BY ts, id)[1:2] AS first_two,
+       list(id ORDER BY ts, id)[2:$days] AS from_second,
+       len($names) AS names,
+       list_concat(list(id ORDER BY id), []::VARCHAR[]) AS ids,
+       from_json('["a", null]', '["VARCHAR"]') AS parsed
 FROM t
 GROUP BY g
 """
@@ -164,8 +186,8 @@ WINDOW w AS (PARTITION BY who ORDER BY day)
 def test_each_rewritten_construct_gives_on_spark_what_it_gives_on_duckdb(
     spark: SparkSession, sql: str
 ) -> None:
-    values = {"days": 14}
-    duck = duckdb.execute(sql, values if "$" in sql else None)
+    values = {"days": 14} if "$names" not in sql else {"days": 3, "names": ["a", "b"]}
+    duck = duckdb.execute(sql, values)
     names = [d[0] for d in duck.description]
     want = sorted(duck.fetchall(), key=repr)
     rows = spark.sql(bind(to_spark(sql), values)).collect()
@@ -183,13 +205,51 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, list | tuple) else value
 
 
+@dataclass(frozen=True)
+class Tenant:
+    """One tenant ingested into a warehouse and its lake, judged by DuckDB at NOW."""
+
+    name: str
+    db: Path
+    lake: Path
+    settings: Settings
+    warehouse: DetectSummary
+
+
+def _tenant(
+    root: Path, name: str, logs: Path, settings: Settings, change: Path | None = None
+) -> Tenant:
+    """Ingest `logs` (with a lake); with `change`, edit that file's first record after the
+    first ingest and ingest again (a source change: integrity event and conflict)."""
+    db, lake = root / f"{name}.duckdb", root / f"{name}-lake"
+    with open_warehouse(db) as con:
+        ingest_paths(con, [logs], lake=lake)
+        if change is not None:
+            text = change.read_text(encoding="utf-8").splitlines(keepends=True)
+            first = next(i for i, line in enumerate(text) if not line.startswith("#"))
+            fields = text[first].split("\t")
+            fields[3] = fields[3] + ".edited"  # the user of a record already read
+            text[first] = "\t".join(fields)
+            change.write_text("".join(text), encoding="utf-8")
+            assert ingest_paths(con, [logs], lake=lake).files_changed == [str(change)]
+        summary = run_detections(con, settings=settings, full=True, now=NOW)
+    return Tenant(name, db, lake, settings, summary)
+
+
 @pytest.fixture(scope="module")
-def tenants(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Path, Path, Settings]]:
-    """(name, warehouse, lake, settings): the committed sample in UTC, and a generated tenant
-    with every scenario in Europe/Berlin across the October DST change, with locations."""
-    root = tmp_path_factory.mktemp("spark-tenants")
-    out = []
-    generated = root / "generated"
+def sample_utc(tmp_path_factory: pytest.TempPathFactory) -> Tenant:
+    """The committed sample in UTC (no Key Vault records)."""
+    return _tenant(
+        tmp_path_factory.mktemp("sample"), "sample-utc", ROOT / "sample-logs", Settings()
+    )
+
+
+@pytest.fixture(scope="module")
+def generated_berlin(tmp_path_factory: pytest.TempPathFactory) -> Tenant:
+    """A generated tenant with every RMS scenario in Europe/Berlin across the October DST
+    change, with locations."""
+    root = tmp_path_factory.mktemp("berlin")
+    generated = root / "logs"
     generate_logs(
         generated,
         GenerateOptions(
@@ -207,40 +267,70 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Path, P
         Settings(),
         {"tenant.timezone": "Europe/Berlin", "tenant.geoip": str(generated / "geoip.mmdb")},
     )
-    for name, logs, settings in (
-        ("sample-utc", ROOT / "sample-logs", Settings()),
-        ("generated-berlin", generated, berlin),
-    ):
-        db, lake = root / f"{name}.duckdb", root / f"{name}-lake"
-        with open_warehouse(db) as con:
-            ingest_paths(con, [logs], lake=lake)
-            run_detections(con, settings=settings, full=True, now=NOW)
-        out.append((name, db, lake, settings))
-    return out
+    return _tenant(root, "generated-berlin", generated, berlin)
+
+
+@pytest.fixture(scope="module")
+def generated_keyvault(tmp_path_factory: pytest.TempPathFactory) -> Tenant:
+    """A small generated tenant with its Key Vault log (`--keyvault-logs`) and every
+    scenario, Key Vault incidents included, and a source log file edited after it was read."""
+    root = tmp_path_factory.mktemp("keyvault")
+    generated = root / "logs"
+    generate_logs(
+        generated,
+        GenerateOptions(
+            start=date(2026, 11, 2),
+            days=6,
+            users=10,
+            seed=3,
+            topology=Topology.BYOK_KEYVAULT,
+            scenarios=parse_scenarios("all", keyvault=True),
+            keyvault_logs=True,
+        ),
+    )
+    settings = with_values(Settings(), {"tenant.geoip": str(generated / "geoip.mmdb")})
+    changed = sorted(generated.glob("rmslog-*.log"))[1]
+    return _tenant(root, "generated-keyvault", generated, settings, change=changed)
+
+
+TENANTS = ("sample_utc", "generated_berlin", "generated_keyvault")
+#: Rules each tenant must make findings of, at least (so that equality means something).
+MUST_FIND = {
+    "sample_utc": 5,
+    "generated_berlin": 8,
+    "generated_keyvault": len(list_rules()),  # every rule, the Key Vault ones and source-changed
+}
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", TENANTS)
 def test_every_rule_gives_the_same_findings_on_spark_as_in_the_warehouse(
-    spark: SparkSession, tenants: list[tuple[str, Path, Path, Settings]]
+    spark: SparkSession, request: pytest.FixtureRequest, name: str
 ) -> None:
     from pipeline.spark.run import run_rules
 
-    for name, db, lake, settings in tenants:
-        with duckdb.connect(str(db), read_only=True) as con:
-            want = con.execute(
-                f"SELECT {FINDING_COLUMNS} FROM findings WHERE rule NOT IN "  # noqa: S608
-                "(SELECT unnest($skip)) ORDER BY finding_id",
-                {"skip": list(WAREHOUSE_ONLY)},
-            ).fetchall()
-        summary, found = run_rules(spark, str(lake), settings, now=NOW)
-        assert found is not None
-        columns = [c.strip() for c in FINDING_COLUMNS.split(",")]
-        assert found.columns == columns
-        got = sorted(
-            (tuple(_plain(r[c]) for c in columns) for r in found.collect()), key=lambda r: r[0]
+    tenant: Tenant = request.getfixturevalue(name)
+    with duckdb.connect(str(tenant.db), read_only=True) as con:
+        want = con.execute(
+            f"SELECT {FINDING_COLUMNS} FROM findings ORDER BY finding_id"  # noqa: S608
+        ).fetchall()
+    summary, found = run_rules(spark, str(tenant.lake), tenant.settings, now=NOW)
+    assert found is not None
+    columns = [c.strip() for c in FINDING_COLUMNS.split(",")]
+    assert found.columns == columns
+    got = sorted(
+        (tuple(_plain(r[c]) for c in columns) for r in found.collect()), key=lambda r: r[0]
+    )
+    assert got == want, name
+    assert len({r[1] for r in want}) >= MUST_FIND[name], name
+    assert summary.rules_run == [r.id for r in list_rules()]
+    assert summary.findings_by_rule == tenant.warehouse.findings_by_rule
+    assert summary.worst_severity() == tenant.warehouse.worst_severity()
+    # A lake without Key Vault records: the Key Vault rules judged nothing, as the
+    # warehouse says of them, never an all-clear.
+    assert summary.not_applicable_by_rule.keys() == tenant.warehouse.not_applicable_by_rule.keys()
+    if name == "sample_utc":
+        assert sorted(summary.not_applicable_by_rule) == sorted(
+            r.id for r in list_rules() if r.file.meta.get("needs") == "keyvault_events"
         )
-        assert got == want, name
-        assert len({r[1] for r in want}) >= (5 if name == "sample-utc" else 8), name
-        written = spark.read.parquet(summary.out)
-        assert written.count() == len(want)
-        assert sorted(summary.skipped) == sorted(WAREHOUSE_ONLY)
+    assert sorted(spark.read.parquet(summary.out).collect()) == sorted(found.collect())

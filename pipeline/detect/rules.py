@@ -44,7 +44,7 @@ from pipeline.settings import Settings
 from pipeline.severity import SEVERITIES as SEVERITIES  # re-exported
 from pipeline.severity import Severity as Severity
 from pipeline.severity import severity_at_least as severity_at_least  # re-exported
-from pipeline.severity import severity_rank as _severity_rank
+from pipeline.severity import worst_severity
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
 #: Parameter names the runner binds for each run: when it judges, and the newest record.
@@ -212,8 +212,7 @@ class DetectSummary:
 
     def worst_severity(self) -> str | None:
         """The highest severity among rules that found something, None when none did."""
-        found = [self.severity_by_rule[r] for r, n in self.findings_by_rule.items() if n]
-        return max(found, key=_severity_rank) if found else None
+        return worst_severity(self.findings_by_rule, self.severity_by_rule)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -266,8 +266,11 @@ class Store:
         staged = None
         firsts = [c.first_ts for c in self.counts.values() if c.first_ts is not None]
         lasts = [c.last_ts for c in self.counts.values() if c.last_ts is not None]
-        if self.lake and firsts and lasts:
-            staged = self.lake.stage(self.con, self.done, (min(firsts), max(lasts)))
+        if self.lake and self.done:
+            # Custody and manifest rows reach the lake even when no record was stored (a
+            # changed file read again holds only duplicates and conflicts).
+            span = (min(firsts), max(lasts)) if firsts and lasts else None
+            staged = self.lake.stage(self.con, self.done, span, self.run.run_id)
         derive.apply_arrivals(self.con)  # key_usage and rollups commit with their rows
         self.con.execute("COMMIT")
         if self.lake and staged:

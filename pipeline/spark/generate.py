@@ -1,4 +1,5 @@
-"""Write the Spark SQL of every rule, the attribution rule and the per-day merge.
+"""Write the Spark SQL of every rule, the views they read, the attribution rule and the
+per-day merge.
 
     python -m pipeline.spark.generate          # rewrite queries/spark/*.sql
     python -m pipeline.spark.generate --check  # exit 1 when a committed file is out of date
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pipeline.spark.run import SPARK_SQL_DIR, WAREHOUSE_ONLY
+from pipeline.spark.run import SPARK_SQL_DIR, SPARK_VIEWS
 from pipeline.spark.translate import SQLGLOT_VERSION, to_spark
 
 
@@ -20,12 +21,14 @@ def sources() -> dict[str, tuple[str, str]]:
     """`{name: (source description, DuckDB SQL)}` for every file under queries/spark/."""
     from pipeline.derive import attribution_sql
     from pipeline.detect.rules import MERGE_PER_DAY, list_rules
+    from pipeline.sqlfiles import sql_files
 
-    out = {
-        rule.id: (str(rule.file.path.relative_to(SPARK_SQL_DIR.parents[1])), rule.file.sql)
-        for rule in list_rules()
-        if rule.id not in WAREHOUSE_ONLY
-    }
+    root = SPARK_SQL_DIR.parents[1]
+    out = {rule.id: (str(rule.file.path.relative_to(root)), rule.file.sql) for rule in list_rules()}
+    # The views the rules read (the others are the warehouse's own: status, suppressions).
+    for view in sql_files("views"):
+        if view.name in SPARK_VIEWS:
+            out[view.name] = (str(view.path.relative_to(root)), view.sql)
     out["key-usage"] = ("queries/derive/key-usage.sql", attribution_sql())
     out["merge-per-day"] = ("pipeline/detect/rules.py MERGE_PER_DAY", MERGE_PER_DAY)
     return out

@@ -36,6 +36,16 @@ What each rewrite is for, by DuckDB construct:
 - `WITH x AS MATERIALIZED (...)`: the hint is dropped.
 - `list_position(l, x)`: `nullif(array_position(l, x), 0)`.
 - `list_prepend(x, l)`: `concat(array(x), l)`; `[]`: `array()` typed as strings.
+- `list(DISTINCT x ORDER BY x)`: the sorted set, `array_sort(collect_set(x))`, with NULL
+  appended when x had one (DuckDB's list keeps it), NULL over no rows; with a FILTER it is
+  refused. `string_agg(DISTINCT x, sep)` without ORDER BY is refused (its order is the
+  engine's: give it one).
+- `any_value(x ORDER BY k...)`: the first non-NULL x of the ordered list.
+- `l[a:b]` (1-based, both ends included): `slice(l, a, b - a + 1)`.
+- `len($list)`: `size`. `len` of anything but a parameter is refused: DuckDB's `len` takes
+  a list or a string, and Spark needs to be told which.
+- `from_json(s, '["VARCHAR"]')`: `from_json(s, 'ARRAY<STRING>')`; other structures refused.
+- `CREATE VIEW v AS q`: `q` (Spark registers it as a temporary view).
 """
 
 from __future__ import annotations
@@ -55,7 +65,10 @@ SQLGLOT_VERSION = version("sqlglot")
 
 def to_spark(sql: str) -> str:
     """Spark SQL for one DuckDB statement (a rule body or a view), pretty-printed."""
-    tree = inline_macros(_parse(sql, "duckdb"))
+    tree = _parse(sql, "duckdb")
+    if isinstance(tree, exp.Create) and tree.args.get("kind") == "VIEW":
+        tree = tree.expression
+    tree = inline_macros(tree)
     tree = tree.transform(_rewrite)
     return tree.sql(dialect="spark", pretty=True, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
@@ -233,12 +246,29 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         # expression Spark would not accept a FILTER on.
         where = node.expression.this
         agg = node.this.copy()
+        sorted_list = isinstance(agg, exp.ArrayAgg) and isinstance(agg.this, exp.Order)
+        if sorted_list and isinstance(agg.this.this, exp.Distinct):
+            # Filtered-out rows would become NULLs, which the set keeps.
+            raise ValueError(f"list(DISTINCT) with FILTER: {node.sql('duckdb')}")
         target = agg.this.this if isinstance(agg.this, exp.Order) else agg
         inner = target.expressions[0] if isinstance(target, exp.Distinct) else target.this
         inner.replace(exp.Case(ifs=[exp.If(this=where.copy(), true=inner.copy())]))
         return _sub(agg)
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         order = node.this
+        if isinstance(order.this, exp.Distinct):
+            # list(DISTINCT x ORDER BY x): the sorted set, and NULL last when x had one
+            # (DuckDB's list keeps NULL; collect_set drops it).
+            value = _sub(_sorted_by_itself(node))
+            distinct = _func("array_sort", _func("collect_set", value))
+            has_null = exp.GT(
+                this=_func("count_if", exp.Is(this=value.copy(), expression=exp.Null())),
+                expression=exp.Literal.number(0),
+            )
+            return exp.Case(
+                ifs=[exp.If(this=has_null, true=_func("array_append", distinct, exp.Null()))],
+                default=_unless_empty(distinct.copy(), distinct.copy()),
+            )
         ordered = _ordered_list(order.this, list(order.expressions))
         return _unless_empty(ordered, ordered.copy())
     if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):
@@ -246,17 +276,31 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         sep = node.args.get("separator") or exp.Literal.string(",")
         if isinstance(order.this, exp.Distinct):
             # string_agg(DISTINCT x, sep ORDER BY x): the sorted set.
-            (value,) = order.this.expressions
-            (key,) = order.expressions
-            plain = value.args["ifs"][0].args["true"] if isinstance(value, exp.Case) else value
-            if key.this != plain or key.args.get("desc"):
-                raise ValueError(
-                    f"string_agg(DISTINCT) not ordered by itself: {node.sql('duckdb')}"
-                )
-            distinct = _func("array_sort", _func("collect_set", _sub(value)))
+            distinct = _func("array_sort", _func("collect_set", _sub(_sorted_by_itself(node))))
             return _unless_empty(distinct, _func("array_join", distinct.copy(), _sub(sep)))
         ordered = _ordered_list(order.this, list(order.expressions))
         return _unless_empty(ordered, _func("array_join", ordered.copy(), _sub(sep)))
+    if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Distinct):
+        raise ValueError(f"string_agg(DISTINCT) without ORDER BY: {node.sql('duckdb')}")
+    if isinstance(node, exp.Filter) and _ordered_any_value(
+        node.this.this if isinstance(node.this, exp.IgnoreNulls) else node.this
+    ):
+        raise ValueError(f"any_value(... ORDER BY) with FILTER: {node.sql('duckdb')}")
+    if isinstance(node, exp.IgnoreNulls) and _ordered_any_value(node.this):
+        return _first_known(node.this)
+    if _ordered_any_value(node):
+        return _first_known(node)
+    if isinstance(node, exp.Bracket) and any(isinstance(e, exp.Slice) for e in node.expressions):
+        return _slice(node)
+    if isinstance(node, exp.Length):
+        if not isinstance(node.this, exp.Placeholder):
+            raise ValueError(f"len() of anything but a list parameter: {node.sql('duckdb')}")
+        return _func("size", _sub(node.this))
+    if isinstance(node, exp.FromJson):
+        shape = node.expression
+        if not (isinstance(shape, exp.Literal) and shape.this == '["VARCHAR"]'):
+            raise ValueError(f"from_json() to other than a list of text: {node.sql('duckdb')}")
+        return _func("from_json", _sub(node.this), exp.Literal.string("ARRAY<STRING>"))
     if isinstance(node, exp.Format):
         template = node.this
         if not isinstance(template, exp.Literal):
@@ -332,6 +376,47 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
         return _series_table(node)
     return node
+
+
+def _sorted_by_itself(node: exp.Expression) -> exp.Expression:
+    """The value of `agg(DISTINCT x ORDER BY x)` (x, or the CASE a FILTER made of it);
+    refused when ordered by anything else (a set has no other order)."""
+    order = node.this
+    (value,) = order.this.expressions
+    (key,) = order.expressions
+    plain = value.args["ifs"][0].args["true"] if isinstance(value, exp.Case) else value
+    if key.this != plain or key.args.get("desc") or key.args.get("nulls_first"):
+        raise ValueError(f"DISTINCT aggregate not ordered by itself: {node.sql('duckdb')}")
+    assert isinstance(value, exp.Expression)
+    return value
+
+
+def _ordered_any_value(node: exp.Expression) -> bool:
+    return isinstance(node, exp.AnyValue) and isinstance(node.this, exp.Order)
+
+
+def _first_known(node: exp.Expression) -> exp.Expression:
+    """`any_value(x ORDER BY k...)`: DuckDB gives the first non-NULL x in that order."""
+    order = node.this
+    ordered = _ordered_list(order.this, list(order.expressions))
+    known = _func(
+        "filter", ordered, _lambda("v", exp.not_(exp.Is(this=_col("v"), expression=exp.Null())))
+    )
+    return _func("get", known, exp.Literal.number(0))  # NULL when there is none
+
+
+def _slice(node: exp.Bracket) -> exp.Expression:
+    """DuckDB's `l[a:b]` (1-based, b included) as `slice(l, a, b - a + 1)`."""
+    (bounds,) = node.expressions
+    start, end = bounds.this, bounds.expression
+    if not (isinstance(start, exp.Literal) and start.is_int and int(start.this) >= 1) or not end:
+        raise ValueError(f"list slice other than [n:m] with n >= 1: {node.sql('duckdb')}")
+    length = (
+        _sub(end)
+        if int(start.this) == 1
+        else exp.Sub(this=_sub(end), expression=exp.Literal.number(int(start.this) - 1))
+    )
+    return _func("slice", _sub(node.this), start.copy(), length)
 
 
 def _quantile(value: exp.Expression, q: exp.Expression) -> exp.Expression:

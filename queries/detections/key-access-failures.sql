@@ -32,7 +32,8 @@ SELECT
     max(ts) AS last_ts,
     format('{} refused key call(s) ({}; {}) in {} minutes by appid {}, oid {}, upn {}, from {}',
            count(*),
-           string_agg(DISTINCT coalesce(CAST(http_status AS VARCHAR), result_signature), ', '),
+           string_agg(DISTINCT coalesce(CAST(http_status AS VARCHAR), result_signature), ', '
+                      ORDER BY coalesce(CAST(http_status AS VARCHAR), result_signature)),
            string_agg(DISTINCT operation, ', ' ORDER BY operation),
            ceil(epoch(max(ts) - min(ts)) / 60)::BIGINT + 1,
            coalesce(string_agg(DISTINCT appid, ', ' ORDER BY appid), '-'),

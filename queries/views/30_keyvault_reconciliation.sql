@@ -35,7 +35,7 @@ kv AS (
     FROM keyvault_events k
     CROSS JOIN conf c
     WHERE k.operation IN (SELECT operation FROM pairs)
-      AND (len(c.tenant_keys) = 0 OR list_contains(c.tenant_keys, lower(k.key_name)))
+      AND (array_length(c.tenant_keys) = 0 OR list_contains(c.tenant_keys, lower(k.key_name)))
 ),
 rms_windows AS (
     SELECT 'minute' AS grain, date_trunc('minute', ts) AS window_start, operation,
