@@ -32,16 +32,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
-if TYPE_CHECKING:  # loaded when IPs are located: `rmslog query` reads settings without them
-    import pyarrow as pa
-
-from pipeline.duck import registered
 from pipeline.errors import UsageError
 
 #: Microsoft service ranges (a small selection of the Exchange Online, Microsoft 365 common
@@ -84,25 +79,19 @@ _SPECIAL: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-@cache
-def _schema() -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("c_ip", pa.string()),
-            ("network", pa.string()),
-            ("block", pa.string()),
-            ("label", pa.string()),
-            ("country_code", pa.string()),
-            ("country", pa.string()),
-            ("city", pa.string()),
-            ("latitude", pa.float64()),
-            ("longitude", pa.float64()),
-            ("accuracy_radius", pa.float64()),
-        ]
-    )
-
+#: The columns of `ip_locations`, in order, with their types.
+_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("c_ip", "VARCHAR"),
+    ("network", "VARCHAR"),
+    ("block", "VARCHAR"),
+    ("label", "VARCHAR"),
+    ("country_code", "VARCHAR"),
+    ("country", "VARCHAR"),
+    ("city", "VARCHAR"),
+    ("latitude", "DOUBLE"),
+    ("longitude", "DOUBLE"),
+    ("accuracy_radius", "DOUBLE"),
+)
 
 _BATCH = 50_000
 
@@ -136,14 +125,21 @@ class Locator:
         labelled.append(("microsoft", (*parse_networks(MICROSOFT_NETWORKS, "built-in"), *service)))
         labelled.append(("corporate", tuple(corporate)))
         self._labelled = labelled
+        # The same networks as integer ranges, each with its IP version: comparing two
+        # integers is what `ip in network` does, without building objects per address.
+        self._ranges = [
+            (label, [(n.version, int(n.network_address), int(n.broadcast_address)) for n in nets])
+            for label, nets in labelled
+        ]
 
     @property
     def has_database(self) -> bool:
         return self._reader is not None
 
     def label(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-        for label, networks in self._labelled:
-            if any(ip.version == n.version and ip in n for n in networks):
+        version, value = ip.version, int(ip)
+        for label, ranges in self._ranges:
+            if any(v == version and lo <= value <= hi for v, lo, hi in ranges):
                 return label
         return None
 
@@ -158,9 +154,7 @@ class Locator:
         label = self.label(ip)
         if label is not None:
             return (c_ip, None, None, label, None, None, None, None, None, None)
-        prefix, block_prefix = (16, 12) if ip.version == 4 else (48, 32)
-        network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
-        block = str(ipaddress.ip_network(f"{ip}/{block_prefix}", strict=False))
+        network, block = _prefixes(ip)
         record = self._reader.get(str(ip)) if self._reader is not None else None
         if not isinstance(record, dict):
             return (c_ip, network, block, None, None, None, None, None, None, None)
@@ -181,6 +175,25 @@ class Locator:
             float(lon) if lon is not None else None,
             float(radius) if radius is not None else (0.0 if lat is not None else None),
         )
+
+
+def _prefixes(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, str]:
+    """The address's network and block (`a.b.0.0/16` and `a.b.0.0/12`; `/48` and `/32` for
+    IPv6), as `ipaddress.ip_network(..., strict=False)` writes them, by masking its integer."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        # A scoped address (`fe80::1%eth0`): the library's own parsing.
+        return (
+            str(ipaddress.ip_network(f"{ip}/48", strict=False)),
+            str(ipaddress.ip_network(f"{ip}/32", strict=False)),
+        )
+    make: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address] = type(ip)
+    bits, prefix, block_prefix = (32, 16, 12) if ip.version == 4 else (128, 48, 32)
+    value, ones = int(ip), (1 << bits) - 1
+
+    def masked(p: int) -> str:
+        return f"{make(value & (ones ^ ((1 << (bits - p)) - 1)))}/{p}"
+
+    return masked(prefix), masked(block_prefix)
 
 
 @contextmanager
@@ -218,39 +231,24 @@ def register_ip_locations(
     """(Re)create the temporary table `ip_locations` for every distinct `c_ip` in `requests`.
 
     Returns how many addresses it holds. Each address is looked up once."""
-    import polars as pl
-    import pyarrow as pa
-
     with open_locator(geoip, corporate_networks, service_networks) as locator:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE ip_locations (c_ip VARCHAR PRIMARY KEY, "
-            "network VARCHAR, block VARCHAR, label VARCHAR, country_code VARCHAR, country VARCHAR, "
-            "city VARCHAR, latitude DOUBLE, longitude DOUBLE, accuracy_radius DOUBLE)"
+        table = ", ".join(f"{name} {type_}" for name, type_ in _COLUMNS)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE ip_locations ({table}, PRIMARY KEY (c_ip))")
+        # One list per column, unnested side by side: no data frame library (polars,
+        # pyarrow) is loaded for a few thousand short rows.
+        columns = ", ".join(
+            f"unnest(CAST(${i} AS {type_}[]))" for i, (_, type_) in enumerate(_COLUMNS, 1)
         )
+        insert = f"INSERT INTO ip_locations SELECT {columns}"
         # A second cursor streams the addresses while this connection (which owns the
         # temporary table) writes: they never sit in Python all at once.
         source = con.cursor()
         total = 0
         try:
-            batches = source.sql(
-                "SELECT DISTINCT c_ip FROM requests WHERE c_ip IS NOT NULL"
-            ).to_arrow_reader(_BATCH)
-            for batch in batches:
-                rows = [locator.row(ip) for ip in batch.column(0).to_pylist()]
-                if not rows:
-                    continue
-                # Polars builds columns from Python lists itself (pyarrow's `pa.array`
-                # would import all of pandas to do it).
-                table = pl.DataFrame(
-                    rows,
-                    schema={
-                        f.name: pl.Float64 if f.type == pa.float64() else pl.String
-                        for f in _schema()
-                    },
-                    orient="row",
-                )
-                with registered(con, "ip_batch", table):
-                    con.execute("INSERT INTO ip_locations SELECT * FROM ip_batch")
+            source.execute("SELECT DISTINCT c_ip FROM requests WHERE c_ip IS NOT NULL")
+            while batch := source.fetchmany(_BATCH):
+                rows = [locator.row(ip) for (ip,) in batch]
+                con.execute(insert, [list(column) for column in zip(*rows, strict=True)])
                 total += len(rows)
         finally:
             source.close()

@@ -3,6 +3,8 @@ geography (within-city hops, plausible flights, VPN exits, impossible journeys).
 
 from __future__ import annotations
 
+import ipaddress
+import random
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from w3c_builder import Rec, write_log
 
 from pipeline.detect import run_detections
 from pipeline.errors import ExitCode, UsageError
-from pipeline.geo import register_ip_locations
+from pipeline.geo import _SPECIAL, MICROSOFT_NETWORKS, open_locator, register_ip_locations
 from pipeline.ingest import ingest_paths
 from pipeline.settings import Settings, load_settings
 
@@ -140,6 +142,52 @@ def test_without_a_database_addresses_keep_networks_and_labels_but_no_place(
     assert warehouse.sql(
         "SELECT c_ip, network, label, latitude FROM ip_locations ORDER BY c_ip"
     ).fetchall() == [("10.0.0.1", None, "private", None), (OFFICE, "198.51.0.0/16", None, None)]
+
+
+def test_networks_blocks_and_labels_are_those_the_ipaddress_library_gives() -> None:
+    # The locator masks integers instead of building networks per address; the answers
+    # must be the library's, for both IP versions, edges of ranges and odd spellings.
+    rng = random.Random(7)
+    addresses = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(3000)]
+    addresses += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(1000)]
+    addresses += [
+        "10.1.2.3", "172.31.255.255", "172.32.0.0", "100.64.0.0", "100.127.255.255",
+        "127.0.0.1", "::1", "fe80::1", "fe80::1%eth0", "::ffff:10.0.0.1", "::ffff:8.8.8.8",
+        "40.96.0.0", "40.103.255.255", "40.104.0.0", "2603:1006::1", "2a01:111:f400::5",
+        " 8.8.8.8 ", "8.8.255.255", "2001:db8:ffff::1", "9.9.9.255", "not-an-ip",
+    ]  # fmt: skip
+    corporate, service = ("8.8.0.0/16", "2001:db8::/32"), ("9.9.9.0/24",)
+    networks = [
+        (label, [ipaddress.ip_network(n) for n in nets])
+        for label, nets in (
+            *_SPECIAL,
+            ("microsoft", (*MICROSOFT_NETWORKS, *service)),
+            ("corporate", corporate),
+        )
+    ]
+
+    def expected(c_ip: str) -> tuple[str | None, str | None, str | None]:
+        try:
+            ip = ipaddress.ip_address(c_ip.strip())
+        except ValueError:
+            return None, None, "invalid"
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        for label, nets in networks:
+            if any(ip.version == n.version and ip in n for n in nets):
+                return None, None, label
+        wide, narrow = (16, 12) if ip.version == 4 else (48, 32)
+        return (
+            str(ipaddress.ip_network(f"{ip}/{wide}", strict=False)),
+            str(ipaddress.ip_network(f"{ip}/{narrow}", strict=False)),
+            None,
+        )
+
+    with open_locator(None, corporate, service) as locator:
+        got = {a: locator.row(a)[1:4] for a in addresses}
+    assert got == {a: expected(a) for a in addresses}
+    assert got["172.32.0.0"] == ("172.32.0.0/16", "172.32.0.0/12", None)
+    assert got["fe80::1%eth0"][2] == "link-local"
 
 
 def test_a_missing_or_malformed_database_or_network_is_refused_naming_it(
