@@ -80,7 +80,11 @@ class Engine(StrEnum):
     SPARK = "spark"
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+def _json_option(help: str) -> Any:
+    return typer.Option("--json", help=help)
+
+
+JsonOption = Annotated[bool, _json_option("Print a JSON summary on stdout.")]
 FailOnOption = Annotated[
     Severity | None,
     typer.Option("--fail-on", help="Exit 1 when a finding of this severity or worse exists."),
@@ -593,10 +597,9 @@ def report(
     ] = Clock.UTC,
     as_json: Annotated[
         bool,
-        typer.Option(
-            "--json",
-            help="Print the period's new and changed findings as JSON on stdout "
-            "(the files go to stderr).",
+        _json_option(
+            "Print the period's new and changed findings as JSON on stdout "
+            "(the files go to stderr)."
         ),
     ] = False,
 ) -> None:
