@@ -105,6 +105,11 @@ class FileCounts:
     read_by_duckdb: bool = False  # the fast path read it (`fast.py`)
     keyvault: bool = False  # Key Vault records (`keyvault_events`), not RMS rows
 
+    def widen(self, lo: datetime, hi: datetime) -> None:
+        """Stretch the file's time span over stored records from `lo` to `hi`."""
+        self.first_ts = min(lo, self.first_ts) if self.first_ts else lo
+        self.last_ts = max(hi, self.last_ts) if self.last_ts else hi
+
 
 @dataclass(frozen=True, slots=True)
 class FileSkipped:

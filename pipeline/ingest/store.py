@@ -127,14 +127,19 @@ class Store:
         # The run's row commits with its first rows (and rolls back with them).
         record_ingest_run(self.con, self.run.run_id, self.run.started_at)
 
-    def add(self, batch: Batch) -> None:
-        """Store one chunk: new rows, duplicates counted, rejects kept."""
+    def _open_for(self, first: bool, last: bool) -> None:
+        """The transaction a chunk goes into: a file's first of several chunks opens its own
+        (the earlier files commit first); any other chunk joins the open one."""
         self.flush_staged()
-        if batch.first and not batch.last:
+        if first and not last:
             self.flush()
             self._begin(solo=True)
         elif not self.in_tx:
             self._begin(solo=False)
+
+    def add(self, batch: Batch) -> None:
+        """Store one chunk: new rows, duplicates counted, rejects kept."""
+        self._open_for(batch.first, batch.last)
         counts = self.counts.setdefault(batch.key, FileCounts())
         stored, conflicts = _insert_new_rows(self.con, batch.rows, batch.repeats, self.run.run_id)
         if batch.rejects.num_rows:
@@ -146,18 +151,11 @@ class Store:
         counts.rejected += batch.rejects.num_rows
         self.lines += batch.data_lines
         if stored:
-            lo, hi = _stored_span(self.con, batch.key, batch.rows, stored)
-            counts.first_ts = min(lo, counts.first_ts) if counts.first_ts else lo
-            counts.last_ts = max(hi, counts.last_ts) if counts.last_ts else hi
+            counts.widen(*_stored_span(self.con, batch.key, batch.rows, stored))
 
     def add_kv(self, batch: KvBatch) -> None:
         """Store one chunk of Key Vault records: new ones, duplicates counted, rejects kept."""
-        self.flush_staged()
-        if batch.first and not batch.last:
-            self.flush()
-            self._begin(solo=True)
-        elif not self.in_tx:
-            self._begin(solo=False)
+        self._open_for(batch.first, batch.last)
         counts = self.counts.setdefault(batch.key, FileCounts(keyvault=True))
         stored = _insert_kv_records(self.con, batch.rows, self.run.run_id)
         if batch.rejects.num_rows:
@@ -169,9 +167,7 @@ class Store:
         self.lines += batch.data_lines
         if batch.rows.num_rows:
             span = pc.min_max(batch.rows["ts"])
-            lo, hi = span["min"].as_py(), span["max"].as_py()
-            counts.first_ts = min(lo, counts.first_ts) if counts.first_ts else lo
-            counts.last_ts = max(hi, counts.last_ts) if counts.last_ts else hi
+            counts.widen(span["min"].as_py(), span["max"].as_py())
 
     def add_whole(self, whole: WholeFile) -> None:
         """A regular file for DuckDB to read; it waits for its group (`flush_staged`)."""
