@@ -194,6 +194,9 @@ class Store:
                         counts = self.counts[whole.done.key]
                         _upsert_manifest(self.con, whole.done, counts, self.run.run_id)
                         self.done.append(whole.done)
+                # The staged lines are stored: free their memory for the derived tables.
+                for s in staged:
+                    s.drop(self.con)
                 self.flush()
         except BaseException:
             self.abort()
