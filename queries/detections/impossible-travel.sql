@@ -22,8 +22,8 @@ WITH places AS MATERIALIZED (
     WHERE latitude IS NOT NULL AND longitude IS NOT NULL AND label IS NULL
 ),
 located AS (
-    SELECT r.user_id, r.ts, r.row_id, r.c_ip, p.network, p.place, p.place_name, p.latitude,
-           p.longitude, coalesce(p.accuracy_radius, 0) AS radius, r.ts::DATE AS day
+    -- Narrow rows through the windows below; a stay's coordinates are joined after them.
+    SELECT r.user_id, r.ts, r.row_id, r.c_ip, p.place, r.ts::DATE AS day
     FROM requests r
     JOIN places p ON p.c_ip = r.c_ip
     WHERE r.user_id IS NOT NULL
@@ -34,20 +34,23 @@ marked AS (
     FROM located
     WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
 ),
-numbered AS (
+numbered AS MATERIALIZED (
     SELECT *, sum(starts_stay::INTEGER) OVER (PARTITION BY user_id ORDER BY ts, row_id) AS stay
     FROM marked
 ),
 stays AS MATERIALIZED (
-    SELECT user_id, stay, any_value(place) AS place, any_value(place_name) AS place_name,
-           min(ts) AS first_ts, max(ts) AS last_ts, min(ts)::DATE AS day,
-           arg_min(row_id, (ts, row_id)) AS first_row, arg_max(row_id, (ts, row_id)) AS last_row,
-           arg_min(c_ip, (ts, row_id)) AS first_ip, arg_max(c_ip, (ts, row_id)) AS last_ip,
-           arg_min(network, (ts, row_id)) AS first_network,
-           avg(latitude) AS lat, avg(longitude) AS lon, max(radius) AS radius,
-           list(row_id ORDER BY ts, row_id) AS row_ids
-    FROM numbered
-    GROUP BY user_id, stay
+    SELECT n.user_id, n.stay, any_value(n.place) AS place, any_value(p.place_name) AS place_name,
+           min(n.ts) AS first_ts, max(n.ts) AS last_ts, min(n.ts)::DATE AS day,
+           arg_min(n.row_id, (n.ts, n.row_id)) AS first_row,
+           arg_max(n.row_id, (n.ts, n.row_id)) AS last_row,
+           arg_min(n.c_ip, (n.ts, n.row_id)) AS first_ip,
+           arg_max(n.c_ip, (n.ts, n.row_id)) AS last_ip,
+           arg_min(p.network, (n.ts, n.row_id)) AS first_network,
+           avg(p.latitude) AS lat, avg(p.longitude) AS lon,
+           max(coalesce(p.accuracy_radius, 0)) AS radius
+    FROM numbered n
+    JOIN places p ON p.c_ip = n.c_ip
+    GROUP BY n.user_id, n.stay
 ),
 place_days AS (
     SELECT DISTINCT user_id, place, day FROM located
@@ -70,7 +73,7 @@ familiarity AS (
 journeys AS (
     -- Each first arrival of the day at a place new to the user, from the stay before it.
     SELECT s.user_id, s.stay, s.place_name AS to_name, s.first_ts AS arrived, s.first_ip,
-           s.first_network, s.day, s.row_ids, f.judgeable,
+           s.first_network, s.day, f.judgeable,
            lag(s.place_name) OVER w AS from_name, lag(s.last_ts) OVER w AS left_ts,
            lag(s.last_ip) OVER w AS from_ip, lag(s.last_row) OVER w AS from_row,
            greatest(0, 2 * 6371.0 * asin(sqrt(
@@ -95,7 +98,13 @@ tenant AS (
     -- How many other people used the arrival's network in the baseline days around it.
     SELECT i.user_id, i.stay, count(DISTINCT n.user_id) AS others
     FROM impossible i
-    LEFT JOIN (SELECT DISTINCT user_id, network, ts::DATE AS day FROM located) n
+    LEFT JOIN (
+        -- Only the networks of impossible journeys (a handful) are counted.
+        SELECT DISTINCT l.user_id, p.network, l.day
+        FROM located l
+        JOIN places p ON p.c_ip = l.c_ip
+        WHERE p.network IN (SELECT first_network FROM impossible)
+    ) n
            ON n.network = i.first_network AND n.user_id <> i.user_id
           AND n.day BETWEEN i.day - $baseline_days AND i.day + $baseline_days
     GROUP BY ALL
@@ -103,6 +112,13 @@ tenant AS (
 unfamiliar AS (
     SELECT i.* FROM impossible i JOIN tenant t USING (user_id, stay)
     WHERE t.others < $tenant_common_users
+),
+evidence AS (
+    -- The requests of each arrival's stay (listed for these few stays only).
+    SELECT u.user_id, u.stay, list(n.row_id ORDER BY n.ts, n.row_id) AS row_ids
+    FROM unfamiliar u
+    JOIN numbered n ON n.user_id = u.user_id AND n.stay = u.stay
+    GROUP BY u.user_id, u.stay
 )
 SELECT
     user_id AS entity,
@@ -117,3 +133,4 @@ SELECT
     left_ts AS window_start,
     NOT judgeable AS learning
 FROM unfamiliar
+JOIN evidence USING (user_id, stay)

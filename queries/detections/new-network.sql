@@ -77,23 +77,26 @@ personal AS (
     WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
 ),
 seq AS (
-    SELECT r.user_id, r.ts, r.row_id, r.c_ip, r.network, r.day, p.novel, p.usual, p.judgeable,
-           lag(r.ts) OVER w AS prev_ts, lag(r.row_id) OVER w AS prev_row_id,
-           lag(r.c_ip) OVER w AS prev_ip, lag(r.network) OVER w AS prev_network,
-           lag(r.day) OVER w AS prev_day, lag(p.novel) OVER w AS prev_novel,
-           lag(p.usual) OVER w AS prev_usual
-    FROM req r
-    JOIN personal p USING (user_id, network, day)
-    WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts, r.row_id)
+    -- Each request beside the user's previous one: narrow rows through the window; the
+    -- verdicts on both networks are joined to the few network changes only.
+    SELECT user_id, ts, row_id, network, day,
+           lag(ts) OVER w AS prev_ts, lag(row_id) OVER w AS prev_row_id,
+           lag(network) OVER w AS prev_network, lag(day) OVER w AS prev_day
+    FROM req
+    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
 ),
-hops AS (
+hops AS MATERIALIZED (
     -- Network changes within minutes between a known network and a new one (for a user in
     -- a learning period, who knows no network yet: any change to a new one, not judged).
-    SELECT *, CASE WHEN novel THEN network ELSE prev_network END AS new_network
-    FROM seq
-    WHERE network <> prev_network AND ts - prev_ts <= to_minutes($window_minutes)
-      AND CASE WHEN judgeable THEN (novel AND prev_usual) OR (prev_novel AND usual)
-               ELSE novel OR prev_novel END
+    SELECT s.*, p.judgeable,
+           CASE WHEN p.novel THEN s.network ELSE s.prev_network END AS new_network
+    FROM seq s
+    JOIN personal p ON p.user_id = s.user_id AND p.network = s.network AND p.day = s.day
+    JOIN personal q
+      ON q.user_id = s.user_id AND q.network = s.prev_network AND q.day = s.prev_day
+    WHERE s.network <> s.prev_network AND s.ts - s.prev_ts <= to_minutes($window_minutes)
+      AND CASE WHEN p.judgeable THEN (p.novel AND q.usual) OR (q.novel AND p.usual)
+               ELSE p.novel OR q.novel END
 ),
 learners AS (
     SELECT user_id, min(prev_ts) AS first_ts, max(ts) AS last_ts
@@ -117,7 +120,7 @@ evidence AS (
     SELECT e.user_id, e.episode, e.first_ts, e.last_ts, s.ts, s.row_id, s.c_ip, s.network,
            s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id) AS is_new
     FROM episodes e
-    JOIN seq s ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
+    JOIN req s ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
     WHERE s.row_id IN (SELECT row_id FROM hop_rows)
        OR s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id)
 )

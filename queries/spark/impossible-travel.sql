@@ -29,17 +29,13 @@ WITH places AS (
   WHERE
     NOT latitude IS NULL AND NOT longitude IS NULL AND label IS NULL
 ), located AS (
+  /* Narrow rows through the windows below; a stay's coordinates are joined after them. */
   SELECT
     r.user_id,
     r.ts,
     r.row_id,
     r.c_ip,
-    p.network,
     p.place,
-    p.place_name,
-    p.latitude,
-    p.longitude,
-    COALESCE(p.accuracy_radius, 0) AS radius,
     CAST(r.ts AS DATE) AS day
   FROM requests AS r
   JOIN places AS p
@@ -84,116 +80,27 @@ WITH places AS (
   FROM marked
 ), stays AS (
   SELECT
-    user_id,
-    stay,
-    ANY_VALUE(place) IGNORE NULLS AS place,
-    ANY_VALUE(place_name) IGNORE NULLS AS place_name,
-    MIN(ts) AS first_ts,
-    MAX(ts) AS last_ts,
-    CAST(MIN(ts) AS DATE) AS day,
-    MIN_BY(row_id, STRUCT(ts, row_id)) AS first_row,
-    MAX_BY(row_id, STRUCT(ts, row_id)) AS last_row,
-    MIN_BY(c_ip, STRUCT(ts, row_id)) AS first_ip,
-    MAX_BY(c_ip, STRUCT(ts, row_id)) AS last_ip,
-    MIN_BY(network, STRUCT(ts, row_id)) AS first_network,
-    AVG(latitude) AS lat,
-    AVG(longitude) AS lon,
-    MAX(radius) AS radius,
-    IF(
-      SIZE(
-        TRANSFORM(
-          ARRAY_SORT(
-            COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
-            (l, r) -> CASE
-              WHEN l.k0 IS NULL AND r.k0 IS NULL
-              THEN CASE
-                WHEN l.k1 IS NULL AND r.k1 IS NULL
-                THEN 0
-                WHEN l.k1 IS NULL
-                THEN 1
-                WHEN r.k1 IS NULL
-                THEN -1
-                WHEN l.k1 < r.k1
-                THEN -1
-                WHEN l.k1 > r.k1
-                THEN 1
-                ELSE 0
-              END
-              WHEN l.k0 IS NULL
-              THEN 1
-              WHEN r.k0 IS NULL
-              THEN -1
-              WHEN l.k0 < r.k0
-              THEN -1
-              WHEN l.k0 > r.k0
-              THEN 1
-              ELSE CASE
-                WHEN l.k1 IS NULL AND r.k1 IS NULL
-                THEN 0
-                WHEN l.k1 IS NULL
-                THEN 1
-                WHEN r.k1 IS NULL
-                THEN -1
-                WHEN l.k1 < r.k1
-                THEN -1
-                WHEN l.k1 > r.k1
-                THEN 1
-                ELSE 0
-              END
-            END
-          ),
-          s -> s.v
-        )
-      ) = 0,
-      NULL,
-      TRANSFORM(
-        ARRAY_SORT(
-          COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
-          (l, r) -> CASE
-            WHEN l.k0 IS NULL AND r.k0 IS NULL
-            THEN CASE
-              WHEN l.k1 IS NULL AND r.k1 IS NULL
-              THEN 0
-              WHEN l.k1 IS NULL
-              THEN 1
-              WHEN r.k1 IS NULL
-              THEN -1
-              WHEN l.k1 < r.k1
-              THEN -1
-              WHEN l.k1 > r.k1
-              THEN 1
-              ELSE 0
-            END
-            WHEN l.k0 IS NULL
-            THEN 1
-            WHEN r.k0 IS NULL
-            THEN -1
-            WHEN l.k0 < r.k0
-            THEN -1
-            WHEN l.k0 > r.k0
-            THEN 1
-            ELSE CASE
-              WHEN l.k1 IS NULL AND r.k1 IS NULL
-              THEN 0
-              WHEN l.k1 IS NULL
-              THEN 1
-              WHEN r.k1 IS NULL
-              THEN -1
-              WHEN l.k1 < r.k1
-              THEN -1
-              WHEN l.k1 > r.k1
-              THEN 1
-              ELSE 0
-            END
-          END
-        ),
-        s -> s.v
-      )
-    ) AS row_ids
-  FROM numbered
+    n.user_id,
+    n.stay,
+    ANY_VALUE(n.place) IGNORE NULLS AS place,
+    ANY_VALUE(p.place_name) IGNORE NULLS AS place_name,
+    MIN(n.ts) AS first_ts,
+    MAX(n.ts) AS last_ts,
+    CAST(MIN(n.ts) AS DATE) AS day,
+    MIN_BY(n.row_id, STRUCT(n.ts, n.row_id)) AS first_row,
+    MAX_BY(n.row_id, STRUCT(n.ts, n.row_id)) AS last_row,
+    MIN_BY(n.c_ip, STRUCT(n.ts, n.row_id)) AS first_ip,
+    MAX_BY(n.c_ip, STRUCT(n.ts, n.row_id)) AS last_ip,
+    MIN_BY(p.network, STRUCT(n.ts, n.row_id)) AS first_network,
+    AVG(p.latitude) AS lat,
+    AVG(p.longitude) AS lon,
+    MAX(COALESCE(p.accuracy_radius, 0)) AS radius
+  FROM numbered AS n
+  JOIN places AS p
+    ON p.c_ip = n.c_ip
   GROUP BY
-    user_id,
-    stay
+    n.user_id,
+    n.stay
 ), place_days AS (
   SELECT DISTINCT
     user_id,
@@ -249,7 +156,6 @@ WITH places AS (
     s.first_ip,
     s.first_network,
     s.day,
-    s.row_ids,
     f.judgeable,
     LAG(s.place_name) OVER w AS from_name,
     LAG(s.last_ts) OVER w AS left_ts,
@@ -294,11 +200,20 @@ WITH places AS (
     COUNT(DISTINCT n.user_id) AS others
   FROM impossible AS i
   LEFT JOIN (
+    /* Only the networks of impossible journeys (a handful) are counted. */
     SELECT DISTINCT
-      user_id,
-      network,
-      CAST(ts AS DATE) AS day
-    FROM located
+      l.user_id,
+      p.network,
+      l.day
+    FROM located AS l
+    JOIN places AS p
+      ON p.c_ip = l.c_ip
+    WHERE
+      p.network IN (
+        SELECT
+          first_network
+        FROM impossible
+      )
   ) AS n
     ON n.network = i.first_network
     AND n.user_id <> i.user_id
@@ -312,6 +227,108 @@ WITH places AS (
     USING (user_id, stay)
   WHERE
     t.others < :tenant_common_users
+), evidence AS (
+  /* The requests of each arrival's stay (listed for these few stays only). */
+  SELECT
+    u.user_id,
+    u.stay,
+    IF(
+      SIZE(
+        TRANSFORM(
+          ARRAY_SORT(
+            COLLECT_LIST(STRUCT(n.ts AS k0, n.row_id AS k1, n.row_id AS v)),
+            (l, r) -> CASE
+              WHEN l.k0 IS NULL AND r.k0 IS NULL
+              THEN CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+              WHEN l.k0 IS NULL
+              THEN 1
+              WHEN r.k0 IS NULL
+              THEN -1
+              WHEN l.k0 < r.k0
+              THEN -1
+              WHEN l.k0 > r.k0
+              THEN 1
+              ELSE CASE
+                WHEN l.k1 IS NULL AND r.k1 IS NULL
+                THEN 0
+                WHEN l.k1 IS NULL
+                THEN 1
+                WHEN r.k1 IS NULL
+                THEN -1
+                WHEN l.k1 < r.k1
+                THEN -1
+                WHEN l.k1 > r.k1
+                THEN 1
+                ELSE 0
+              END
+            END
+          ),
+          s -> s.v
+        )
+      ) = 0,
+      NULL,
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(n.ts AS k0, n.row_id AS k1, n.row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
+            THEN 1
+            WHEN r.k0 IS NULL
+            THEN -1
+            WHEN l.k0 < r.k0
+            THEN -1
+            WHEN l.k0 > r.k0
+            THEN 1
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+          END
+        ),
+        s -> s.v
+      )
+    ) AS row_ids
+  FROM unfamiliar AS u
+  JOIN numbered AS n
+    ON n.user_id = u.user_id AND n.stay = u.stay
+  GROUP BY
+    u.user_id,
+    u.stay
 )
 SELECT
   user_id AS entity,
@@ -361,3 +378,5 @@ SELECT
   left_ts AS window_start,
   NOT judgeable AS learning
 FROM unfamiliar
+JOIN evidence
+  USING (user_id, stay)

@@ -176,45 +176,43 @@ WITH req AS (
     USING (network, day)
   WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day NULLS LAST)
 ), seq AS (
+  /* Each request beside the user's previous one: narrow rows through the window; the */
+  /* verdicts on both networks are joined to the few network changes only. */
   SELECT
-    r.user_id,
-    r.ts,
-    r.row_id,
-    r.c_ip,
-    r.network,
-    r.day,
-    p.novel,
-    p.usual,
-    p.judgeable,
-    LAG(r.ts) OVER w AS prev_ts,
-    LAG(r.row_id) OVER w AS prev_row_id,
-    LAG(r.c_ip) OVER w AS prev_ip,
-    LAG(r.network) OVER w AS prev_network,
-    LAG(r.day) OVER w AS prev_day,
-    LAG(p.novel) OVER w AS prev_novel,
-    LAG(p.usual) OVER w AS prev_usual
-  FROM req AS r
-  JOIN personal AS p
-    USING (user_id, network, day)
-  WINDOW w AS (PARTITION BY r.user_id ORDER BY r.ts NULLS LAST, r.row_id NULLS LAST)
+    user_id,
+    ts,
+    row_id,
+    network,
+    day,
+    LAG(ts) OVER w AS prev_ts,
+    LAG(row_id) OVER w AS prev_row_id,
+    LAG(network) OVER w AS prev_network,
+    LAG(day) OVER w AS prev_day
+  FROM req
+  WINDOW w AS (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST)
 ), hops AS (
   /* Network changes within minutes between a known network and a new one (for a user in */
   /* a learning period, who knows no network yet: any change to a new one, not judged). */
   SELECT
-    *,
-    CASE WHEN novel THEN network ELSE prev_network END AS new_network
-  FROM seq
+    s.*,
+    p.judgeable,
+    CASE WHEN p.novel THEN s.network ELSE s.prev_network END AS new_network
+  FROM seq AS s
+  JOIN personal AS p
+    ON p.user_id = s.user_id AND p.network = s.network AND p.day = s.day
+  JOIN personal AS q
+    ON q.user_id = s.user_id AND q.network = s.prev_network AND q.day = s.prev_day
   WHERE
-    network <> prev_network
-    AND ts - prev_ts <= INTERVAL (:window_minutes) MINUTE
+    s.network <> s.prev_network
+    AND s.ts - s.prev_ts <= INTERVAL (:window_minutes) MINUTE
     AND CASE
-      WHEN judgeable
+      WHEN p.judgeable
       THEN (
-        novel AND prev_usual
+        p.novel AND q.usual
       ) OR (
-        prev_novel AND usual
+        q.novel AND p.usual
       )
-      ELSE novel OR prev_novel
+      ELSE p.novel OR q.novel
     END
 ), learners AS (
   SELECT
@@ -286,7 +284,7 @@ WITH req AS (
         j.user_id = e.user_id
     ) AS is_new
   FROM episodes AS e
-  JOIN seq AS s
+  JOIN req AS s
     ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
   WHERE
     s.row_id IN (
