@@ -13,9 +13,10 @@ time and peak RSS (measured by GNU time when /usr/bin/time exists; see `run`):
 
 Then the growth ratio between sizes, and the targets: peak RSS <= 1 GiB for every command,
 the one-day report at the largest size <= 1.5x the same at the smallest, detect after one
-more day <= 0.35x a full detect at the largest size, ingest <= 1.5x DuckDB's own read_csv
-into a raw VARCHAR table on the same files, and ingest plus the per-day query at the
-smallest size at least 2x faster than lnav's one query for tenant-key calls per day (only
+more day <= 0.35x a full detect at 60 days (about 10M rows; printed at every size),
+ingest <= 1.5x DuckDB's own read_csv into a raw VARCHAR table on the same files, and
+ingest plus the per-day query at the smallest size at least 2x faster than lnav's one
+query for tenant-key calls per day (only
 when lnav is installed; its answer is checked against the warehouse's).
 
 Last, the start-up time of `rmslog --help` and `rmslog query "select 1"` beside a bare
@@ -338,13 +339,15 @@ def main() -> None:
     print(
         f"   one-day report at {DAYS[-1]} days <= 1.5x at {DAYS[0]} days: {verdict} ({ratio:.2f}x)"
     )
-    full, after = large["detect --full"], large["detect after one more day"]
-    ratio = after.seconds / full.seconds
-    verdict = "ok" if ratio <= 0.35 else "MISSED"
-    print(
-        f"   detect after one more day <= 0.35x detect --full at {DAYS[-1]} days: {verdict} "
-        f"({ratio:.2f}x wall, {after.cpu_seconds / full.cpu_seconds:.2f}x cpu)"
-    )
+    for days, runs in sizes.items():
+        # The target is set at about 10M rows (60 days); the other sizes are for scale.
+        full, after = runs["detect --full"], runs["detect after one more day"]
+        ratio = after.seconds / full.seconds
+        verdict = ("ok" if ratio <= 0.35 else "MISSED") if days == 60 else "for scale"
+        print(
+            f"   detect after one more day <= 0.35x detect --full at {days} days: {verdict} "
+            f"({ratio:.2f}x wall, {after.cpu_seconds / full.cpu_seconds:.2f}x cpu)"
+        )
     for days, runs in sizes.items():
         ingest, raw = runs["ingest"], runs["duckdb read_csv -> raw VARCHAR table"]
         ratio = ingest.seconds / raw.seconds
