@@ -16,8 +16,8 @@ the one-day report at the largest size <= 1.5x the same at the smallest, detect 
 more day <= 0.35x a full detect at 60 days (about 10M rows; printed at every size),
 ingest <= 1.5x DuckDB's own read_csv into a raw VARCHAR table on the same files, and
 ingest plus the per-day query at the smallest size at least 2x faster than lnav's one
-query for tenant-key calls per day (only
-when lnav is installed; its answer is checked against the warehouse's).
+query for tenant-key calls per day (only when lnav is installed; its answer is checked
+against the warehouse's).
 
 Last, the start-up time of `rmslog --help` and `rmslog query "select 1"` beside a bare
 interpreter and DuckDB's own start (`startup`; `bench_scale.py --startup` runs only that).
