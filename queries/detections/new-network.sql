@@ -36,14 +36,40 @@ network_use AS (
     SELECT user_id, used AS network, day, prior_days AS prior_use, around_days AS around_use
     FROM days_of_use('net_used', $baseline_days)
 ),
+reach AS (
+    -- Each person's use of a network covers the baseline_days before and after each day
+    -- of use; days of use closer than twice that (+1) make one unbroken stretch.
+    SELECT network, user_id, day,
+           coalesce(lag(day) OVER w < day - (2 * $baseline_days + 1), true) AS starts
+    FROM net_days
+    WINDOW w AS (PARTITION BY network, user_id ORDER BY day)
+),
+stretches AS (
+    SELECT network, user_id, min(day) - $baseline_days AS first_day,
+           max(day) + $baseline_days AS last_day
+    FROM (SELECT *, sum(starts::INTEGER) OVER (PARTITION BY network, user_id ORDER BY day)
+                    AS stretch
+          FROM reach)
+    GROUP BY network, user_id, stretch
+),
+covered AS (
+    -- People whose stretches cover each day a network was used: a running sum of +1 where
+    -- a stretch starts and -1 after it ends (a count of distinct people in the days around
+    -- without a distinct count over a sliding window, which grows with the network).
+    SELECT network, day, CAST(sum(delta) OVER (PARTITION BY network ORDER BY day, point
+                                               ROWS UNBOUNDED PRECEDING) AS BIGINT) AS users,
+           point
+    FROM (SELECT network, first_day AS day, 1 AS delta, false AS point FROM stretches
+          UNION ALL
+          SELECT network, last_day + 1, -1, false FROM stretches
+          UNION ALL
+          SELECT DISTINCT network, day, 0, true FROM net_days)
+),
 common AS (
     -- How many other people used each network in the baseline_days around each day.
-    SELECT user_id, network, day,
-           count(DISTINCT user_id) OVER (PARTITION BY network ORDER BY day
-                                         RANGE BETWEEN to_days($baseline_days) PRECEDING
-                                                   AND to_days($baseline_days) FOLLOWING)
-               - 1 AS others
-    FROM net_days
+    SELECT n.user_id, n.network, n.day, c.users - 1 AS others
+    FROM net_days n
+    JOIN covered c ON c.network = n.network AND c.day = n.day AND c.point
 ),
 egress AS (
     -- Corporate egress (a VPN exit, a proxy): a network that a large share of the people

@@ -110,20 +110,79 @@ WITH req AS (
       ) - 1 AS around_days
     FROM net_used
   ) AS days_of_use
+), reach AS (
+  /* Each person's use of a network covers the baseline_days before and after each day */
+  /* of use; days of use closer than twice that (+1) make one unbroken stretch. */
+  SELECT
+    network,
+    user_id,
+    day,
+    COALESCE(LAG(day) OVER w < day - (
+      2 * :baseline_days + 1
+    ), TRUE) AS starts
+  FROM net_days
+  WINDOW w AS (PARTITION BY network, user_id ORDER BY day NULLS LAST)
+), stretches AS (
+  SELECT
+    network,
+    user_id,
+    MIN(day) - :baseline_days AS first_day,
+    MAX(day) + :baseline_days AS last_day
+  FROM (
+    SELECT
+      *,
+      SUM(CAST(starts AS INT)) OVER (PARTITION BY network, user_id ORDER BY day NULLS LAST) AS stretch
+    FROM reach
+  )
+  GROUP BY
+    network,
+    user_id,
+    stretch
+), covered AS (
+  /* People whose stretches cover each day a network was used: a running sum of +1 where */
+  /* a stretch starts and -1 after it ends (a count of distinct people in the days around */
+  /* without a distinct count over a sliding window, which grows with the network). */
+  SELECT
+    network,
+    day,
+    CAST(SUM(delta) OVER (
+      PARTITION BY network
+      ORDER BY day NULLS LAST, point NULLS LAST
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS BIGINT) AS users,
+    point
+  FROM (
+    SELECT
+      network,
+      first_day AS day,
+      1 AS delta,
+      FALSE AS point
+    FROM stretches
+    UNION ALL
+    SELECT
+      network,
+      last_day + 1,
+      -1,
+      FALSE
+    FROM stretches
+    UNION ALL
+    SELECT DISTINCT
+      network,
+      day,
+      0,
+      TRUE
+    FROM net_days
+  )
 ), common AS (
   /* How many other people used each network in the baseline_days around each day. */
   SELECT
-    user_id,
-    network,
-    day,
-    SIZE(
-      COLLECT_SET(user_id) OVER (
-        PARTITION BY network
-        ORDER BY day NULLS LAST
-        RANGE BETWEEN INTERVAL (:baseline_days) DAY PRECEDING AND INTERVAL (:baseline_days) DAY FOLLOWING
-      )
-    ) - 1 AS others
-  FROM net_days
+    n.user_id,
+    n.network,
+    n.day,
+    c.users - 1 AS others
+  FROM net_days AS n
+  JOIN covered AS c
+    ON c.network = n.network AND c.day = n.day AND c.point
 ), egress AS (
   /* Corporate egress (a VPN exit, a proxy): a network that a large share of the people */
   /* active that day use is usual for everyone, even on a person's first day on the VPN. */
