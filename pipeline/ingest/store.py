@@ -195,6 +195,8 @@ class Store:
                         _upsert_manifest(self.con, whole.done, counts, self.run.run_id)
                         self.done.append(whole.done)
                 # The staged lines are stored: free their memory for the derived tables.
+                # (On an error `finally` drops them, after the rollback: statements in a
+                # failed transaction fail, so the drop cannot move up there alone.)
                 for s in staged:
                     s.drop(self.con)
                 self.flush()
