@@ -271,3 +271,38 @@ def test_a_rule_whose_sql_changed_since_its_last_run_re_judges_every_day(
     again = run_detections(warehouse)
     assert again.mode_by_rule["denied-burst"] == "full"
     assert again.mode_by_rule["admin-browsing"] == "unchanged"
+
+
+def test_a_rule_that_declares_judge_bounds_judges_only_the_days_around_what_arrived(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.detect.rules as rules
+
+    days = [date(2026, 10, 1) + timedelta(days=n) for n in range(40)]
+    early = [Rec(f"{d} 12:00:00", "Certify", user="ana@x") for d in days[:-1]]
+    ingest_paths(warehouse, [write_log(tmp_path / "a.log", early)])
+    run_detections(warehouse)
+    ingest_paths(
+        warehouse,
+        [write_log(tmp_path / "b.log", [Rec(f"{days[-1]} 12:00:00", "Certify", user="ana@x")])],
+    )
+    seen: dict[str, list[tuple[object, object]]] = {}
+    evaluate = rules._evaluate
+
+    def spy(con, rule, values, runtime, read, into, judge=rules.JUDGE_ALL):  # type: ignore[no-untyped-def]
+        seen.setdefault(rule.id, []).append((read, judge))
+        evaluate(con, rule, values, runtime, read, into, judge)
+
+    monkeypatch.setattr(rules, "_evaluate", spy)
+    summary = run_detections(warehouse)
+    assert summary.mode_by_rule["new-network"] == "incremental"
+    [(read, judge)] = seen["new-network"]
+    assert read is not None
+    # Read: the 14 baseline days before the first day judged (the last day - 14) ...
+    assert read[0] == datetime(2026, 10, 12)
+    # ... judged: from a day before that first day judged, not from the first day read.
+    assert judge[0] == datetime(2026, 10, 25)
+    assert judge[1] <= read[1]
+    # A rule that does not declare them judges every record it reads.
+    [(_, judge)] = seen["denied-burst"]
+    assert judge == rules.JUDGE_ALL

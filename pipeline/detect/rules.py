@@ -47,8 +47,14 @@ from pipeline.severity import severity_at_least as severity_at_least  # re-expor
 from pipeline.severity import worst_severity
 from pipeline.sqlfiles import Param, SqlFile, sql_file, sql_files
 
-#: Parameter names the runner binds for each run: when it judges, and the newest record.
-RUNTIME_PARAMS = frozenset({"now", "newest_ts"})
+#: Parameter names the runner binds for each run: when it judges, the newest record, and
+#: the instants [judge_from, judge_to) whose records a rule must judge (see `JUDGE_ALL`).
+RUNTIME_PARAMS = frozenset({"now", "newest_ts", "judge_from", "judge_to"})
+#: `judge_from` and `judge_to` in a full run: every record. A rule that declares them may
+#: leave records outside out of its per-record work (not out of its baselines, which read
+#: everything it is given); the runner binds a day more on each side than the days it
+#: keeps findings of, and treats a finding within a day of either bound as reaching beyond.
+JUDGE_ALL = (datetime(1, 1, 1), datetime(9999, 12, 31))
 #: Header lines every rule must have.
 REQUIRED_HEADERS = (
     "id",
@@ -517,8 +523,10 @@ def _evaluate(
     runtime: dict[str, object],
     read: tuple[datetime, datetime] | None,
     into: str,
+    judge: tuple[datetime, datetime] = JUDGE_ALL,
 ) -> None:
-    """Run the rule into temp table `into`; with `read`, it sees only records in [lo, hi)."""
+    """Run the rule into temp table `into`; with `read`, it sees only records in [lo, hi),
+    and with `judge`, it may judge only those in [judge_from, judge_to)."""
     body = rule_body(rule.file.sql)
     learning = "f.learning" if "learning" in rule.file.columns else "false"
     # A rule may grade its findings itself (`severity` column); else the header's.
@@ -534,7 +542,8 @@ def _evaluate(
         ) AS f
     """  # noqa: S608
     declared = {p.name for p in rule.file.params}
-    bind = {**values, **{k: v for k, v in runtime.items() if k in declared}}
+    given = {**runtime, "judge_from": judge[0], "judge_to": judge[1]}
+    bind = {**values, **{k: v for k, v in given.items() if k in declared}}
     merge = {"rule": rule.id, "severity": rule.severity, "timezone": runtime[TENANT_TZ]}
     try:
         if read is not None:
@@ -620,17 +629,29 @@ def _evaluate_windows(
     """Judge the days of each window, reading its look-back and look-ahead (plus a day for
     time zones); collect the findings that start in it into `fresh_findings`.
 
-    False when a finding judged reaches within a day of the edge of what was read: then
-    it may continue beyond, the rule's header understates its reach, and the caller runs
-    the rule over the whole history instead.
+    A rule that declares `judge_from` and `judge_to` judges only the records of the
+    window's days and a day more on each side (time zones), plus a day of margin before
+    and two after (a finding that starts on the last day may run past midnight).
+
+    False when a finding judged reaches within a day of the edge of what was read (or
+    judged): then it may continue beyond, the rule's header understates its reach, and
+    the caller runs the rule over the whole history instead.
     """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fresh_findings AS SELECT * FROM findings WHERE false"
     ).fetchall()
+    judges = {"judge_from", "judge_to"} <= {p.name for p in rule.file.params}
     for w in windows:
         lo = _midnight(w.first - timedelta(days=lookback + rule.pad))
         hi = _midnight(w.last + timedelta(days=lookahead + rule.pad + 1))
-        _evaluate(con, rule, values, runtime, (lo, hi), "window_findings")
+        judge = JUDGE_ALL
+        if judges:
+            lo_judge = _midnight(w.first - timedelta(days=rule.pad + 1))
+            hi_judge = _midnight(w.last + timedelta(days=rule.pad + 3))
+            judge = (max(lo, lo_judge), min(hi, hi_judge))
+        _evaluate(con, rule, values, runtime, (lo, hi), "window_findings", judge)
+        if judges:
+            lo, hi = judge
         edge = con.execute(
             """
             SELECT count(*) FROM window_findings

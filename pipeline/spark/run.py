@@ -207,13 +207,19 @@ def run_rules(
 ) -> tuple[SparkSummary, DataFrame | None]:
     """All rules (or `rule_ids`) over the lake; findings written under LAKE/findings/ and
     returned as read back from there (without `write`, as computed)."""
-    from pipeline.detect.rules import bound_rules
+    from pipeline.detect.rules import JUDGE_ALL, bound_rules
 
     summary = SparkSummary()
     register_inputs(spark, lake, settings)
     newest = spark.sql("SELECT max(ts) FROM requests").collect()[0][0]
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    runtime: dict[str, object] = {"now": now, "newest_ts": newest or now}
+    # Spark runs every rule over the whole lake: every record is judged.
+    runtime: dict[str, object] = {
+        "now": now,
+        "newest_ts": newest or now,
+        "judge_from": JUDGE_ALL[0],
+        "judge_to": JUDGE_ALL[1],
+    }
     empty: dict[str, bool] = {}
     merged: DataFrame | None = None
     for rule, values in bound_rules(rule_ids, params, settings):
