@@ -12,16 +12,21 @@
 -- param: egress_share DOUBLE = 0.05 | a network used on a day by at least this share of the people active that day is corporate egress (a VPN exit), usual for everyone
 -- param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
+-- param: judge_from TIMESTAMP | from the detect run: the first instant whose requests are judged (the baselines read all they are given)
+-- param: judge_to TIMESTAMP | from the detect run: the first instant after them
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
-WITH req AS (
-    SELECT r.user_id, r.ts, r.row_id, r.c_ip, l.block AS network, r.ts::DATE AS day
+WITH net_days AS MATERIALIZED (
+    -- The days each person (not a service account) used each network.
+    SELECT DISTINCT r.user_id, l.block AS network, r.ts::DATE AS day
     FROM requests r
     JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL
     WHERE r.user_id IS NOT NULL
       AND r.user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
 ),
-net_days AS MATERIALIZED (
-    SELECT DISTINCT user_id, network, day FROM req
+nets AS (
+    -- A number for each network, so that few bytes a request go through the window below.
+    SELECT network, row_number() OVER (ORDER BY network) AS net
+    FROM (SELECT DISTINCT network FROM net_days)
 ),
 user_active AS (
     SELECT DISTINCT user_id, 0 AS used, day FROM net_days
@@ -103,26 +108,47 @@ personal AS (
     WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day)
 ),
 seq AS (
-    -- Each request beside the user's previous one: narrow rows through the window; the
-    -- verdicts on both networks are joined to the few network changes only.
-    SELECT user_id, ts, row_id, network, day,
+    -- Each request being judged beside the same person's previous one (the networks'
+    -- verdicts come from all days read). Few bytes a request go through the window: a
+    -- network's number, not its name; verdicts are joined to the network changes only.
+    SELECT user_id, ts, row_id, net,
            lag(ts) OVER w AS prev_ts, lag(row_id) OVER w AS prev_row_id,
-           lag(network) OVER w AS prev_network, lag(day) OVER w AS prev_day
-    FROM req
+           lag(net) OVER w AS prev_net
+    FROM (SELECT r.user_id, r.ts, r.row_id, n.net
+          FROM requests r
+          JOIN ip_locations l ON l.c_ip = r.c_ip
+          JOIN nets n ON n.network = l.block
+          WHERE r.ts >= CAST($judge_from AS TIMESTAMP) AND r.ts < CAST($judge_to AS TIMESTAMP)
+            AND r.user_id IN (SELECT DISTINCT user_id FROM net_days))
     WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
 ),
+steps AS MATERIALIZED (
+    -- Network changes within minutes. (Steps of their own, before the verdicts: joined in
+    -- one step, DuckDB paired verdicts before it looked at the changes.)
+    SELECT * FROM seq
+    WHERE net <> prev_net AND ts - prev_ts <= to_minutes($window_minutes)
+),
+changes AS MATERIALIZED (
+    -- Each network change with the verdict on the network changed to.
+    SELECT s.user_id, s.ts, s.row_id, n.network, s.ts::DATE AS day, s.prev_ts,
+           s.prev_row_id, m.network AS prev_network, s.prev_ts::DATE AS prev_day,
+           p.judgeable, p.novel, p.usual
+    FROM steps s
+    JOIN nets n ON n.net = s.net
+    JOIN nets m ON m.net = s.prev_net
+    JOIN personal p ON p.user_id = s.user_id AND p.network = n.network AND p.day = s.ts::DATE
+),
 hops AS MATERIALIZED (
-    -- Network changes within minutes between a known network and a new one (for a user in
-    -- a learning period, who knows no network yet: any change to a new one, not judged).
-    SELECT s.*, p.judgeable,
-           CASE WHEN p.novel THEN s.network ELSE s.prev_network END AS new_network
-    FROM seq s
-    JOIN personal p ON p.user_id = s.user_id AND p.network = s.network AND p.day = s.day
+    -- The changes between a known network and a new one (for a user in a learning period,
+    -- who knows no network yet: any change to a new one, not judged).
+    SELECT c.user_id, c.ts, c.row_id, c.network, c.day, c.prev_ts, c.prev_row_id,
+           c.prev_network, c.prev_day, c.judgeable,
+           CASE WHEN c.novel THEN c.network ELSE c.prev_network END AS new_network
+    FROM changes c
     JOIN personal q
-      ON q.user_id = s.user_id AND q.network = s.prev_network AND q.day = s.prev_day
-    WHERE s.network <> s.prev_network AND s.ts - s.prev_ts <= to_minutes($window_minutes)
-      AND CASE WHEN p.judgeable THEN (p.novel AND q.usual) OR (q.novel AND p.usual)
-               ELSE p.novel OR q.novel END
+      ON q.user_id = c.user_id AND q.network = c.prev_network AND q.day = c.prev_day
+    WHERE CASE WHEN c.judgeable THEN (c.novel AND q.usual) OR (q.novel AND c.usual)
+               ELSE c.novel OR q.novel END
 ),
 learners AS (
     SELECT user_id, min(prev_ts) AS first_ts, max(ts) AS last_ts
@@ -146,7 +172,9 @@ evidence AS (
     SELECT e.user_id, e.episode, e.first_ts, e.last_ts, s.ts, s.row_id, s.c_ip, s.network,
            s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id) AS is_new
     FROM episodes e
-    JOIN req s ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
+    JOIN (SELECT r.user_id, r.ts, r.row_id, r.c_ip, l.block AS network
+          FROM requests r JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL) s
+      ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
     WHERE s.row_id IN (SELECT row_id FROM hop_rows)
        OR s.network IN (SELECT new_network FROM judged j WHERE j.user_id = e.user_id)
 )

@@ -13,13 +13,13 @@
 /* param: egress_share DOUBLE = 0.05 | a network used on a day by at least this share of the people active that day is corporate egress (a VPN exit), usual for everyone */
 /* param: tenant_common_users INTEGER = 3 | a network used by at least this many other people in the baseline days before or after is the tenant's, new to nobody */
 /* param: service_accounts LIST | from the settings: accounts this rule ignores */
+/* param: judge_from TIMESTAMP | from the detect run: the first instant whose requests are judged (the baselines read all they are given) */
+/* param: judge_to TIMESTAMP | from the detect run: the first instant after them */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
-WITH req AS (
-  SELECT
+WITH net_days AS (
+  /* The days each person (not a service account) used each network. */
+  SELECT DISTINCT
     r.user_id,
-    r.ts,
-    r.row_id,
-    r.c_ip,
     l.block AS network,
     CAST(r.ts AS DATE) AS day
   FROM requests AS r
@@ -52,12 +52,16 @@ WITH req AS (
           )
       ) AS service_users
     )
-), net_days AS (
-  SELECT DISTINCT
-    user_id,
+), nets AS (
+  /* A number for each network, so that few bytes a request go through the window below. */
+  SELECT
     network,
-    day
-  FROM req
+    ROW_NUMBER() OVER (ORDER BY network NULLS LAST) AS net
+  FROM (
+    SELECT DISTINCT
+      network
+    FROM net_days
+  )
 ), user_active AS (
   SELECT DISTINCT
     user_id,
@@ -235,43 +239,95 @@ WITH req AS (
     USING (network, day)
   WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day NULLS LAST)
 ), seq AS (
-  /* Each request beside the user's previous one: narrow rows through the window; the */
-  /* verdicts on both networks are joined to the few network changes only. */
+  /* Each request being judged beside the same person's previous one (the networks' */
+  /* verdicts come from all days read). Few bytes a request go through the window: a */
+  /* network's number, not its name; verdicts are joined to the network changes only. */
   SELECT
     user_id,
     ts,
     row_id,
-    network,
-    day,
+    net,
     LAG(ts) OVER w AS prev_ts,
     LAG(row_id) OVER w AS prev_row_id,
-    LAG(network) OVER w AS prev_network,
-    LAG(day) OVER w AS prev_day
-  FROM req
-  WINDOW w AS (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST)
-), hops AS (
-  /* Network changes within minutes between a known network and a new one (for a user in */
-  /* a learning period, who knows no network yet: any change to a new one, not judged). */
-  SELECT
-    s.*,
-    p.judgeable,
-    CASE WHEN p.novel THEN s.network ELSE s.prev_network END AS new_network
-  FROM seq AS s
-  JOIN personal AS p
-    ON p.user_id = s.user_id AND p.network = s.network AND p.day = s.day
-  JOIN personal AS q
-    ON q.user_id = s.user_id AND q.network = s.prev_network AND q.day = s.prev_day
-  WHERE
-    s.network <> s.prev_network
-    AND s.ts - s.prev_ts <= INTERVAL (:window_minutes) MINUTE
-    AND CASE
-      WHEN p.judgeable
-      THEN (
-        p.novel AND q.usual
-      ) OR (
-        q.novel AND p.usual
+    LAG(net) OVER w AS prev_net
+  FROM (
+    SELECT
+      r.user_id,
+      r.ts,
+      r.row_id,
+      n.net
+    FROM requests AS r
+    JOIN ip_locations AS l
+      ON l.c_ip = r.c_ip
+    JOIN nets AS n
+      ON n.network = l.block
+    WHERE
+      r.ts >= CAST(:judge_from AS TIMESTAMP_NTZ)
+      AND r.ts < CAST(:judge_to AS TIMESTAMP_NTZ)
+      AND r.user_id IN (
+        SELECT DISTINCT
+          user_id
+        FROM net_days
       )
-      ELSE p.novel OR q.novel
+  )
+  WINDOW w AS (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST)
+), steps AS (
+  /* Network changes within minutes. (Steps of their own, before the verdicts: joined in */
+  /* one step, DuckDB paired verdicts before it looked at the changes.) */
+  SELECT
+    *
+  FROM seq
+  WHERE
+    net <> prev_net AND ts - prev_ts <= INTERVAL (:window_minutes) MINUTE
+), changes AS (
+  /* Each network change with the verdict on the network changed to. */
+  SELECT
+    s.user_id,
+    s.ts,
+    s.row_id,
+    n.network,
+    CAST(s.ts AS DATE) AS day,
+    s.prev_ts,
+    s.prev_row_id,
+    m.network AS prev_network,
+    CAST(s.prev_ts AS DATE) AS prev_day,
+    p.judgeable,
+    p.novel,
+    p.usual
+  FROM steps AS s
+  JOIN nets AS n
+    ON n.net = s.net
+  JOIN nets AS m
+    ON m.net = s.prev_net
+  JOIN personal AS p
+    ON p.user_id = s.user_id AND p.network = n.network AND p.day = CAST(s.ts AS DATE)
+), hops AS (
+  /* The changes between a known network and a new one (for a user in a learning period, */
+  /* who knows no network yet: any change to a new one, not judged). */
+  SELECT
+    c.user_id,
+    c.ts,
+    c.row_id,
+    c.network,
+    c.day,
+    c.prev_ts,
+    c.prev_row_id,
+    c.prev_network,
+    c.prev_day,
+    c.judgeable,
+    CASE WHEN c.novel THEN c.network ELSE c.prev_network END AS new_network
+  FROM changes AS c
+  JOIN personal AS q
+    ON q.user_id = c.user_id AND q.network = c.prev_network AND q.day = c.prev_day
+  WHERE
+    CASE
+      WHEN c.judgeable
+      THEN (
+        c.novel AND q.usual
+      ) OR (
+        q.novel AND c.usual
+      )
+      ELSE c.novel OR q.novel
     END
 ), learners AS (
   SELECT
@@ -343,7 +399,17 @@ WITH req AS (
         j.user_id = e.user_id
     ) AS is_new
   FROM episodes AS e
-  JOIN req AS s
+  JOIN (
+    SELECT
+      r.user_id,
+      r.ts,
+      r.row_id,
+      r.c_ip,
+      l.block AS network
+    FROM requests AS r
+    JOIN ip_locations AS l
+      ON l.c_ip = r.c_ip AND NOT l.block IS NULL
+  ) AS s
     ON s.user_id = e.user_id AND s.ts BETWEEN e.first_ts AND e.last_ts
   WHERE
     s.row_id IN (
