@@ -16,6 +16,8 @@
 -- param: work_start INTEGER | from the settings: first working hour, local
 -- param: work_end INTEGER | from the settings: end of the working day, local
 -- param: service_accounts LIST | from the settings: accounts this rule ignores
+-- param: judge_from TIMESTAMP | from the detect run: the first instant whose reads are judged (the baselines read all they are given)
+-- param: judge_to TIMESTAMP | from the detect run: the first instant after them
 -- columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning
 WITH reads AS (
     SELECT r.user_id, r.ts, r.row_id, r.content_id, l.block, r.ts::DATE AS day,
@@ -66,12 +68,19 @@ daily AS (
     SELECT user_id, local_ts::DATE AS day, count(*) AS value
     FROM off_hours GROUP BY ALL
 ),
+judged_reads AS (
+    -- Sessions of the reads being judged only: the usual day comes from all days read.
+    SELECT user_id, ts, row_id, content_id, local_ts FROM off_hours
+    WHERE ts >= CAST($judge_from AS TIMESTAMP) AND ts < CAST($judge_to AS TIMESTAMP)
+),
+session_reads AS MATERIALIZED (
+    SELECT * FROM sessions_of('judged_reads', $gap_minutes)
+),
 sessions AS (
     SELECT user_id, session, min(ts) AS first_ts, max(ts) AS last_ts,
            min(local_ts) AS first_local, min(local_ts)::DATE AS first_day, count(*) AS reads,
-           count(DISTINCT content_id) AS documents,
-           list(row_id ORDER BY ts, row_id) AS evidence_row_ids
-    FROM sessions_of('off_hours', $gap_minutes)
+           count(DISTINCT content_id) AS documents
+    FROM session_reads
     GROUP BY user_id, session
     HAVING count(*) >= $min_reads
 ),
@@ -81,16 +90,22 @@ span AS (
 judged AS (
     SELECT * FROM judged_by_baseline('sessions', 'daily', 'span', $baseline_days,
                                      $baseline_quantile, $min_history_days)
+),
+found AS (
+    SELECT * FROM judged WHERE learning OR reads > $baseline_factor * usual
 )
 SELECT
-    user_id AS entity,
-    first_ts,
-    last_ts,
+    f.user_id AS entity,
+    f.first_ts,
+    f.last_ts,
     format('{} opened {} protected documents ({} reads) outside working hours from {} local time; usual busy off-hours day: {} reads',
-           user_id, documents, reads, strftime(first_local, '%a %Y-%m-%d %H:%M'),
-           round(usual, 1)) AS summary,
-    evidence_row_ids,
-    first_ts AS window_start,
-    learning
-FROM judged
-WHERE learning OR reads > $baseline_factor * usual
+           f.user_id, f.documents, f.reads, strftime(f.first_local, '%a %Y-%m-%d %H:%M'),
+           round(f.usual, 1)) AS summary,
+    -- The session's reads, listed for the sessions found only.
+    list(r.row_id ORDER BY r.ts, r.row_id) AS evidence_row_ids,
+    f.first_ts AS window_start,
+    f.learning
+FROM found f
+JOIN session_reads r USING (user_id, session)
+GROUP BY f.user_id, f.session, f.first_ts, f.last_ts, f.documents, f.reads, f.first_local,
+         f.usual, f.learning

@@ -17,6 +17,8 @@
 /* param: work_start INTEGER | from the settings: first working hour, local */
 /* param: work_end INTEGER | from the settings: end of the working day, local */
 /* param: service_accounts LIST | from the settings: accounts this rule ignores */
+/* param: judge_from TIMESTAMP | from the detect run: the first instant whose reads are judged (the baselines read all they are given) */
+/* param: judge_to TIMESTAMP | from the detect run: the first instant after them */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
 WITH reads AS (
   SELECT
@@ -161,107 +163,21 @@ WITH reads AS (
     COUNT(*) AS value
   FROM off_hours
   GROUP BY ALL
-), sessions AS (
+), judged_reads AS (
+  /* Sessions of the reads being judged only: the usual day comes from all days read. */
   SELECT
     user_id,
-    session,
-    MIN(ts) AS first_ts,
-    MAX(ts) AS last_ts,
-    MIN(local_ts) AS first_local,
-    CAST(MIN(local_ts) AS DATE) AS first_day,
-    COUNT(*) AS reads,
-    COUNT(DISTINCT content_id) AS documents,
-    IF(
-      SIZE(
-        TRANSFORM(
-          ARRAY_SORT(
-            COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
-            (l, r) -> CASE
-              WHEN l.k0 IS NULL AND r.k0 IS NULL
-              THEN CASE
-                WHEN l.k1 IS NULL AND r.k1 IS NULL
-                THEN 0
-                WHEN l.k1 IS NULL
-                THEN 1
-                WHEN r.k1 IS NULL
-                THEN -1
-                WHEN l.k1 < r.k1
-                THEN -1
-                WHEN l.k1 > r.k1
-                THEN 1
-                ELSE 0
-              END
-              WHEN l.k0 IS NULL
-              THEN 1
-              WHEN r.k0 IS NULL
-              THEN -1
-              WHEN l.k0 < r.k0
-              THEN -1
-              WHEN l.k0 > r.k0
-              THEN 1
-              ELSE CASE
-                WHEN l.k1 IS NULL AND r.k1 IS NULL
-                THEN 0
-                WHEN l.k1 IS NULL
-                THEN 1
-                WHEN r.k1 IS NULL
-                THEN -1
-                WHEN l.k1 < r.k1
-                THEN -1
-                WHEN l.k1 > r.k1
-                THEN 1
-                ELSE 0
-              END
-            END
-          ),
-          s -> s.v
-        )
-      ) = 0,
-      NULL,
-      TRANSFORM(
-        ARRAY_SORT(
-          COLLECT_LIST(STRUCT(ts AS k0, row_id AS k1, row_id AS v)),
-          (l, r) -> CASE
-            WHEN l.k0 IS NULL AND r.k0 IS NULL
-            THEN CASE
-              WHEN l.k1 IS NULL AND r.k1 IS NULL
-              THEN 0
-              WHEN l.k1 IS NULL
-              THEN 1
-              WHEN r.k1 IS NULL
-              THEN -1
-              WHEN l.k1 < r.k1
-              THEN -1
-              WHEN l.k1 > r.k1
-              THEN 1
-              ELSE 0
-            END
-            WHEN l.k0 IS NULL
-            THEN 1
-            WHEN r.k0 IS NULL
-            THEN -1
-            WHEN l.k0 < r.k0
-            THEN -1
-            WHEN l.k0 > r.k0
-            THEN 1
-            ELSE CASE
-              WHEN l.k1 IS NULL AND r.k1 IS NULL
-              THEN 0
-              WHEN l.k1 IS NULL
-              THEN 1
-              WHEN r.k1 IS NULL
-              THEN -1
-              WHEN l.k1 < r.k1
-              THEN -1
-              WHEN l.k1 > r.k1
-              THEN 1
-              ELSE 0
-            END
-          END
-        ),
-        s -> s.v
-      )
-    ) AS evidence_row_ids
+    ts,
+    row_id,
+    content_id,
+    local_ts
+  FROM off_hours
+  WHERE
+    ts >= CAST(:judge_from AS TIMESTAMP_NTZ)
+    AND ts < CAST(:judge_to AS TIMESTAMP_NTZ)
+), session_reads AS (
+  SELECT
+    *
   FROM (
     SELECT
       *,
@@ -273,9 +189,20 @@ WITH reads AS (
           ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST) > INTERVAL (:gap_minutes) MINUTE,
           TRUE
         ) AS starts_session
-      FROM off_hours
+      FROM judged_reads
     )
   ) AS sessions_of
+), sessions AS (
+  SELECT
+    user_id,
+    session,
+    MIN(ts) AS first_ts,
+    MAX(ts) AS last_ts,
+    MIN(local_ts) AS first_local,
+    CAST(MIN(local_ts) AS DATE) AS first_day,
+    COUNT(*) AS reads,
+    COUNT(DISTINCT content_id) AS documents
+  FROM session_reads
   GROUP BY
     user_id,
     session
@@ -339,30 +266,136 @@ WITH reads AS (
     LEFT JOIN baseline AS b
       USING (user_id, session)
   ) AS judged_by_baseline
+), found AS (
+  SELECT
+    *
+  FROM judged
+  WHERE
+    learning OR reads > :baseline_factor * usual
 )
 SELECT
-  user_id AS entity,
-  first_ts,
-  last_ts,
+  f.user_id AS entity,
+  f.first_ts,
+  f.last_ts,
   IF(
-    CAST(user_id AS STRING) IS NULL
-    OR CAST(documents AS STRING) IS NULL
-    OR CAST(reads AS STRING) IS NULL
-    OR CAST(DATE_FORMAT(first_local, 'EEE yyyy-MM-dd HH:mm') AS STRING) IS NULL
-    OR CAST(ROUND(usual, 1) AS STRING) IS NULL,
+    CAST(f.user_id AS STRING) IS NULL
+    OR CAST(f.documents AS STRING) IS NULL
+    OR CAST(f.reads AS STRING) IS NULL
+    OR CAST(DATE_FORMAT(f.first_local, 'EEE yyyy-MM-dd HH:mm') AS STRING) IS NULL
+    OR CAST(ROUND(f.usual, 1) AS STRING) IS NULL,
     NULL,
     FORMAT_STRING(
       '%s opened %s protected documents (%s reads) outside working hours from %s local time; usual busy off-hours day: %s reads',
-      CAST(user_id AS STRING),
-      CAST(documents AS STRING),
-      CAST(reads AS STRING),
-      CAST(DATE_FORMAT(first_local, 'EEE yyyy-MM-dd HH:mm') AS STRING),
-      CAST(ROUND(usual, 1) AS STRING)
+      CAST(f.user_id AS STRING),
+      CAST(f.documents AS STRING),
+      CAST(f.reads AS STRING),
+      CAST(DATE_FORMAT(f.first_local, 'EEE yyyy-MM-dd HH:mm') AS STRING),
+      CAST(ROUND(f.usual, 1) AS STRING)
     )
   ) AS summary,
-  evidence_row_ids,
-  first_ts AS window_start,
-  learning
-FROM judged
-WHERE
-  learning OR reads > :baseline_factor * usual
+  IF(
+    SIZE(
+      TRANSFORM(
+        ARRAY_SORT(
+          COLLECT_LIST(STRUCT(r.ts AS k0, r.row_id AS k1, r.row_id AS v)),
+          (l, r) -> CASE
+            WHEN l.k0 IS NULL AND r.k0 IS NULL
+            THEN CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+            WHEN l.k0 IS NULL
+            THEN 1
+            WHEN r.k0 IS NULL
+            THEN -1
+            WHEN l.k0 < r.k0
+            THEN -1
+            WHEN l.k0 > r.k0
+            THEN 1
+            ELSE CASE
+              WHEN l.k1 IS NULL AND r.k1 IS NULL
+              THEN 0
+              WHEN l.k1 IS NULL
+              THEN 1
+              WHEN r.k1 IS NULL
+              THEN -1
+              WHEN l.k1 < r.k1
+              THEN -1
+              WHEN l.k1 > r.k1
+              THEN 1
+              ELSE 0
+            END
+          END
+        ),
+        s -> s.v
+      )
+    ) = 0,
+    NULL,
+    TRANSFORM(
+      ARRAY_SORT(
+        COLLECT_LIST(STRUCT(r.ts AS k0, r.row_id AS k1, r.row_id AS v)),
+        (l, r) -> CASE
+          WHEN l.k0 IS NULL AND r.k0 IS NULL
+          THEN CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
+          WHEN l.k0 IS NULL
+          THEN 1
+          WHEN r.k0 IS NULL
+          THEN -1
+          WHEN l.k0 < r.k0
+          THEN -1
+          WHEN l.k0 > r.k0
+          THEN 1
+          ELSE CASE
+            WHEN l.k1 IS NULL AND r.k1 IS NULL
+            THEN 0
+            WHEN l.k1 IS NULL
+            THEN 1
+            WHEN r.k1 IS NULL
+            THEN -1
+            WHEN l.k1 < r.k1
+            THEN -1
+            WHEN l.k1 > r.k1
+            THEN 1
+            ELSE 0
+          END
+        END
+      ),
+      s -> s.v
+    )
+  ) AS evidence_row_ids, /* The session's reads, listed for the sessions found only. */
+  f.first_ts AS window_start,
+  f.learning
+FROM found AS f
+JOIN session_reads AS r
+  USING (user_id, session)
+GROUP BY
+  f.user_id,
+  f.session,
+  f.first_ts,
+  f.last_ts,
+  f.documents,
+  f.reads,
+  f.first_local,
+  f.usual,
+  f.learning
