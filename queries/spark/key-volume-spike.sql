@@ -11,6 +11,8 @@
 /* param: baseline_factor DOUBLE = 3.0 | a spike exceeds this many times the usual busiest hour */
 /* param: min_history_days INTEGER = 3 | earlier days with key calls needed to judge an hour on its past alone */
 /* param: timezone VARCHAR | from the settings: the tenant's time zone (where its days begin) */
+/* param: judge_from TIMESTAMP | from the detect run: the first instant whose hours are judged (the baselines read all they are given) */
+/* param: judge_to TIMESTAMP | from the detect run: the first instant after them */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
 WITH calls AS (
   SELECT
@@ -58,6 +60,8 @@ WITH calls AS (
     AND p.day BETWEEN h.day - :baseline_days AND h.day + :baseline_days
   WHERE
     h.calls >= :min_calls
+    AND h.hour >= CAST(:judge_from AS TIMESTAMP_NTZ)
+    AND h.hour < CAST(:judge_to AS TIMESTAMP_NTZ)
   GROUP BY
     h.hour,
     h.calls
@@ -214,8 +218,12 @@ SELECT
   s.first_hour AS window_start,
   FALSE AS learning
 FROM summaries AS s
+/* The calls of each spike hour (an equality join: a range join on the hour compared every */
+/* call with every episode). */
+JOIN episodes AS e
+  USING (episode)
 JOIN calls AS c
-  ON c.hour BETWEEN s.first_hour AND s.last_hour
+  ON c.hour = e.hour
 GROUP BY
   s.episode,
   s.first_hour,
