@@ -24,9 +24,14 @@ WITH net_days AS MATERIALIZED (
       AND r.user_id NOT IN (SELECT user_id FROM service_users('requests', $service_accounts))
 ),
 nets AS (
-    -- A number for each network, so that few bytes a request go through the window below.
+    -- A number for each network and each person, so that few bytes a request go through
+    -- the window below.
     SELECT network, row_number() OVER (ORDER BY network) AS net
     FROM (SELECT DISTINCT network FROM net_days)
+),
+people AS (
+    SELECT user_id, row_number() OVER (ORDER BY user_id) AS person
+    FROM (SELECT DISTINCT user_id FROM net_days)
 ),
 user_active AS (
     SELECT DISTINCT user_id, 0 AS used, day FROM net_days
@@ -109,40 +114,40 @@ personal AS (
 ),
 seq AS (
     -- Each request being judged beside the same person's previous one (the networks'
-    -- verdicts come from all days read). Few bytes a request go through the window: a
-    -- network's number, not its name; verdicts are joined to the network changes only.
-    SELECT user_id, ts, row_id, net,
-           lag(ts) OVER w AS prev_ts, lag(row_id) OVER w AS prev_row_id,
-           lag(net) OVER w AS prev_net
-    FROM (SELECT r.user_id, r.ts, r.row_id, n.net
+    -- verdicts come from all days read). Few bytes a request go through the window
+    -- (numbers for the person and the network, not the previous request's row id: it is
+    -- looked up for the few hops found); verdicts are joined to the network changes only.
+    SELECT person, ts, row_id, net, lag(ts) OVER w AS prev_ts, lag(net) OVER w AS prev_net
+    FROM (SELECT p.person, r.ts, r.row_id, n.net
           FROM requests r
           JOIN ip_locations l ON l.c_ip = r.c_ip
           JOIN nets n ON n.network = l.block
-          WHERE r.ts >= CAST($judge_from AS TIMESTAMP) AND r.ts < CAST($judge_to AS TIMESTAMP)
-            AND r.user_id IN (SELECT DISTINCT user_id FROM net_days))
-    WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_id)
+          JOIN people p ON p.user_id = r.user_id
+          WHERE r.ts >= CAST($judge_from AS TIMESTAMP) AND r.ts < CAST($judge_to AS TIMESTAMP))
+    WINDOW w AS (PARTITION BY person ORDER BY ts, row_id)
 ),
 steps AS MATERIALIZED (
-    -- Network changes within minutes. (Steps of their own, before the verdicts: joined in
-    -- one step, DuckDB paired verdicts before it looked at the changes.)
-    SELECT * FROM seq
-    WHERE net <> prev_net AND ts - prev_ts <= to_minutes($window_minutes)
+    -- Network changes within minutes, with names again. (Steps of their own, before the
+    -- verdicts: joined in one step, DuckDB paired verdicts before it looked at the changes.)
+    SELECT p.user_id, s.ts, s.row_id, n.network, s.ts::DATE AS day, s.prev_ts,
+           m.network AS prev_network, s.prev_ts::DATE AS prev_day
+    FROM seq s
+    JOIN people p ON p.person = s.person
+    JOIN nets n ON n.net = s.net
+    JOIN nets m ON m.net = s.prev_net
+    WHERE s.net <> s.prev_net AND s.ts - s.prev_ts <= to_minutes($window_minutes)
 ),
 changes AS MATERIALIZED (
     -- Each network change with the verdict on the network changed to.
-    SELECT s.user_id, s.ts, s.row_id, n.network, s.ts::DATE AS day, s.prev_ts,
-           s.prev_row_id, m.network AS prev_network, s.prev_ts::DATE AS prev_day,
-           p.judgeable, p.novel, p.usual
+    SELECT s.*, p.judgeable, p.novel, p.usual
     FROM steps s
-    JOIN nets n ON n.net = s.net
-    JOIN nets m ON m.net = s.prev_net
-    JOIN personal p ON p.user_id = s.user_id AND p.network = n.network AND p.day = s.ts::DATE
+    JOIN personal p ON p.user_id = s.user_id AND p.network = s.network AND p.day = s.day
 ),
 hops AS MATERIALIZED (
     -- The changes between a known network and a new one (for a user in a learning period,
     -- who knows no network yet: any change to a new one, not judged).
-    SELECT c.user_id, c.ts, c.row_id, c.network, c.day, c.prev_ts, c.prev_row_id,
-           c.prev_network, c.prev_day, c.judgeable,
+    SELECT c.user_id, c.ts, c.row_id, c.network, c.day, c.prev_ts, c.prev_network,
+           c.prev_day, c.judgeable,
            CASE WHEN c.novel THEN c.network ELSE c.prev_network END AS new_network
     FROM changes c
     JOIN personal q
@@ -155,7 +160,14 @@ learners AS (
     FROM hops WHERE NOT judgeable GROUP BY user_id
 ),
 judged AS (
-    SELECT * FROM hops WHERE judgeable
+    -- The previous request's row id: the last one of the person at prev_ts (from a
+    -- network) before this one in the order of the window (ts, then row id).
+    SELECT h.*, max(r.row_id) AS prev_row_id
+    FROM hops h
+    JOIN requests r ON r.user_id = h.user_id AND r.ts = h.prev_ts
+    JOIN ip_locations l ON l.c_ip = r.c_ip AND l.block IS NOT NULL
+    WHERE h.judgeable AND (r.ts < h.ts OR r.row_id < h.row_id)
+    GROUP BY ALL
 ),
 hop_rows AS (
     SELECT user_id, ts, row_id FROM judged

@@ -53,13 +53,23 @@ WITH net_days AS (
       ) AS service_users
     )
 ), nets AS (
-  /* A number for each network, so that few bytes a request go through the window below. */
+  /* A number for each network and each person, so that few bytes a request go through */
+  /* the window below. */
   SELECT
     network,
     ROW_NUMBER() OVER (ORDER BY network NULLS LAST) AS net
   FROM (
     SELECT DISTINCT
       network
+    FROM net_days
+  )
+), people AS (
+  SELECT
+    user_id,
+    ROW_NUMBER() OVER (ORDER BY user_id NULLS LAST) AS person
+  FROM (
+    SELECT DISTINCT
+      user_id
     FROM net_days
   )
 ), user_active AS (
@@ -240,19 +250,19 @@ WITH net_days AS (
   WINDOW w AS (PARTITION BY n.user_id, n.network ORDER BY n.day NULLS LAST)
 ), seq AS (
   /* Each request being judged beside the same person's previous one (the networks' */
-  /* verdicts come from all days read). Few bytes a request go through the window: a */
-  /* network's number, not its name; verdicts are joined to the network changes only. */
+  /* verdicts come from all days read). Few bytes a request go through the window */
+  /* (numbers for the person and the network, not the previous request's row id: it is */
+  /* looked up for the few hops found); verdicts are joined to the network changes only. */
   SELECT
-    user_id,
+    person,
     ts,
     row_id,
     net,
     LAG(ts) OVER w AS prev_ts,
-    LAG(row_id) OVER w AS prev_row_id,
     LAG(net) OVER w AS prev_net
   FROM (
     SELECT
-      r.user_id,
+      p.person,
       r.ts,
       r.row_id,
       n.net
@@ -261,46 +271,44 @@ WITH net_days AS (
       ON l.c_ip = r.c_ip
     JOIN nets AS n
       ON n.network = l.block
+    JOIN people AS p
+      ON p.user_id = r.user_id
     WHERE
       r.ts >= CAST(:judge_from AS TIMESTAMP_NTZ)
       AND r.ts < CAST(:judge_to AS TIMESTAMP_NTZ)
-      AND r.user_id IN (
-        SELECT DISTINCT
-          user_id
-        FROM net_days
-      )
   )
-  WINDOW w AS (PARTITION BY user_id ORDER BY ts NULLS LAST, row_id NULLS LAST)
+  WINDOW w AS (PARTITION BY person ORDER BY ts NULLS LAST, row_id NULLS LAST)
 ), steps AS (
-  /* Network changes within minutes. (Steps of their own, before the verdicts: joined in */
-  /* one step, DuckDB paired verdicts before it looked at the changes.) */
+  /* Network changes within minutes, with names again. (Steps of their own, before the */
+  /* verdicts: joined in one step, DuckDB paired verdicts before it looked at the changes.) */
   SELECT
-    *
-  FROM seq
-  WHERE
-    net <> prev_net AND ts - prev_ts <= INTERVAL (:window_minutes) MINUTE
-), changes AS (
-  /* Each network change with the verdict on the network changed to. */
-  SELECT
-    s.user_id,
+    p.user_id,
     s.ts,
     s.row_id,
     n.network,
     CAST(s.ts AS DATE) AS day,
     s.prev_ts,
-    s.prev_row_id,
     m.network AS prev_network,
-    CAST(s.prev_ts AS DATE) AS prev_day,
-    p.judgeable,
-    p.novel,
-    p.usual
-  FROM steps AS s
+    CAST(s.prev_ts AS DATE) AS prev_day
+  FROM seq AS s
+  JOIN people AS p
+    ON p.person = s.person
   JOIN nets AS n
     ON n.net = s.net
   JOIN nets AS m
     ON m.net = s.prev_net
+  WHERE
+    s.net <> s.prev_net AND s.ts - s.prev_ts <= INTERVAL (:window_minutes) MINUTE
+), changes AS (
+  /* Each network change with the verdict on the network changed to. */
+  SELECT
+    s.*,
+    p.judgeable,
+    p.novel,
+    p.usual
+  FROM steps AS s
   JOIN personal AS p
-    ON p.user_id = s.user_id AND p.network = n.network AND p.day = CAST(s.ts AS DATE)
+    ON p.user_id = s.user_id AND p.network = s.network AND p.day = s.day
 ), hops AS (
   /* The changes between a known network and a new one (for a user in a learning period, */
   /* who knows no network yet: any change to a new one, not judged). */
@@ -311,7 +319,6 @@ WITH net_days AS (
     c.network,
     c.day,
     c.prev_ts,
-    c.prev_row_id,
     c.prev_network,
     c.prev_day,
     c.judgeable,
@@ -340,11 +347,21 @@ WITH net_days AS (
   GROUP BY
     user_id
 ), judged AS (
+  /* The previous request's row id: the last one of the person at prev_ts (from a */
+  /* network) before this one in the order of the window (ts, then row id). */
   SELECT
-    *
-  FROM hops
+    h.*,
+    MAX(r.row_id) AS prev_row_id
+  FROM hops AS h
+  JOIN requests AS r
+    ON r.user_id = h.user_id AND r.ts = h.prev_ts
+  JOIN ip_locations AS l
+    ON l.c_ip = r.c_ip AND NOT l.block IS NULL
   WHERE
-    judgeable
+    h.judgeable AND (
+      r.ts < h.ts OR r.row_id < h.row_id
+    )
+  GROUP BY ALL
 ), hop_rows AS (
   SELECT
     user_id,
