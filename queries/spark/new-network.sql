@@ -17,7 +17,9 @@
 /* param: judge_to TIMESTAMP | from the detect run: the first instant after them */
 /* columns: entity, first_ts, last_ts, summary, evidence_row_ids, window_start, learning */
 WITH net_days AS (
-  /* The days each person (not a service account) used each network. */
+  /* The days each person (not a service account) used each network. (Here, the window */
+  /* below and the evidence each read `requests` with the columns they need: a CTE of */
+  /* the requests shared by the three, DuckDB materialised whole, and spilled.) */
   SELECT DISTINCT
     r.user_id,
     l.block AS network,
