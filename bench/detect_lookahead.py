@@ -12,6 +12,7 @@ sweep runs the detect after one more day both ways (`bench_scale.py`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from pipeline.detect import rules
 from pipeline.entry import main
@@ -19,7 +20,7 @@ from pipeline.entry import main
 _reach = rules.Rule.reach
 
 
-def _cut(days: int):  # type: ignore[no-untyped-def]
+def _cut(days: int) -> Callable[[rules.Rule, str, dict[str, object]], int | None]:
     def reach(self: rules.Rule, name: str, values: dict[str, object]) -> int | None:
         value = _reach(self, name, values)
         return min(value, days) if name == "lookahead_days" and value is not None else value

@@ -129,6 +129,11 @@ class Rule:
         days, which straddle UTC days."""
         return PAD_DAYS if any(p.name == "timezone" for p in self.file.params) else 0
 
+    @property
+    def judges_in_bounds(self) -> bool:
+        """Whether the rule declares `judge_from` and `judge_to` (see `JUDGE_ALL`)."""
+        return {"judge_from", "judge_to"} <= {p.name for p in self.file.params}
+
     def reach(self, key: str, values: dict[str, object]) -> int | None:
         """Days of `lookback_days`, `lookahead_days` or (minutes) `settle_minutes` as bound
         in this run; None for `all` (the whole history)."""
@@ -640,17 +645,16 @@ def _evaluate_windows(
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fresh_findings AS SELECT * FROM findings WHERE false"
     ).fetchall()
-    judges = {"judge_from", "judge_to"} <= {p.name for p in rule.file.params}
     for w in windows:
         lo = _midnight(w.first - timedelta(days=lookback + rule.pad))
         hi = _midnight(w.last + timedelta(days=lookahead + rule.pad + 1))
         judge = JUDGE_ALL
-        if judges:
+        if rule.judges_in_bounds:
             lo_judge = _midnight(w.first - timedelta(days=rule.pad + 1))
             hi_judge = _midnight(w.last + timedelta(days=rule.pad + 3))
             judge = (max(lo, lo_judge), min(hi, hi_judge))
         _evaluate(con, rule, values, runtime, (lo, hi), "window_findings", judge)
-        if judges:
+        if rule.judges_in_bounds:
             lo, hi = judge
         edge = con.execute(
             """
